@@ -1,0 +1,45 @@
+# drot — the two commands (README): `make demo` and `make test`.
+# Both first install any missing Debian package through scripts/deps.sh.
+
+BUILD     ?= build
+BUILD_SAN ?= build-san
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+
+.PHONY: all deps build build-sanitize test test-sanitize demo bench format clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+# Every test, normal build. CTest prints the summary CI reads.
+test: build
+	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+build-sanitize: deps
+	@cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DDROT_SANITIZE=ON $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD_SAN) -j$(JOBS)
+
+# Every test again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-sanitize: build-sanitize
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(BUILD_SAN) --output-on-failure -j$(JOBS)
+
+# The end-to-end demonstration. Today: the self-check of the foundation
+# (see README); later issues turn it into the fleet demo.
+demo: build
+	@$(BUILD)/tools/drot-selfcheck
+
+bench: build
+	@$(BUILD)/tests/bench/drot-bench-crypto
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)

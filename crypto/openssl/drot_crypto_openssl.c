@@ -1,0 +1,924 @@
+/*
+ * drot_crypto_openssl.c — the crypto port on OpenSSL 3.0 (see drot_crypto.h).
+ *
+ * Only non-deprecated 3.0 APIs: EVP_Digest*, EVP_MAC "HMAC", EVP_KDF "HKDF",
+ * EVP_CIPHER AES-GCM, EVP_PKEY built from raw parameters (EVP_PKEY_fromdata),
+ * EVP_PKEY_sign/verify/derive, EVP_RAND "HMAC-DRBG". EC_GROUP/EC_POINT are
+ * used for point validation and for scalar * G (neither is deprecated).
+ *
+ * Invariants:
+ *  1. Every OpenSSL object a call allocates is freed before it returns,
+ *     except the EVP_MD_CTX of a streaming SHA-256 context and the two
+ *     EVP_RAND_CTX of a DRBG context; those live in the caller's opaque
+ *     struct until final/release.
+ *  2. Every function has one exit ("out:") that frees and wipes.
+ *  3. Key material passed to OpenSSL as BIGNUMs uses BN_FLG_CONSTTIME and is
+ *     freed with BN_clear_free.
+ */
+#include "drot_crypto.h"
+
+#include <limits.h>
+#include <time.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
+#include <openssl/params.h>
+
+/* The group order n of P-256, big-endian. */
+static const uint8_t P256_N[32] = {0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF,
+                                   0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17,
+                                   0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
+
+/* AES-GCM input is handed to EVP in chunks that fit its int lengths. */
+#define GCM_CHUNK ((size_t)1 << 30)
+
+/* ---- identification, constant time, wiping ------------------------------ */
+
+/* see drot_crypto.h */
+const char *drot_crypto_backend(void)
+{
+    return "openssl";
+}
+
+/* see drot_crypto.h */
+drot_status drot_ct_equal(const void *a, const void *b, size_t n)
+{
+    if (n == 0)
+        return DROT_OK;
+    if (a == NULL || b == NULL)
+        return DROT_E_ARG;
+    return CRYPTO_memcmp(a, b, n) == 0 ? DROT_OK : DROT_E_VERIFY;
+}
+
+/* see drot_crypto.h */
+void drot_wipe(void *p, size_t n)
+{
+    if (p != NULL && n != 0)
+        OPENSSL_cleanse(p, n);
+}
+
+/* A part list is well formed iff every non-empty part has a pointer. */
+static drot_status check_parts(const drot_cbuf *parts, size_t n)
+{
+    if (n != 0 && parts == NULL)
+        return DROT_E_ARG;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].p == NULL && parts[i].n != 0)
+            return DROT_E_ARG;
+    }
+    return DROT_OK;
+}
+
+/* Concatenates parts into buf (cap bytes). HKDF in OpenSSL takes one key and
+ * one info buffer, so vectored inputs must be joined; the bound is the
+ * contract's DROT_CRYPTO_MAX_CONCAT. */
+static drot_status concat_parts(const drot_cbuf *parts, size_t n, uint8_t *buf, size_t cap, size_t *out_len)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].n > cap - total)
+            return DROT_E_TOO_LARGE;
+        if (parts[i].n != 0)
+            memcpy(buf + total, parts[i].p, parts[i].n);
+        total += parts[i].n;
+    }
+    *out_len = total;
+    return DROT_OK;
+}
+
+/* ---- SHA-256 ------------------------------------------------------------- */
+
+/* see drot_crypto.h */
+drot_status drot_sha256(const void *data, size_t len, uint8_t out[DROT_SHA256_LEN])
+{
+    drot_cbuf part = {data, len};
+    return drot_sha256_v(&part, 1, out);
+}
+
+/* see drot_crypto.h */
+drot_status drot_sha256_v(const drot_cbuf *parts, size_t n, uint8_t out[DROT_SHA256_LEN])
+{
+    drot_status st;
+    EVP_MD_CTX *md = NULL;
+
+    if (out == NULL)
+        return DROT_E_ARG;
+    if ((st = check_parts(parts, n)) != DROT_OK)
+        return st;
+    st = DROT_E_CRYPTO;
+    md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestInit_ex2(md, EVP_sha256(), NULL) != 1)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].n != 0 && EVP_DigestUpdate(md, parts[i].p, parts[i].n) != 1)
+            goto out;
+    }
+    if (EVP_DigestFinal_ex(md, out, NULL) != 1)
+        goto out;
+    st = DROT_OK;
+out:
+    EVP_MD_CTX_free(md);
+    return st;
+}
+
+/* The opaque streaming context holds only the EVP_MD_CTX pointer; a NULL
+ * pointer means "not initialised or already released". The pointer is
+ * copied in and out with memcpy so no type punning of the byte array occurs. */
+_Static_assert(sizeof(EVP_MD_CTX *) <= DROT_SHA256_CTX_SIZE, "drot_sha256_ctx too small");
+
+static EVP_MD_CTX *sha_get(const drot_sha256_ctx *ctx)
+{
+    EVP_MD_CTX *md;
+    memcpy(&md, ctx->opaque.b, sizeof md);
+    return md;
+}
+
+static void sha_set(drot_sha256_ctx *ctx, EVP_MD_CTX *md)
+{
+    memcpy(ctx->opaque.b, &md, sizeof md);
+}
+
+/* see drot_crypto.h */
+drot_status drot_sha256_init(drot_sha256_ctx *ctx)
+{
+    EVP_MD_CTX *md;
+
+    if (ctx == NULL)
+        return DROT_E_ARG;
+    memset(ctx, 0, sizeof *ctx);
+    md = EVP_MD_CTX_new();
+    if (md == NULL)
+        return DROT_E_CRYPTO;
+    if (EVP_DigestInit_ex2(md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        return DROT_E_CRYPTO;
+    }
+    sha_set(ctx, md);
+    return DROT_OK;
+}
+
+/* see drot_crypto.h */
+drot_status drot_sha256_update(drot_sha256_ctx *ctx, const void *data, size_t len)
+{
+    EVP_MD_CTX *md;
+
+    if (ctx == NULL || (data == NULL && len != 0))
+        return DROT_E_ARG;
+    md = sha_get(ctx);
+    if (md == NULL)
+        return DROT_E_STATE;
+    if (len != 0 && EVP_DigestUpdate(md, data, len) != 1)
+        return DROT_E_CRYPTO;
+    return DROT_OK;
+}
+
+/* see drot_crypto.h */
+drot_status drot_sha256_final(drot_sha256_ctx *ctx, uint8_t out[DROT_SHA256_LEN])
+{
+    drot_status st = DROT_OK;
+    EVP_MD_CTX *md;
+
+    if (ctx == NULL || out == NULL) {
+        drot_sha256_release(ctx);
+        return DROT_E_ARG;
+    }
+    md = sha_get(ctx);
+    if (md == NULL)
+        return DROT_E_STATE;
+    if (EVP_DigestFinal_ex(md, out, NULL) != 1)
+        st = DROT_E_CRYPTO;
+    drot_sha256_release(ctx);
+    return st;
+}
+
+/* see drot_crypto.h */
+void drot_sha256_release(drot_sha256_ctx *ctx)
+{
+    if (ctx == NULL)
+        return;
+    EVP_MD_CTX_free(sha_get(ctx));
+    sha_set(ctx, NULL);
+}
+
+/* ---- HMAC-SHA-256 --------------------------------------------------------- */
+
+/* see drot_crypto.h */
+drot_status drot_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len,
+                             uint8_t out[DROT_HMAC_SHA256_LEN])
+{
+    drot_cbuf part = {data, len};
+    return drot_hmac_sha256_v(key, key_len, &part, 1, out);
+}
+
+/* see drot_crypto.h */
+drot_status drot_hmac_sha256_v(const uint8_t *key, size_t key_len, const drot_cbuf *parts, size_t n,
+                               uint8_t out[DROT_HMAC_SHA256_LEN])
+{
+    /* EVP_MAC_init treats a NULL key as "keep the previous key"; an empty
+     * key must still be a real (zero-length) buffer. */
+    static const uint8_t empty_key[1] = {0};
+    drot_status st;
+    EVP_MAC *mac = NULL;
+    EVP_MAC_CTX *mctx = NULL;
+    OSSL_PARAM params[2];
+    size_t out_len = 0;
+
+    if (out == NULL || (key == NULL && key_len != 0))
+        return DROT_E_ARG;
+    if ((st = check_parts(parts, n)) != DROT_OK)
+        return st;
+    st = DROT_E_CRYPTO;
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL || (mctx = EVP_MAC_CTX_new(mac)) == NULL)
+        goto out;
+    if (EVP_MAC_init(mctx, key_len != 0 ? key : empty_key, key_len, params) != 1)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].n != 0 && EVP_MAC_update(mctx, parts[i].p, parts[i].n) != 1)
+            goto out;
+    }
+    if (EVP_MAC_final(mctx, out, &out_len, DROT_HMAC_SHA256_LEN) != 1 || out_len != DROT_HMAC_SHA256_LEN)
+        goto out;
+    st = DROT_OK;
+out:
+    if (st != DROT_OK)
+        drot_wipe(out, DROT_HMAC_SHA256_LEN);
+    EVP_MAC_CTX_free(mctx);
+    EVP_MAC_free(mac);
+    return st;
+}
+
+/* ---- HKDF-SHA-256 ---------------------------------------------------------- */
+
+/* One EVP_KDF "HKDF" run in the given mode. key is the IKM (extract) or the
+ * PRK (expand); salt is used only by extract, info only by expand. */
+static drot_status hkdf_run(int mode, const uint8_t *key, size_t key_len, const uint8_t *salt,
+                            size_t salt_len, const uint8_t *info, size_t info_len, uint8_t *out,
+                            size_t out_len)
+{
+    /* OpenSSL rejects a NULL octet-string key; an empty IKM is legal. */
+    static const uint8_t empty[1] = {0};
+    drot_status st = DROT_E_CRYPTO;
+    EVP_KDF *kdf = NULL;
+    EVP_KDF_CTX *kctx = NULL;
+    OSSL_PARAM params[6], *p = params;
+
+    *p++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    *p++ =
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(key_len != 0 ? key : empty), key_len);
+    /* An absent salt is HashLen zero bytes (RFC 5869 §2.2), which OpenSSL
+     * implements for a missing parameter. */
+    if (salt_len != 0)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, salt_len);
+    if (info_len != 0)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, info_len);
+    *p = OSSL_PARAM_construct_end();
+
+    kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    if (kdf == NULL || (kctx = EVP_KDF_CTX_new(kdf)) == NULL)
+        goto out;
+    if (EVP_KDF_derive(kctx, out, out_len, params) != 1)
+        goto out;
+    st = DROT_OK;
+out:
+    if (st != DROT_OK)
+        drot_wipe(out, out_len);
+    EVP_KDF_CTX_free(kctx);
+    EVP_KDF_free(kdf);
+    return st;
+}
+
+/* see drot_crypto.h */
+drot_status drot_hkdf_sha256_extract(const uint8_t *salt, size_t salt_len, const drot_cbuf *ikm_parts,
+                                     size_t n_ikm, uint8_t prk[DROT_SHA256_LEN])
+{
+    drot_status st;
+    uint8_t ikm[DROT_CRYPTO_MAX_CONCAT];
+    size_t ikm_len = 0;
+
+    if (prk == NULL || (salt == NULL && salt_len != 0))
+        return DROT_E_ARG;
+    if ((st = check_parts(ikm_parts, n_ikm)) != DROT_OK)
+        return st;
+    if (n_ikm == 1) {
+        /* The common case needs no copy of the secret. */
+        return hkdf_run(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, ikm_parts[0].p, ikm_parts[0].n, salt, salt_len, NULL,
+                        0, prk, DROT_SHA256_LEN);
+    }
+    st = concat_parts(ikm_parts, n_ikm, ikm, sizeof ikm, &ikm_len);
+    if (st != DROT_OK)
+        goto out;
+    st =
+        hkdf_run(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, ikm, ikm_len, salt, salt_len, NULL, 0, prk, DROT_SHA256_LEN);
+out:
+    drot_wipe(ikm, sizeof ikm);
+    return st;
+}
+
+/* see drot_crypto.h */
+drot_status drot_hkdf_sha256_expand(const uint8_t *prk, size_t prk_len, const drot_cbuf *info_parts,
+                                    size_t n_info, uint8_t *out, size_t out_len)
+{
+    drot_status st;
+    uint8_t info[DROT_CRYPTO_MAX_CONCAT];
+    size_t info_len = 0;
+
+    if (prk == NULL || prk_len < DROT_SHA256_LEN || out == NULL || out_len == 0 ||
+        out_len > DROT_HKDF_SHA256_MAX_OUT)
+        return DROT_E_ARG;
+    if ((st = check_parts(info_parts, n_info)) != DROT_OK)
+        return st;
+    st = concat_parts(info_parts, n_info, info, sizeof info, &info_len);
+    if (st != DROT_OK) {
+        drot_wipe(out, out_len);
+        return st;
+    }
+    return hkdf_run(EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, prk_len, NULL, 0, info, info_len, out, out_len);
+}
+
+/* see drot_crypto.h */
+drot_status drot_hkdf_sha256(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
+                             const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
+{
+    drot_status st;
+    uint8_t prk[DROT_SHA256_LEN];
+    drot_cbuf ikm_part = {ikm, ikm_len};
+    drot_cbuf info_part = {info, info_len};
+
+    if (out == NULL || out_len == 0 || out_len > DROT_HKDF_SHA256_MAX_OUT || (info == NULL && info_len != 0))
+        return DROT_E_ARG;
+    st = drot_hkdf_sha256_extract(salt, salt_len, &ikm_part, 1, prk);
+    if (st == DROT_OK)
+        st = drot_hkdf_sha256_expand(prk, sizeof prk, &info_part, 1, out, out_len);
+    drot_wipe(prk, sizeof prk);
+    return st;
+}
+
+/* ---- AES-GCM ---------------------------------------------------------------- */
+
+/* Runs the whole of a seal (enc = 1) or open (enc = 0). On open, tag is the
+ * expected tag; on seal, it receives the computed one. */
+static drot_status gcm_run(int enc, const uint8_t *key, size_t key_len, const uint8_t *iv, const void *aad,
+                           size_t aad_len, const void *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+    drot_status st = DROT_E_CRYPTO;
+    EVP_CIPHER *cipher = NULL;
+    EVP_CIPHER_CTX *cctx = NULL;
+    const uint8_t *src = in;
+    const uint8_t *a = aad;
+    int n;
+
+    if (key == NULL || iv == NULL || tag == NULL || (aad == NULL && aad_len != 0) ||
+        ((in == NULL || out == NULL) && len != 0))
+        return DROT_E_ARG;
+    if (key_len != 16 && key_len != 32)
+        return DROT_E_ARG;
+    cipher = EVP_CIPHER_fetch(NULL, key_len == 16 ? "AES-128-GCM" : "AES-256-GCM", NULL);
+    if (cipher == NULL || (cctx = EVP_CIPHER_CTX_new()) == NULL)
+        goto out;
+    /* The default GCM IV length in OpenSSL is 12 bytes, the one we use. */
+    if (EVP_CipherInit_ex2(cctx, cipher, key, iv, enc, NULL) != 1)
+        goto out;
+    for (size_t off = 0; off < aad_len;) {
+        size_t c = aad_len - off < GCM_CHUNK ? aad_len - off : GCM_CHUNK;
+        if (EVP_CipherUpdate(cctx, NULL, &n, a + off, (int)c) != 1)
+            goto out;
+        off += c;
+    }
+    for (size_t off = 0; off < len;) {
+        size_t c = len - off < GCM_CHUNK ? len - off : GCM_CHUNK;
+        if (EVP_CipherUpdate(cctx, out + off, &n, src + off, (int)c) != 1 || (size_t)n != c)
+            goto out;
+        off += c;
+    }
+    if (!enc && EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_SET_TAG, DROT_AES_GCM_TAG_LEN, tag) != 1)
+        goto out;
+    if (EVP_CipherFinal_ex(cctx, out != NULL ? out + len : NULL, &n) != 1) {
+        st = enc ? DROT_E_CRYPTO : DROT_E_VERIFY;
+        goto out;
+    }
+    if (enc && EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_GCM_GET_TAG, DROT_AES_GCM_TAG_LEN, tag) != 1)
+        goto out;
+    st = DROT_OK;
+out:
+    if (st != DROT_OK) {
+        /* Never leave unauthenticated plaintext (open) or a half-built
+         * ciphertext (seal) behind. */
+        drot_wipe(out, len);
+        if (enc)
+            drot_wipe(tag, DROT_AES_GCM_TAG_LEN);
+    }
+    EVP_CIPHER_CTX_free(cctx);
+    EVP_CIPHER_free(cipher);
+    return st;
+}
+
+/* see drot_crypto.h */
+drot_status drot_aes_gcm_seal(const uint8_t *key, size_t key_len, const uint8_t iv[DROT_AES_GCM_IV_LEN],
+                              const void *aad, size_t aad_len, const void *pt, size_t len, uint8_t *ct,
+                              uint8_t tag[DROT_AES_GCM_TAG_LEN])
+{
+    return gcm_run(1, key, key_len, iv, aad, aad_len, pt, len, ct, tag);
+}
+
+/* see drot_crypto.h */
+drot_status drot_aes_gcm_open(const uint8_t *key, size_t key_len, const uint8_t iv[DROT_AES_GCM_IV_LEN],
+                              const void *aad, size_t aad_len, const void *ct, size_t len,
+                              const uint8_t tag[DROT_AES_GCM_TAG_LEN], uint8_t *pt)
+{
+    /* EVP wants a writable tag pointer for SET_TAG; it only reads it. */
+    uint8_t t[DROT_AES_GCM_TAG_LEN];
+
+    if (tag == NULL)
+        return DROT_E_ARG;
+    memcpy(t, tag, sizeof t);
+    return gcm_run(0, key, key_len, iv, aad, aad_len, ct, len, pt, t);
+}
+
+/* ---- randomness ------------------------------------------------------------ */
+
+/* see drot_crypto.h */
+drot_status drot_rng_fill(const drot_rng *rng, uint8_t *out, size_t len)
+{
+    if (rng == NULL || rng->fill == NULL)
+        return DROT_E_RNG;
+    if (out == NULL && len != 0)
+        return DROT_E_ARG;
+    if (len == 0)
+        return DROT_OK;
+    if (rng->fill(rng->ctx, out, len) != DROT_OK) {
+        drot_wipe(out, len);
+        return DROT_E_RNG;
+    }
+    return DROT_OK;
+}
+
+/*
+ * The DRBG is OpenSSL's HMAC-DRBG whose parent is a TEST-RAND instance: the
+ * parent hands out exactly the entropy and nonce bytes the caller gave, so
+ * instantiate computes Update(entropy || nonce || pers) from K = 0, V = 1,
+ * the same as BearSSL's br_hmac_drbg_init over that concatenation. Reseed
+ * refills the parent and asks for a reseed without explicit entropy: passing
+ * entropy to EVP_RAND_reseed would make OpenSSL reseed a second time from
+ * the parent.
+ */
+struct drbg_state {
+    EVP_RAND_CTX *parent;
+    EVP_RAND_CTX *drbg;
+};
+_Static_assert(sizeof(struct drbg_state) <= DROT_DRBG_CTX_SIZE, "drot_drbg_ctx too small");
+
+static void drbg_get(const drot_drbg_ctx *ctx, struct drbg_state *s)
+{
+    memcpy(s, ctx->opaque.b, sizeof *s);
+}
+
+static void drbg_set(drot_drbg_ctx *ctx, const struct drbg_state *s)
+{
+    memcpy(ctx->opaque.b, s, sizeof *s);
+}
+
+/* Strength of HMAC-DRBG with SHA-256 in OpenSSL (SP 800-57 table 3). */
+#define DRBG_STRENGTH 256u
+
+static int drbg_feed_parent(EVP_RAND_CTX *parent, const uint8_t *entropy, size_t entropy_len,
+                            const uint8_t *nonce, size_t nonce_len)
+{
+    OSSL_PARAM params[3], *p = params;
+
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_RAND_PARAM_TEST_ENTROPY, (void *)entropy, entropy_len);
+    if (nonce != NULL)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_RAND_PARAM_TEST_NONCE, (void *)nonce, nonce_len);
+    *p = OSSL_PARAM_construct_end();
+    return EVP_RAND_CTX_set_params(parent, params);
+}
+
+/* see drot_crypto.h */
+drot_status drot_drbg_init(drot_drbg_ctx *ctx, const uint8_t *entropy, size_t entropy_len,
+                           const uint8_t *nonce, size_t nonce_len, const uint8_t *pers, size_t pers_len)
+{
+    static const uint8_t no_pers[1] = {0};
+    drot_status st = DROT_E_CRYPTO;
+    struct drbg_state s = {NULL, NULL};
+    EVP_RAND *test = NULL, *hmac = NULL;
+    unsigned int strength = DRBG_STRENGTH, zero_requests = 0;
+    time_t zero_time = 0;
+    OSSL_PARAM params[6], *p;
+
+    if (ctx == NULL)
+        return DROT_E_ARG;
+    memset(ctx, 0, sizeof *ctx);
+    if (entropy == NULL || entropy_len < 32 || nonce == NULL || nonce_len < 16 ||
+        (pers == NULL && pers_len != 0))
+        return DROT_E_ARG;
+    /* The BearSSL backend joins the seed material in a bounded buffer; the
+     * same bound here keeps both backends accepting the same inputs. */
+    if (entropy_len > DROT_CRYPTO_MAX_CONCAT || nonce_len > DROT_CRYPTO_MAX_CONCAT - entropy_len ||
+        pers_len > DROT_CRYPTO_MAX_CONCAT - entropy_len - nonce_len)
+        return DROT_E_TOO_LARGE;
+
+    test = EVP_RAND_fetch(NULL, "TEST-RAND", NULL);
+    hmac = EVP_RAND_fetch(NULL, "HMAC-DRBG", NULL);
+    if (test == NULL || hmac == NULL)
+        goto out;
+    if ((s.parent = EVP_RAND_CTX_new(test, NULL)) == NULL)
+        goto out;
+    p = params;
+    *p++ = OSSL_PARAM_construct_uint(OSSL_RAND_PARAM_STRENGTH, &strength);
+    *p = OSSL_PARAM_construct_end();
+    if (EVP_RAND_CTX_set_params(s.parent, params) != 1 ||
+        drbg_feed_parent(s.parent, entropy, entropy_len, nonce, nonce_len) != 1 ||
+        EVP_RAND_instantiate(s.parent, strength, 0, NULL, 0, NULL) != 1)
+        goto out;
+
+    if ((s.drbg = EVP_RAND_CTX_new(hmac, s.parent)) == NULL)
+        goto out;
+    p = params;
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_DRBG_PARAM_MAC, (char *)"HMAC", 0);
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_DRBG_PARAM_DIGEST, (char *)"SHA256", 0);
+    /* The caller reseeds: no automatic reseeding by count or by time. */
+    *p++ = OSSL_PARAM_construct_uint(OSSL_DRBG_PARAM_RESEED_REQUESTS, &zero_requests);
+    *p++ = OSSL_PARAM_construct_time_t(OSSL_DRBG_PARAM_RESEED_TIME_INTERVAL, &zero_time);
+    *p = OSSL_PARAM_construct_end();
+    if (EVP_RAND_CTX_set_params(s.drbg, params) != 1)
+        goto out;
+    /* A NULL personalization string makes OpenSSL substitute its own default
+     * ("OpenSSL NIST SP 800-90A DRBG"); an empty one must stay empty. */
+    if (EVP_RAND_instantiate(s.drbg, DRBG_STRENGTH, 0, pers_len != 0 ? pers : no_pers, pers_len, NULL) != 1)
+        goto out;
+    drbg_set(ctx, &s);
+    st = DROT_OK;
+out:
+    if (st != DROT_OK) {
+        EVP_RAND_CTX_free(s.drbg);
+        EVP_RAND_CTX_free(s.parent);
+    }
+    EVP_RAND_free(hmac);
+    EVP_RAND_free(test);
+    return st;
+}
+
+/* see drot_crypto.h */
+drot_status drot_drbg_reseed(drot_drbg_ctx *ctx, const uint8_t *entropy, size_t entropy_len)
+{
+    struct drbg_state s;
+
+    if (ctx == NULL || entropy == NULL || entropy_len < 32)
+        return DROT_E_ARG;
+    if (entropy_len > DROT_CRYPTO_MAX_CONCAT)
+        return DROT_E_TOO_LARGE; /* the same bound in both backends */
+    drbg_get(ctx, &s);
+    if (s.drbg == NULL)
+        return DROT_E_STATE;
+    if (drbg_feed_parent(s.parent, entropy, entropy_len, NULL, 0) != 1 ||
+        EVP_RAND_reseed(s.drbg, 0, NULL, 0, NULL, 0) != 1)
+        return DROT_E_CRYPTO;
+    return DROT_OK;
+}
+
+/* see drot_crypto.h */
+drot_status drot_drbg_generate(drot_drbg_ctx *ctx, uint8_t *out, size_t len)
+{
+    struct drbg_state s;
+
+    if (ctx == NULL || (out == NULL && len != 0) || len > 65536)
+        return DROT_E_ARG;
+    drbg_get(ctx, &s);
+    if (s.drbg == NULL)
+        return DROT_E_STATE;
+    if (len == 0)
+        return DROT_OK;
+    if (EVP_RAND_generate(s.drbg, out, len, 0, 0, NULL, 0) != 1) {
+        drot_wipe(out, len);
+        return DROT_E_RNG;
+    }
+    return DROT_OK;
+}
+
+/* see drot_crypto.h */
+void drot_drbg_release(drot_drbg_ctx *ctx)
+{
+    struct drbg_state s;
+
+    if (ctx == NULL)
+        return;
+    drbg_get(ctx, &s);
+    if (s.drbg != NULL)
+        EVP_RAND_uninstantiate(s.drbg); /* wipes K and V */
+    EVP_RAND_CTX_free(s.drbg);
+    EVP_RAND_CTX_free(s.parent);
+    drot_wipe(ctx, sizeof *ctx);
+}
+
+static drot_status drbg_fill(void *ctx, uint8_t *out, size_t len)
+{
+    drot_status st = DROT_OK;
+    /* Split large requests: generate is bounded per call. */
+    while (len != 0 && st == DROT_OK) {
+        size_t c = len < 65536 ? len : 65536;
+        st = drot_drbg_generate(ctx, out, c);
+        out += c;
+        len -= c;
+    }
+    return st;
+}
+
+/* see drot_crypto.h */
+drot_rng drot_drbg_rng(drot_drbg_ctx *ctx)
+{
+    drot_rng r = {drbg_fill, ctx};
+    return r;
+}
+
+/* ---- P-256 ----------------------------------------------------------------- */
+
+/* 1 iff 0 < d < n, in time independent of d: a full-width subtraction d - n
+ * whose final borrow says d < n, and an OR of all bytes for d != 0. */
+static int scalar_ok(const uint8_t d[32])
+{
+    uint32_t borrow = 0, acc = 0;
+    for (int i = 31; i >= 0; i--) {
+        uint32_t t = (uint32_t)d[i] - P256_N[i] - borrow;
+        borrow = (t >> 31) & 1u;
+        acc |= d[i];
+    }
+    return (int)(borrow & ((acc + 0xFFu) >> 8));
+}
+
+/* Decodes a 65-byte uncompressed point and checks it lies on P-256.
+ * EC_POINT_oct2point rejects coordinates ≥ p and off-curve points; the
+ * cofactor is 1, so on the curve means in the group. */
+static drot_status point_check(const uint8_t *bytes, size_t len)
+{
+    drot_status st = DROT_E_BADKEY;
+    EC_GROUP *g = NULL;
+    EC_POINT *pt = NULL;
+
+    if (bytes == NULL || len != DROT_P256_PUB_LEN || bytes[0] != 0x04)
+        return DROT_E_BADKEY;
+    g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    if (g == NULL || (pt = EC_POINT_new(g)) == NULL) {
+        st = DROT_E_CRYPTO;
+        goto out;
+    }
+    if (EC_POINT_oct2point(g, pt, bytes, len, NULL) != 1 || EC_POINT_is_on_curve(g, pt, NULL) != 1 ||
+        EC_POINT_is_at_infinity(g, pt))
+        goto out;
+    st = DROT_OK;
+out:
+    EC_POINT_free(pt);
+    EC_GROUP_free(g);
+    return st;
+}
+
+/* pub = d * G, d already range-checked. */
+static drot_status scalar_base_mult(const uint8_t d[32], uint8_t pub[DROT_P256_PUB_LEN])
+{
+    drot_status st = DROT_E_CRYPTO;
+    EC_GROUP *g = NULL;
+    EC_POINT *pt = NULL;
+    BIGNUM *bn = NULL;
+
+    g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    bn = BN_secure_new();
+    if (g == NULL || bn == NULL || (pt = EC_POINT_new(g)) == NULL)
+        goto out;
+    BN_set_flags(bn, BN_FLG_CONSTTIME);
+    if (BN_bin2bn(d, 32, bn) == NULL || EC_POINT_mul(g, pt, bn, NULL, NULL, NULL) != 1)
+        goto out;
+    if (EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, pub, DROT_P256_PUB_LEN, NULL) !=
+        DROT_P256_PUB_LEN)
+        goto out;
+    st = DROT_OK;
+out:
+    EC_POINT_free(pt);
+    BN_clear_free(bn);
+    EC_GROUP_free(g);
+    return st;
+}
+
+/* An EVP_PKEY for P-256 from raw parts: pub is required, d optional. */
+static drot_status make_pkey(const uint8_t *d, const uint8_t pub[DROT_P256_PUB_LEN], EVP_PKEY **out)
+{
+    drot_status st = DROT_E_CRYPTO;
+    OSSL_PARAM_BLD *bld = NULL;
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    BIGNUM *bn = NULL;
+
+    *out = NULL;
+    if ((bld = OSSL_PARAM_BLD_new()) == NULL)
+        goto out;
+    if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1, 0) != 1 ||
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, DROT_P256_PUB_LEN) != 1)
+        goto out;
+    if (d != NULL) {
+        if ((bn = BN_secure_new()) == NULL || BN_bin2bn(d, 32, bn) == NULL)
+            goto out;
+        BN_set_flags(bn, BN_FLG_CONSTTIME);
+        if (OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bn) != 1)
+            goto out;
+    }
+    if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
+        goto out;
+    if ((pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL || EVP_PKEY_fromdata_init(pctx) != 1)
+        goto out;
+    if (EVP_PKEY_fromdata(pctx, out, d != NULL ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1) {
+        st = DROT_E_BADKEY;
+        goto out;
+    }
+    st = DROT_OK;
+out:
+    EVP_PKEY_CTX_free(pctx);
+    OSSL_PARAM_free(params); /* the builder's copy of d is cleansed on free */
+    OSSL_PARAM_BLD_free(bld);
+    BN_clear_free(bn);
+    return st;
+}
+
+/* see drot_crypto.h */
+drot_status drot_p256_key_from_scalar(const uint8_t d[DROT_P256_SCALAR_LEN], drot_p256_priv *priv,
+                                      drot_p256_pub *pub)
+{
+    drot_status st;
+    uint8_t q[DROT_P256_PUB_LEN];
+
+    if (d == NULL || priv == NULL)
+        return DROT_E_ARG;
+    if (!scalar_ok(d))
+        return DROT_E_BADKEY;
+    st = scalar_base_mult(d, q);
+    if (st == DROT_OK) {
+        memmove(priv->d, d, DROT_P256_SCALAR_LEN); /* d may alias priv->d */
+        if (pub != NULL)
+            memcpy(pub->q, q, sizeof q);
+    }
+    return st;
+}
+
+/* see drot_crypto.h */
+drot_status drot_p256_keygen(const drot_rng *rng, drot_p256_priv *priv, drot_p256_pub *pub)
+{
+    drot_status st = DROT_E_RNG;
+    uint8_t d[DROT_P256_SCALAR_LEN];
+
+    if (priv == NULL)
+        return DROT_E_ARG;
+    for (int i = 0; i < 16; i++) {
+        st = drot_rng_fill(rng, d, sizeof d);
+        if (st != DROT_OK)
+            goto out;
+        st = drot_p256_key_from_scalar(d, priv, pub);
+        if (st != DROT_E_BADKEY)
+            goto out;
+    }
+    st = DROT_E_RNG; /* 16 out-of-range draws: the rng is broken */
+out:
+    drot_wipe(d, sizeof d);
+    return st;
+}
+
+/* see drot_crypto.h */
+drot_status drot_p256_pub_import(const uint8_t *bytes, size_t len, drot_p256_pub *pub)
+{
+    drot_status st;
+
+    if (pub == NULL || (bytes == NULL && len != 0))
+        return DROT_E_ARG;
+    st = point_check(bytes, len);
+    if (st == DROT_OK)
+        memcpy(pub->q, bytes, DROT_P256_PUB_LEN);
+    return st;
+}
+
+/* see drot_crypto.h */
+drot_status drot_ecdsa_p256_sign(const drot_p256_priv *priv, const uint8_t digest[DROT_SHA256_LEN],
+                                 uint8_t sig[DROT_P256_SIG_LEN])
+{
+    drot_status st;
+    uint8_t q[DROT_P256_PUB_LEN];
+    uint8_t der[80];
+    size_t der_len = sizeof der;
+    const unsigned char *dp = der;
+    EVP_PKEY *pkey = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    ECDSA_SIG *es = NULL;
+    const BIGNUM *r, *s;
+
+    if (priv == NULL || digest == NULL || sig == NULL)
+        return DROT_E_ARG;
+    if (!scalar_ok(priv->d))
+        return DROT_E_BADKEY;
+    if ((st = scalar_base_mult(priv->d, q)) != DROT_OK || (st = make_pkey(priv->d, q, &pkey)) != DROT_OK)
+        goto out;
+    st = DROT_E_CRYPTO;
+    if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL || EVP_PKEY_sign_init(pctx) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) != 1)
+        goto out;
+    if (EVP_PKEY_sign(pctx, der, &der_len, digest, DROT_SHA256_LEN) != 1)
+        goto out;
+    if ((es = d2i_ECDSA_SIG(NULL, &dp, (long)der_len)) == NULL)
+        goto out;
+    ECDSA_SIG_get0(es, &r, &s);
+    if (BN_bn2binpad(r, sig, 32) != 32 || BN_bn2binpad(s, sig + 32, 32) != 32)
+        goto out;
+    st = DROT_OK;
+out:
+    if (st != DROT_OK)
+        drot_wipe(sig, DROT_P256_SIG_LEN);
+    ECDSA_SIG_free(es);
+    EVP_PKEY_CTX_free(pctx);
+    EVP_PKEY_free(pkey);
+    return st;
+}
+
+/* see drot_crypto.h */
+drot_status drot_ecdsa_p256_verify(const drot_p256_pub *pub, const uint8_t digest[DROT_SHA256_LEN],
+                                   const uint8_t *sig, size_t sig_len)
+{
+    drot_status st;
+    EVP_PKEY *pkey = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    ECDSA_SIG *es = NULL;
+    BIGNUM *r = NULL, *s = NULL;
+    unsigned char *der = NULL;
+    int der_len;
+
+    if (pub == NULL || digest == NULL || (sig == NULL && sig_len != 0))
+        return DROT_E_ARG;
+    if (sig_len != DROT_P256_SIG_LEN)
+        return DROT_E_VERIFY;
+    if ((st = point_check(pub->q, sizeof pub->q)) != DROT_OK)
+        return st;
+    if ((st = make_pkey(NULL, pub->q, &pkey)) != DROT_OK)
+        goto out;
+    st = DROT_E_CRYPTO;
+    r = BN_bin2bn(sig, 32, NULL);
+    s = BN_bin2bn(sig + 32, 32, NULL);
+    if (r == NULL || s == NULL || (es = ECDSA_SIG_new()) == NULL)
+        goto out;
+    if (ECDSA_SIG_set0(es, r, s) != 1)
+        goto out;
+    r = s = NULL; /* owned by es now */
+    if ((der_len = i2d_ECDSA_SIG(es, &der)) <= 0)
+        goto out;
+    if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL || EVP_PKEY_verify_init(pctx) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) != 1)
+        goto out;
+    /* 1 is valid; 0 is a bad signature and < 0 an error (r or s out of
+     * range among them): both fail closed. */
+    st = EVP_PKEY_verify(pctx, der, (size_t)der_len, digest, DROT_SHA256_LEN) == 1 ? DROT_OK : DROT_E_VERIFY;
+out:
+    OPENSSL_free(der);
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(es);
+    EVP_PKEY_CTX_free(pctx);
+    EVP_PKEY_free(pkey);
+    return st;
+}
+
+/* see drot_crypto.h */
+drot_status drot_ecdh_p256(const drot_p256_priv *priv, const uint8_t *peer, size_t peer_len,
+                           uint8_t shared[DROT_P256_SHARED_LEN])
+{
+    drot_status st;
+    uint8_t q[DROT_P256_PUB_LEN];
+    EVP_PKEY *mine = NULL, *theirs = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    size_t out_len = DROT_P256_SHARED_LEN;
+
+    if (priv == NULL || shared == NULL || (peer == NULL && peer_len != 0))
+        return DROT_E_ARG;
+    if ((st = point_check(peer, peer_len)) != DROT_OK)
+        return st;
+    if (!scalar_ok(priv->d))
+        return DROT_E_BADKEY;
+    if ((st = scalar_base_mult(priv->d, q)) != DROT_OK || (st = make_pkey(priv->d, q, &mine)) != DROT_OK ||
+        (st = make_pkey(NULL, peer, &theirs)) != DROT_OK)
+        goto out;
+    st = DROT_E_CRYPTO;
+    if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, mine, NULL)) == NULL || EVP_PKEY_derive_init(pctx) != 1 ||
+        EVP_PKEY_derive_set_peer(pctx, theirs) != 1)
+        goto out;
+    if (EVP_PKEY_derive(pctx, shared, &out_len) != 1 || out_len != DROT_P256_SHARED_LEN)
+        goto out;
+    st = DROT_OK;
+out:
+    if (st != DROT_OK)
+        drot_wipe(shared, DROT_P256_SHARED_LEN);
+    EVP_PKEY_CTX_free(pctx);
+    EVP_PKEY_free(theirs);
+    EVP_PKEY_free(mine);
+    return st;
+}

@@ -1,0 +1,15 @@
+# Build-level checks that are not per-backend.
+
+# The firmware-bound libraries link no allocator and no OS function (STYLE.md habit 3).
+add_test(NAME check_no_alloc
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/check_static.sh
+          $<TARGET_FILE:drot_common> $<TARGET_FILE:drot_crypto_bearssl>)
+set_tests_properties(check_no_alloc PROPERTIES LABELS "static")
+
+# The check itself must be able to fail: feed it an archive that calls malloc.
+add_library(drot_check_canary STATIC ${CMAKE_SOURCE_DIR}/tests/support/canary_malloc.c)
+add_test(NAME check_no_alloc_detects_malloc
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/check_static.sh $<TARGET_FILE:drot_check_canary>)
+# Passes only if the script names malloc as the offence (a crash or missing file would not match).
+set_tests_properties(check_no_alloc_detects_malloc PROPERTIES
+  PASS_REGULAR_EXPRESSION "FAIL: libdrot_check_canary.a references allocator/OS symbols: malloc" LABELS "static")
