@@ -19,6 +19,9 @@
 
 #include <cmocka.h>
 
+#include "drot/cose.h"
+#include "drot/hpke.h"
+#include "drot/hpke_test.h"
 #include "drot_crypto.h"
 #include "drot_test_support.h"
 
@@ -339,6 +342,139 @@ static void test_drbg_same(void **state)
     }
 }
 
+/*
+ * Test 9: HPKE base mode. Stimulus: the same derandomized seal (same ikmE)
+ * here and there; a seal here opened there and a seal there opened here,
+ * for empty and multi-block plaintexts. Expected: identical enc || ct from
+ * both backends; each side opens the other's ciphertext to the plaintext;
+ * a flipped ciphertext bit is refused by the other side.
+ */
+static void test_hpke_both_ways(void **state)
+{
+    (void)state;
+    static const size_t ptlen[] = {0, 1, 32, 100};
+    for (unsigned i = 0; i < sizeof ptlen / sizeof ptlen[0]; i++) {
+        uint8_t d[32], ikm[32], info[24], aad[12], pt[100], enc_ct[DROT_HPKE_ENC_LEN + 100 + 16], back[116];
+        drot_p256_priv priv;
+        drot_p256_pub pub;
+        drot_hpke_ctx ctx;
+        size_t ct_len, pt_len;
+        scalar(d, &priv, &pub, 900 + i);
+        fill(ikm, sizeof ikm, "ikmE", i);
+        fill(info, sizeof info, "info", i);
+        fill(aad, sizeof aad, "aad", i);
+        fill(pt, ptlen[i], "pt", i);
+
+        assert_int_equal(drot_hpke_setup_base_s_derand(&ctx, enc_ct, &pub, info, sizeof info, ikm, sizeof ikm),
+                         DROT_OK);
+        assert_int_equal(drot_hpke_seal(&ctx, aad, sizeof aad, pt, ptlen[i], enc_ct + DROT_HPKE_ENC_LEN,
+                                        sizeof enc_ct - DROT_HPKE_ENC_LEN, &ct_len),
+                         DROT_OK);
+        drot_hpke_ctx_wipe(&ctx);
+        size_t total = DROT_HPKE_ENC_LEN + ct_len;
+
+        char *hq = hexarg(pub.q, sizeof pub.q), *hd = hexarg(d, sizeof d), *hinfo = hexarg(info, sizeof info),
+             *haad = hexarg(aad, sizeof aad), *hpt = hexarg(pt, ptlen[i]), *hikm = hexarg(ikm, sizeof ikm);
+        /* same inputs, same bytes */
+        expect_same(run_other("hpke-seal %s %s %s %s %s", hq, hinfo, haad, hpt, hikm), enc_ct, total);
+
+        /* sealed here, opened there */
+        char *henc = hexarg(enc_ct, DROT_HPKE_ENC_LEN), *hct = hexarg(enc_ct + DROT_HPKE_ENC_LEN, ct_len);
+        expect_same(run_other("hpke-open %s %s %s %s %s", hd, henc, hinfo, haad, hct), pt, ptlen[i]);
+        free(hct);
+
+        /* a flipped bit is refused there */
+        enc_ct[DROT_HPKE_ENC_LEN + ct_len - 1] ^= 0x01;
+        hct = hexarg(enc_ct + DROT_HPKE_ENC_LEN, ct_len);
+        assert_null(run_other("hpke-open %s %s %s %s %s", hd, henc, hinfo, haad, hct));
+        free(hct);
+        free(henc);
+
+        /* sealed there with another ikmE, opened here */
+        fill(ikm, sizeof ikm, "ikmE-there", i);
+        free(hikm);
+        hikm = hexarg(ikm, sizeof ikm);
+        char *theirs = run_other("hpke-seal %s %s %s %s %s", hq, hinfo, haad, hpt, hikm);
+        assert_non_null(theirs);
+        long n = drot_test_hex(theirs, enc_ct, sizeof enc_ct);
+        assert_int_equal(n, (long)total);
+        assert_int_equal(drot_hpke_open_base(enc_ct, DROT_HPKE_ENC_LEN, &priv, info, sizeof info, aad, sizeof aad,
+                                             enc_ct + DROT_HPKE_ENC_LEN, (size_t)n - DROT_HPKE_ENC_LEN, back,
+                                             sizeof back, &pt_len),
+                         DROT_OK);
+        assert_int_equal(pt_len, ptlen[i]);
+        if (pt_len > 0)
+            assert_memory_equal(back, pt, pt_len);
+        free(theirs);
+        free(hq);
+        free(hd);
+        free(hinfo);
+        free(haad);
+        free(hpt);
+        free(hikm);
+        drot_wipe(&priv, sizeof priv);
+    }
+}
+
+/*
+ * Test 10: COSE_Sign1 ES256. Stimulus: a message signed here (with kid and
+ * external AAD) verified there, one signed there verified here, and a
+ * payload byte flipped. Expected: "ok" both ways; the flipped message and a
+ * wrong external AAD give "fail" there and DROT_E_VERIFY here.
+ */
+static void test_cose_both_ways(void **state)
+{
+    (void)state;
+    uint8_t d[32], payload[300], aad[16], msg[512];
+    drot_p256_priv priv;
+    drot_p256_pub pub;
+    size_t len;
+    scalar(d, &priv, &pub, 950);
+    fill(payload, sizeof payload, "payload", 1);
+    fill(aad, sizeof aad, "aad", 1);
+    drot_cose_sign1_params params = {.kid = (const uint8_t *)"kid-1", .kid_len = 5, .external_aad = aad,
+                                     .external_aad_len = sizeof aad};
+    assert_int_equal(drot_cose_sign1_sign(&priv, &params, payload, sizeof payload, msg, sizeof msg, &len), DROT_OK);
+
+    char *hq = hexarg(pub.q, sizeof pub.q), *haad = hexarg(aad, sizeof aad), *hmsg = hexarg(msg, len);
+    char *out = run_other("cose-verify %s %s %s", hq, haad, hmsg);
+    assert_non_null(out);
+    assert_string_equal(out, "ok");
+    free(out);
+    out = run_other("cose-verify %s - %s", hq, hmsg); /* AAD missing */
+    assert_non_null(out);
+    assert_string_equal(out, "fail");
+    free(out);
+    free(hmsg);
+
+    msg[len - DROT_P256_SIG_LEN - 10] ^= 0x80; /* a payload byte */
+    hmsg = hexarg(msg, len);
+    out = run_other("cose-verify %s %s %s", hq, haad, hmsg);
+    assert_non_null(out);
+    assert_string_equal(out, "fail");
+    free(out);
+    free(hmsg);
+
+    char *hd = hexarg(d, sizeof d), *hpayload = hexarg(payload, sizeof payload);
+    char *theirs = run_other("cose-sign %s 6b69642d32 %s %s", hd, haad, hpayload);
+    assert_non_null(theirs);
+    long n = drot_test_hex(theirs, msg, sizeof msg);
+    assert_true(n > 0);
+    drot_cose_sign1_view view;
+    assert_int_equal(drot_cose_sign1_verify_msg(msg, (size_t)n, &pub, aad, sizeof aad, &view), DROT_OK);
+    assert_int_equal(view.payload_len, sizeof payload);
+    assert_memory_equal(view.payload, payload, sizeof payload);
+    assert_int_equal(view.kid_len, 5);
+    assert_memory_equal(view.kid, "kid-2", 5);
+    assert_int_equal(drot_cose_sign1_verify_msg(msg, (size_t)n, &pub, NULL, 0, NULL), DROT_E_VERIFY);
+    free(theirs);
+    free(hd);
+    free(hpayload);
+    free(hq);
+    free(haad);
+    drot_wipe(&priv, sizeof priv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +486,8 @@ int main(void)
         cmocka_unit_test(test_hkdf_same),
         cmocka_unit_test(test_gcm_same),
         cmocka_unit_test(test_drbg_same),
+        cmocka_unit_test(test_hpke_both_ways),
+        cmocka_unit_test(test_cose_both_ways),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
