@@ -13,3 +13,9 @@ add_test(NAME check_no_alloc_detects_malloc
 # Passes only if the script names malloc as the offence (a crash or missing file would not match).
 set_tests_properties(check_no_alloc_detects_malloc PROPERTIES
   PASS_REGULAR_EXPRESSION "FAIL: libdrot_check_canary.a references allocator/OS symbols: malloc" LABELS "static")
+
+# Portability: common/ and the BearSSL backend compile for a Cortex-M33
+# (arm-none-eabi-gcc, freestanding, no host headers, stack ≤ 4 KiB per function).
+add_test(NAME check_cortex_m33_compile
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/check_cortex_m33.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/cortex-m33)
+set_tests_properties(check_cortex_m33_compile PROPERTIES LABELS "static")

@@ -1,7 +1,10 @@
 /*
  * drot/hpke_test.h — TEST-ONLY entry points of the HPKE code (common/src/hpke.c).
  *
- * Production code MUST NOT include this header. It MUST use
+ * Production code MUST NOT include this header, with one exception: the
+ * known-answer self-test (common/src/selftest.c), which seals the RFC's
+ * fixed message to the RFC's public key and never uses the result. Every
+ * other caller MUST use
  * drot_hpke_setup_base_s / drot_hpke_seal_base, which draw the ephemeral
  * input keying material ikmE from a drot_rng. Reusing an ikmE reuses the
  * ephemeral key, and then every message sealed with it to the same pkR and
