@@ -2,6 +2,9 @@
 # Installs every Debian 12 package that drot's build, tests and demo need.
 # Idempotent: prints nothing and exits 0 when all are present. As root it
 # uses apt-get; otherwise it names the missing packages and the command to run.
+#
+#   scripts/deps.sh          build, tests, demo (what make test / make demo need)
+#   scripts/deps.sh fuzz     also clang and libFuzzer (scripts/fuzz.sh)
 set -euo pipefail
 
 PKGS=(
@@ -11,6 +14,12 @@ PKGS=(
   postgresql postgresql-client
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
 )
+for group in "$@"; do
+  case "$group" in
+    fuzz) PKGS+=(clang libclang-rt-14-dev) ;;
+    *) echo "deps: unknown group '$group' (known: fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${PKGS[@]}"; do
