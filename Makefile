@@ -35,8 +35,16 @@ test-sanitize: build-sanitize
 demo: build
 	@$(BUILD)/tools/drot-selfcheck
 
-bench: build
-	@$(BUILD)/tests/bench/drot-bench-crypto
+# Crypto reference benchmarks (tests/bench/, docs/performance.md): both backends, one after the
+# other in the same run; figures are ratios to one raw ECDSA P-256 verify. BENCH_ARGS is passed
+# to both (e.g. BENCH_ARGS=--json, BENCH_ARGS="--seconds 1"). Build output and progress go to
+# stderr, so stdout holds only the two tables (or the two JSON lines).
+bench: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target drot-bench-crypto-bearssl drot-bench-crypto-openssl >&2
+	@echo "# make bench — $$(date -u '+%Y-%m-%d %H:%M UTC') — $$(uname -m)" >&2
+	@$(BUILD)/tests/bench/drot-bench-crypto-bearssl $(BENCH_ARGS)
+	@$(BUILD)/tests/bench/drot-bench-crypto-openssl $(BENCH_ARGS)
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -41,10 +41,17 @@ void drot_cbor_writer_init(drot_cbor_writer *w, uint8_t *buf, size_t cap)
 }
 
 /* Appends n bytes, or records the overflow and keeps counting. */
+/* Records err unless an earlier error is already recorded (sticky). */
+static void fail(drot_cbor_writer *w, drot_status err)
+{
+    if (w->err == DROT_OK)
+        w->err = err;
+}
+
 static void append(drot_cbor_writer *w, const void *p, size_t n)
 {
     if (n > SIZE_MAX - w->len) {
-        w->err = DROT_E_TOO_LARGE;
+        fail(w, DROT_E_TOO_LARGE);
         return;
     }
     if (w->err == DROT_OK && w->len + n <= w->cap) {
@@ -59,8 +66,7 @@ static void append(drot_cbor_writer *w, const void *p, size_t n)
 static void append_head(drot_cbor_writer *w, const unsigned char *head, size_t n)
 {
     if (n == 0) { /* libcbor reports no room; cannot happen with HEAD_MAX */
-        if (w->err == DROT_OK || w->err == DROT_E_BUFFER)
-            w->err = DROT_E_ARG;
+        fail(w, DROT_E_ARG);
         return;
     }
     append(w, head, n);
@@ -92,7 +98,7 @@ void drot_cbor_put_bstr_header(drot_cbor_writer *w, size_t n)
 void drot_cbor_put_bstr(drot_cbor_writer *w, const void *p, size_t n)
 {
     if (p == NULL && n != 0) {
-        w->err = DROT_E_ARG;
+        fail(w, DROT_E_ARG);
         return;
     }
     drot_cbor_put_bstr_header(w, n);
@@ -103,7 +109,7 @@ void drot_cbor_put_tstr(drot_cbor_writer *w, const char *p, size_t n)
 {
     unsigned char h[HEAD_MAX];
     if (p == NULL && n != 0) {
-        w->err = DROT_E_ARG;
+        fail(w, DROT_E_ARG);
         return;
     }
     append_head(w, h, cbor_encode_string_start(n, h, sizeof h));
@@ -148,7 +154,7 @@ void drot_cbor_put_null(drot_cbor_writer *w)
 void drot_cbor_put_raw(drot_cbor_writer *w, const void *p, size_t n)
 {
     if (p == NULL && n != 0) {
-        w->err = DROT_E_ARG;
+        fail(w, DROT_E_ARG);
         return;
     }
     append(w, p, n);
@@ -329,6 +335,20 @@ static drot_status decode_at(const drot_cbor_reader *r, size_t off, seen *s, siz
         s->u = (uint64_t)(head & 0x1f);
         *used = 1;
         return DROT_OK;
+    }
+    if ((head >> 5) >= 2 && (head >> 5) <= 5 && (head & 0x1f) == 27) {
+        /* An 8-byte length or count. libcbor 0.8 casts it to size_t, which
+         * truncates on 32-bit targets (the firmware): 2^32 + 5 would read as
+         * 5. Refuse here anything the remaining bytes cannot hold, so every
+         * value handed to libcbor fits size_t and both builds agree. */
+        if (r->len - off < 9)
+            return DROT_E_TRUNCATED;
+        uint64_t v = 0;
+        for (int i = 1; i <= 8; i++)
+            v = v << 8 | r->p[off + (size_t)i];
+        uint64_t rest = (uint64_t)(r->len - off - 9);
+        if (v > ((head >> 5) == 5 ? rest / 2 : rest))
+            return DROT_E_TRUNCATED;
     }
     struct cbor_decoder_result res = cbor_stream_decode(r->p + off, r->len - off, &k_callbacks, s);
     if (res.status == CBOR_DECODER_NEDATA)

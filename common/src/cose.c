@@ -446,6 +446,8 @@ drot_status drot_cose_sign1_decode(const uint8_t *msg, size_t len, drot_cose_sig
      * unsupported algorithm it is rather than as a bad ES256 signature. */
     if (sig_len != DROT_P256_SIG_LEN)
         st = DROT_E_MALFORMED; /* ES256: r || s, 32 bytes each */
+    else
+        view->signature_len = sig_len;
 out:
     if (st != DROT_OK)
         memset(view, 0, sizeof *view);
@@ -468,11 +470,24 @@ drot_status drot_cose_sign1_verify(const drot_cose_sign1_view *view, const drot_
         return DROT_E_ARG;
     if (view->alg != DROT_COSE_ALG_ES256)
         return DROT_E_UNSUPPORTED;
-    st = sig_structure_digest(view->protected_hdr, view->protected_len, external_aad, aad_len, view->payload,
-                              view->payload_len, digest);
+    st = drot_cose_sign1_tbs_digest(view, external_aad, aad_len, digest);
     if (st != DROT_OK)
         return st;
-    return drot_ecdsa_p256_verify(pub, digest, view->signature, DROT_P256_SIG_LEN);
+    /* The view's own length, not an assumed 64: a view built by hand with a
+     * shorter signature is refused instead of read past its end. */
+    return drot_ecdsa_p256_verify(pub, digest, view->signature, view->signature_len);
+}
+
+/* see drot/cose.h */
+drot_status drot_cose_sign1_tbs_digest(const drot_cose_sign1_view *view, const uint8_t *external_aad,
+                                       size_t aad_len, uint8_t digest[DROT_SHA256_LEN])
+{
+    if (view == NULL || digest == NULL || (external_aad == NULL && aad_len != 0) ||
+        (view->protected_hdr == NULL && view->protected_len != 0) ||
+        (view->payload == NULL && view->payload_len != 0))
+        return DROT_E_ARG;
+    return sig_structure_digest(view->protected_hdr, view->protected_len, external_aad, aad_len, view->payload,
+                                view->payload_len, digest);
 }
 
 /* see drot/cose.h */

@@ -98,6 +98,23 @@ static drot_status check_parts(const drot_cbuf *parts, size_t n)
     return DROT_OK;
 }
 
+/* The contract's bound on multi-part inputs (drot_crypto.h,
+ * DROT_CRYPTO_MAX_CONCAT), applied alike in both backends whether or not
+ * this one needs to join the parts: a single part is never limited. */
+static drot_status check_joinable(const drot_cbuf *parts, size_t n)
+{
+    size_t total = 0;
+    drot_status st = check_parts(parts, n);
+    if (st != DROT_OK || n <= 1)
+        return st;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].n > DROT_CRYPTO_MAX_CONCAT - total)
+            return DROT_E_TOO_LARGE;
+        total += parts[i].n;
+    }
+    return DROT_OK;
+}
+
 /* ---- SHA-256 ------------------------------------------------------------- */
 
 /* see drot_crypto.h */
@@ -223,8 +240,11 @@ drot_status drot_hkdf_sha256_extract(const uint8_t *salt, size_t salt_len, const
 {
     /* No salt means HashLen zero bytes; HMAC pads its key with zeros to the
      * block size, so an empty key gives the same result. */
-    if (salt == NULL && salt_len != 0)
+    drot_status st;
+    if (prk == NULL || (salt == NULL && salt_len != 0))
         return DROT_E_ARG;
+    if ((st = check_joinable(ikm_parts, n_ikm)) != DROT_OK)
+        return st;
     return drot_hmac_sha256_v(salt, salt_len, ikm_parts, n_ikm, prk);
 }
 
@@ -242,8 +262,10 @@ drot_status drot_hkdf_sha256_expand(const uint8_t *prk, size_t prk_len, const dr
     if (prk == NULL || prk_len < DROT_SHA256_LEN || out == NULL || out_len == 0 ||
         out_len > DROT_HKDF_SHA256_MAX_OUT)
         return DROT_E_ARG;
-    if ((st = check_parts(info_parts, n_info)) != DROT_OK)
+    if ((st = check_joinable(info_parts, n_info)) != DROT_OK) {
+        drot_wipe(out, out_len);
         return st;
+    }
     br_hmac_key_init(&kc, &br_sha256_vtable, prk, prk_len);
     /* T(i) = HMAC(PRK, T(i-1) || info || i), T(0) empty; OKM = T(1) || ... */
     for (done = 0, ctr = 1; done < out_len; ctr++) {
@@ -287,6 +309,13 @@ out:
 /* ---- AES-GCM ---------------------------------------------------------------- */
 
 /* Sets up gc for one message: key schedule, IV, AAD, then flip to data. */
+/* NIST SP 800-38D's plaintext limit. A function of uint64_t so that a 32-bit
+ * size_t (Cortex-M) gives no always-true comparison warning. */
+static int gcm_len_ok(uint64_t len)
+{
+    return len <= DROT_AES_GCM_MAX_LEN;
+}
+
 static drot_status gcm_start(br_gcm_context *gc, GCM_AES_KEYS *keys, const uint8_t *key, size_t key_len,
                              const uint8_t *iv, const void *aad, size_t aad_len)
 {
@@ -313,6 +342,8 @@ drot_status drot_aes_gcm_seal(const uint8_t *key, size_t key_len, const uint8_t 
 
     if (tag == NULL || ((pt == NULL || ct == NULL) && len != 0))
         return DROT_E_ARG;
+    if (!gcm_len_ok(len))
+        return DROT_E_TOO_LARGE;
     st = gcm_start(&gc, &keys, key, key_len, iv, aad, aad_len);
     if (st != DROT_OK)
         goto out;
@@ -338,6 +369,8 @@ drot_status drot_aes_gcm_open(const uint8_t *key, size_t key_len, const uint8_t 
 
     if (tag == NULL || ((pt == NULL || ct == NULL) && len != 0))
         return DROT_E_ARG;
+    if (!gcm_len_ok(len))
+        return DROT_E_TOO_LARGE;
     st = gcm_start(&gc, &keys, key, key_len, iv, aad, aad_len);
     if (st != DROT_OK)
         goto out;
@@ -386,8 +419,8 @@ drot_status drot_drbg_init(drot_drbg_ctx *ctx, const uint8_t *entropy, size_t en
 {
     /* br_hmac_drbg_init takes the seed material as one buffer, and the
      * Update function cannot be fed in pieces: entropy || nonce || pers is
-     * joined here, bounded like every other internal concatenation. */
-    uint8_t seed[DROT_CRYPTO_MAX_CONCAT];
+     * joined here, in DROT_DRBG_MAX_SEED bytes of stack. */
+    uint8_t seed[DROT_DRBG_MAX_SEED];
     drot_status st = DROT_OK;
 
     if (ctx == NULL)
@@ -413,7 +446,7 @@ drot_status drot_drbg_reseed(drot_drbg_ctx *ctx, const uint8_t *entropy, size_t 
 {
     if (ctx == NULL || entropy == NULL || entropy_len < 32)
         return DROT_E_ARG;
-    if (entropy_len > DROT_CRYPTO_MAX_CONCAT)
+    if (entropy_len > DROT_DRBG_MAX_SEED)
         return DROT_E_TOO_LARGE; /* the same bound in both backends */
     if (drbg_state(ctx)->vtable == NULL)
         return DROT_E_STATE;

@@ -33,6 +33,11 @@
  *
  * Secrets held in caller-owned structs (drot_p256_priv, HPKE contexts, …)
  * are the caller's to wipe with drot_wipe() on every exit path.
+ *
+ * Contexts (drot_sha256_ctx, drot_drbg_ctx) MUST NOT be copied, and MUST NOT
+ * be initialised again while live (release first): a copied DRBG repeats its
+ * output stream, and the OpenSSL backend's SHA-256 context holds a pointer
+ * that a copy would share and free twice.
  */
 #ifndef DROT_CRYPTO_H
 #define DROT_CRYPTO_H
@@ -55,9 +60,16 @@
 #define DROT_AES_GCM_IV_LEN 12
 #define DROT_AES_GCM_TAG_LEN 16
 #define DROT_HKDF_SHA256_MAX_OUT (255u * 32u)
-/* Upper bound on the total of a vectored input that a backend may need to
- * concatenate internally (HKDF info, HKDF ikm). Larger inputs: DROT_E_TOO_LARGE. */
+/* Upper bound on the total of a vectored input of more than one part (HKDF
+ * info, HKDF ikm): a backend may need to join the parts. Both backends refuse
+ * a larger multi-part input with DROT_E_TOO_LARGE; a single part is not
+ * limited. */
 #define DROT_CRYPTO_MAX_CONCAT 1024u
+/* Upper bound on DRBG seed material (entropy + nonce + personalization) and
+ * on reseed entropy. Larger: DROT_E_TOO_LARGE. */
+#define DROT_DRBG_MAX_SEED 256u
+/* Longest AES-GCM plaintext (NIST SP 800-38D: 2^39 - 256 bits). */
+#define DROT_AES_GCM_MAX_LEN ((uint64_t)68719476704u)
 
 /* A read-only slice; one element of a vectored input. p may be NULL iff n == 0. */
 typedef struct drot_cbuf {
@@ -131,7 +143,8 @@ drot_status drot_hkdf_sha256(const uint8_t *salt, size_t salt_len, const uint8_t
 
 /* ---- AES-GCM (AES-128 and AES-256; 96-bit IV; 128-bit tag) ------------- */
 
-/* ct may equal pt (in place). key_len is 16 or 32. */
+/* ct may equal pt (in place). key_len is 16 or 32. len ≤ DROT_AES_GCM_MAX_LEN,
+ * else DROT_E_TOO_LARGE (checked first, in both backends). */
 drot_status drot_aes_gcm_seal(const uint8_t *key, size_t key_len, const uint8_t iv[DROT_AES_GCM_IV_LEN],
                               const void *aad, size_t aad_len, const void *pt, size_t len, uint8_t *ct,
                               uint8_t tag[DROT_AES_GCM_TAG_LEN]);
@@ -159,7 +172,8 @@ drot_status drot_rng_fill(const drot_rng *rng, uint8_t *out, size_t len);
  * automatic reseeding: the caller reseeds. Instantiation uses
  * entropy || nonce || personalization as seed material, as the standard says,
  * so both backends produce the same stream from the same inputs.
- * entropy_len MUST be ≥ 32, nonce_len ≥ 16; pers may be NULL with len 0.
+ * entropy_len MUST be ≥ 32, nonce_len ≥ 16, and the three together at most
+ * DROT_DRBG_MAX_SEED (else DROT_E_TOO_LARGE); pers may be NULL with len 0.
  * The context MUST be released with drot_drbg_release (wipes the state). */
 #define DROT_DRBG_CTX_SIZE 256
 typedef struct drot_drbg_ctx {

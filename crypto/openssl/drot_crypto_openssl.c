@@ -3,15 +3,15 @@
  *
  * Only non-deprecated 3.0 APIs: EVP_Digest*, EVP_MAC "HMAC", EVP_KDF "HKDF",
  * EVP_CIPHER AES-GCM, EVP_PKEY built from raw parameters (EVP_PKEY_fromdata),
- * EVP_PKEY_sign/verify/derive, EVP_RAND "HMAC-DRBG". EC_GROUP/EC_POINT are
- * used for point validation and for scalar * G (neither is deprecated).
+ * EVP_PKEY_sign/verify/derive. EC_GROUP/EC_POINT are used for point
+ * validation and for scalar * G (neither is deprecated). HMAC_DRBG is
+ * SP 800-90A over EVP_MAC HMAC (see the randomness section for why).
  * P-256 keys, ECDSA and ECDH are in drot_crypto_openssl_p256.c.
  *
  * Invariants:
  *  1. Every OpenSSL object a call allocates is freed before it returns,
- *     except the EVP_MD_CTX of a streaming SHA-256 context and the two
- *     EVP_RAND_CTX of a DRBG context; those live in the caller's opaque
- *     struct until final/release.
+ *     except the EVP_MD_CTX of a streaming SHA-256 context, which lives in
+ *     the caller's opaque struct until final/release.
  *  2. Every function has one exit ("out:") that frees and wipes.
  *  3. Key material passed to OpenSSL as BIGNUMs uses BN_FLG_CONSTTIME and is
  *     freed with BN_clear_free.
@@ -19,7 +19,6 @@
 #include "drot_crypto.h"
 
 #include <limits.h>
-#include <time.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -65,6 +64,23 @@ static drot_status check_parts(const drot_cbuf *parts, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (parts[i].p == NULL && parts[i].n != 0)
             return DROT_E_ARG;
+    }
+    return DROT_OK;
+}
+
+/* The contract's bound on multi-part inputs (drot_crypto.h,
+ * DROT_CRYPTO_MAX_CONCAT), applied alike in both backends whether or not
+ * this one needs to join the parts: a single part is never limited. */
+static drot_status check_joinable(const drot_cbuf *parts, size_t n)
+{
+    size_t total = 0;
+    drot_status st = check_parts(parts, n);
+    if (st != DROT_OK || n <= 1)
+        return st;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].n > DROT_CRYPTO_MAX_CONCAT - total)
+            return DROT_E_TOO_LARGE;
+        total += parts[i].n;
     }
     return DROT_OK;
 }
@@ -301,7 +317,7 @@ drot_status drot_hkdf_sha256_extract(const uint8_t *salt, size_t salt_len, const
 
     if (prk == NULL || (salt == NULL && salt_len != 0))
         return DROT_E_ARG;
-    if ((st = check_parts(ikm_parts, n_ikm)) != DROT_OK)
+    if ((st = check_joinable(ikm_parts, n_ikm)) != DROT_OK)
         return st;
     if (n_ikm == 1) {
         /* The common case needs no copy of the secret. */
@@ -329,8 +345,13 @@ drot_status drot_hkdf_sha256_expand(const uint8_t *prk, size_t prk_len, const dr
     if (prk == NULL || prk_len < DROT_SHA256_LEN || out == NULL || out_len == 0 ||
         out_len > DROT_HKDF_SHA256_MAX_OUT)
         return DROT_E_ARG;
-    if ((st = check_parts(info_parts, n_info)) != DROT_OK)
+    if ((st = check_joinable(info_parts, n_info)) != DROT_OK) {
+        drot_wipe(out, out_len);
         return st;
+    }
+    if (n_info == 1) /* a single part needs no copy, and no bound */
+        return hkdf_run(EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, prk_len, NULL, 0, info_parts[0].p, info_parts[0].n,
+                        out, out_len);
     st = concat_parts(info_parts, n_info, info, sizeof info, &info_len);
     if (st != DROT_OK) {
         drot_wipe(out, out_len);
@@ -361,6 +382,13 @@ drot_status drot_hkdf_sha256(const uint8_t *salt, size_t salt_len, const uint8_t
 
 /* Runs the whole of a seal (enc = 1) or open (enc = 0). On open, tag is the
  * expected tag; on seal, it receives the computed one. */
+/* NIST SP 800-38D's plaintext limit. A function of uint64_t so that a 32-bit
+ * size_t (Cortex-M) gives no always-true comparison warning. */
+static int gcm_len_ok(uint64_t len)
+{
+    return len <= DROT_AES_GCM_MAX_LEN;
+}
+
 static drot_status gcm_run(int enc, const uint8_t *key, size_t key_len, const uint8_t *iv, const void *aad,
                            size_t aad_len, const void *in, size_t len, uint8_t *out, uint8_t *tag)
 {
@@ -374,6 +402,8 @@ static drot_status gcm_run(int enc, const uint8_t *key, size_t key_len, const ui
     if (key == NULL || iv == NULL || tag == NULL || (aad == NULL && aad_len != 0) ||
         ((in == NULL || out == NULL) && len != 0))
         return DROT_E_ARG;
+    if (!gcm_len_ok(len))
+        return DROT_E_TOO_LARGE;
     if (key_len != 16 && key_len != 32)
         return DROT_E_ARG;
     cipher = EVP_CIPHER_fetch(NULL, key_len == 16 ? "AES-128-GCM" : "AES-256-GCM", NULL);
@@ -457,160 +487,128 @@ drot_status drot_rng_fill(const drot_rng *rng, uint8_t *out, size_t len)
 }
 
 /*
- * The DRBG is OpenSSL's HMAC-DRBG whose parent is a TEST-RAND instance: the
- * parent hands out exactly the entropy and nonce bytes the caller gave, so
- * instantiate computes Update(entropy || nonce || pers) from K = 0, V = 1,
- * the same as BearSSL's br_hmac_drbg_init over that concatenation. Reseed
- * refills the parent and asks for a reseed without explicit entropy: passing
- * entropy to EVP_RAND_reseed would make OpenSSL reseed a second time from
- * the parent.
+ * HMAC_DRBG (NIST SP 800-90A section 10.1.2) over this backend's HMAC.
+ *
+ * Why not OpenSSL's own "HMAC-DRBG" EVP_RAND: it takes chosen seed bytes
+ * only through the "TEST-RAND" provider as its parent, which keeps the
+ * entropy in the clear for the DRBG's lifetime and frees its copies without
+ * wiping them (OPENSSL_free, not OPENSSL_clear_free); the entropy, nonce and
+ * personalization rebuild K and V, so every output would be predictable from
+ * freed heap. Here the whole state is K and V inside the caller's context,
+ * wiped by release, as BearSSL's br_hmac_drbg keeps it; the NIST CAVP vector
+ * in test_crypto and the cross-backend test check that both agree.
  */
+#define DRBG_MAGIC 0x44524247u /* "DRBG": set by init, cleared by release */
+
 struct drbg_state {
-    EVP_RAND_CTX *parent;
-    EVP_RAND_CTX *drbg;
+    uint8_t k[DROT_SHA256_LEN];
+    uint8_t v[DROT_SHA256_LEN];
+    uint32_t magic;
 };
 _Static_assert(sizeof(struct drbg_state) <= DROT_DRBG_CTX_SIZE, "drot_drbg_ctx too small");
 
-static void drbg_get(const drot_drbg_ctx *ctx, struct drbg_state *s)
+static struct drbg_state *drbg_state_of(drot_drbg_ctx *ctx)
 {
-    memcpy(s, ctx->opaque.b, sizeof *s);
+    return (struct drbg_state *)(void *)ctx->opaque.b;
 }
 
-static void drbg_set(drot_drbg_ctx *ctx, const struct drbg_state *s)
+/* HMAC_DRBG_Update(provided_data = data[0..n)) of SP 800-90A 10.1.2.2. */
+static drot_status drbg_update(struct drbg_state *s, const drot_cbuf *data, size_t n)
 {
-    memcpy(ctx->opaque.b, s, sizeof *s);
-}
+    uint8_t k[DROT_SHA256_LEN];
+    drot_cbuf parts[2 + 3];
+    drot_status st = DROT_OK;
+    size_t provided = 0;
 
-/* Strength of HMAC-DRBG with SHA-256 in OpenSSL (SP 800-57 table 3). */
-#define DRBG_STRENGTH 256u
-
-static int drbg_feed_parent(EVP_RAND_CTX *parent, const uint8_t *entropy, size_t entropy_len,
-                            const uint8_t *nonce, size_t nonce_len)
-{
-    OSSL_PARAM params[3], *p = params;
-
-    *p++ = OSSL_PARAM_construct_octet_string(OSSL_RAND_PARAM_TEST_ENTROPY, (void *)entropy, entropy_len);
-    if (nonce != NULL)
-        *p++ = OSSL_PARAM_construct_octet_string(OSSL_RAND_PARAM_TEST_NONCE, (void *)nonce, nonce_len);
-    *p = OSSL_PARAM_construct_end();
-    return EVP_RAND_CTX_set_params(parent, params);
+    for (size_t i = 0; i < n; i++)
+        provided += data[i].n;
+    for (uint8_t round = 0x00; round <= 0x01 && st == DROT_OK; round++) {
+        /* K = HMAC(K, V || round || provided_data); V = HMAC(K, V) */
+        parts[0] = (drot_cbuf){s->v, sizeof s->v};
+        parts[1] = (drot_cbuf){&round, 1};
+        for (size_t i = 0; i < n; i++)
+            parts[2 + i] = data[i];
+        st = drot_hmac_sha256_v(s->k, sizeof s->k, parts, 2 + n, k);
+        if (st == DROT_OK) {
+            memcpy(s->k, k, sizeof k);
+            st = drot_hmac_sha256(s->k, sizeof s->k, s->v, sizeof s->v, s->v);
+        }
+        if (provided == 0)
+            break; /* the second round only runs with provided data */
+    }
+    drot_wipe(k, sizeof k);
+    return st;
 }
 
 /* see drot_crypto.h */
 drot_status drot_drbg_init(drot_drbg_ctx *ctx, const uint8_t *entropy, size_t entropy_len,
                            const uint8_t *nonce, size_t nonce_len, const uint8_t *pers, size_t pers_len)
 {
-    static const uint8_t no_pers[1] = {0};
-    drot_status st = DROT_E_CRYPTO;
-    struct drbg_state s = {NULL, NULL};
-    EVP_RAND *test = NULL, *hmac = NULL;
-    unsigned int strength = DRBG_STRENGTH, zero_requests = 0;
-    time_t zero_time = 0;
-    OSSL_PARAM params[6], *p;
-
     if (ctx == NULL)
         return DROT_E_ARG;
     memset(ctx, 0, sizeof *ctx);
     if (entropy == NULL || entropy_len < 32 || nonce == NULL || nonce_len < 16 ||
         (pers == NULL && pers_len != 0))
         return DROT_E_ARG;
-    /* The BearSSL backend joins the seed material in a bounded buffer; the
-     * same bound here keeps both backends accepting the same inputs. */
-    if (entropy_len > DROT_CRYPTO_MAX_CONCAT || nonce_len > DROT_CRYPTO_MAX_CONCAT - entropy_len ||
-        pers_len > DROT_CRYPTO_MAX_CONCAT - entropy_len - nonce_len)
+    if (entropy_len > DROT_DRBG_MAX_SEED || nonce_len > DROT_DRBG_MAX_SEED - entropy_len ||
+        pers_len > DROT_DRBG_MAX_SEED - entropy_len - nonce_len)
         return DROT_E_TOO_LARGE;
 
-    test = EVP_RAND_fetch(NULL, "TEST-RAND", NULL);
-    hmac = EVP_RAND_fetch(NULL, "HMAC-DRBG", NULL);
-    if (test == NULL || hmac == NULL)
-        goto out;
-    if ((s.parent = EVP_RAND_CTX_new(test, NULL)) == NULL)
-        goto out;
-    p = params;
-    *p++ = OSSL_PARAM_construct_uint(OSSL_RAND_PARAM_STRENGTH, &strength);
-    *p = OSSL_PARAM_construct_end();
-    if (EVP_RAND_CTX_set_params(s.parent, params) != 1 ||
-        drbg_feed_parent(s.parent, entropy, entropy_len, nonce, nonce_len) != 1 ||
-        EVP_RAND_instantiate(s.parent, strength, 0, NULL, 0, NULL) != 1)
-        goto out;
-
-    if ((s.drbg = EVP_RAND_CTX_new(hmac, s.parent)) == NULL)
-        goto out;
-    p = params;
-    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_DRBG_PARAM_MAC, (char *)"HMAC", 0);
-    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_DRBG_PARAM_DIGEST, (char *)"SHA256", 0);
-    /* The caller reseeds: no automatic reseeding by count or by time. */
-    *p++ = OSSL_PARAM_construct_uint(OSSL_DRBG_PARAM_RESEED_REQUESTS, &zero_requests);
-    *p++ = OSSL_PARAM_construct_time_t(OSSL_DRBG_PARAM_RESEED_TIME_INTERVAL, &zero_time);
-    *p = OSSL_PARAM_construct_end();
-    if (EVP_RAND_CTX_set_params(s.drbg, params) != 1)
-        goto out;
-    /* A NULL personalization string makes OpenSSL substitute its own default
-     * ("OpenSSL NIST SP 800-90A DRBG"); an empty one must stay empty. */
-    if (EVP_RAND_instantiate(s.drbg, DRBG_STRENGTH, 0, pers_len != 0 ? pers : no_pers, pers_len, NULL) != 1)
-        goto out;
-    drbg_set(ctx, &s);
-    st = DROT_OK;
-out:
+    struct drbg_state *s = drbg_state_of(ctx);
+    drot_cbuf seed[3] = {{entropy, entropy_len}, {nonce, nonce_len}, {pers, pers_len}};
+    memset(s->k, 0x00, sizeof s->k);
+    memset(s->v, 0x01, sizeof s->v);
+    drot_status st = drbg_update(s, seed, 3);
     if (st != DROT_OK) {
-        EVP_RAND_CTX_free(s.drbg);
-        EVP_RAND_CTX_free(s.parent);
+        drot_wipe(ctx, sizeof *ctx);
+        return st;
     }
-    EVP_RAND_free(hmac);
-    EVP_RAND_free(test);
-    return st;
+    s->magic = DRBG_MAGIC;
+    return DROT_OK;
 }
 
 /* see drot_crypto.h */
 drot_status drot_drbg_reseed(drot_drbg_ctx *ctx, const uint8_t *entropy, size_t entropy_len)
 {
-    struct drbg_state s;
-
     if (ctx == NULL || entropy == NULL || entropy_len < 32)
         return DROT_E_ARG;
-    if (entropy_len > DROT_CRYPTO_MAX_CONCAT)
-        return DROT_E_TOO_LARGE; /* the same bound in both backends */
-    drbg_get(ctx, &s);
-    if (s.drbg == NULL)
+    if (entropy_len > DROT_DRBG_MAX_SEED)
+        return DROT_E_TOO_LARGE;
+    struct drbg_state *s = drbg_state_of(ctx);
+    if (s->magic != DRBG_MAGIC)
         return DROT_E_STATE;
-    if (drbg_feed_parent(s.parent, entropy, entropy_len, NULL, 0) != 1 ||
-        EVP_RAND_reseed(s.drbg, 0, NULL, 0, NULL, 0) != 1)
-        return DROT_E_CRYPTO;
-    return DROT_OK;
+    drot_cbuf seed[1] = {{entropy, entropy_len}};
+    return drbg_update(s, seed, 1);
 }
 
 /* see drot_crypto.h */
 drot_status drot_drbg_generate(drot_drbg_ctx *ctx, uint8_t *out, size_t len)
 {
-    struct drbg_state s;
-
     if (ctx == NULL || (out == NULL && len != 0) || len > 65536)
         return DROT_E_ARG;
-    drbg_get(ctx, &s);
-    if (s.drbg == NULL)
+    struct drbg_state *s = drbg_state_of(ctx);
+    if (s->magic != DRBG_MAGIC)
         return DROT_E_STATE;
     if (len == 0)
         return DROT_OK;
-    if (EVP_RAND_generate(s.drbg, out, len, 0, 0, NULL, 0) != 1) {
-        drot_wipe(out, len);
-        return DROT_E_RNG;
+    drot_status st = DROT_OK;
+    for (size_t off = 0; off < len && st == DROT_OK; off += sizeof s->v) {
+        st = drot_hmac_sha256(s->k, sizeof s->k, s->v, sizeof s->v, s->v); /* V = HMAC(K, V) */
+        if (st == DROT_OK)
+            memcpy(out + off, s->v, len - off < sizeof s->v ? len - off : sizeof s->v);
     }
-    return DROT_OK;
+    if (st == DROT_OK)
+        st = drbg_update(s, NULL, 0);
+    if (st != DROT_OK)
+        drot_wipe(out, len);
+    return st == DROT_OK ? DROT_OK : DROT_E_RNG;
 }
 
 /* see drot_crypto.h */
 void drot_drbg_release(drot_drbg_ctx *ctx)
 {
-    struct drbg_state s;
-
-    if (ctx == NULL)
-        return;
-    drbg_get(ctx, &s);
-    if (s.drbg != NULL)
-        EVP_RAND_uninstantiate(s.drbg); /* wipes K and V */
-    EVP_RAND_CTX_free(s.drbg);
-    EVP_RAND_CTX_free(s.parent);
-    drot_wipe(ctx, sizeof *ctx);
+    if (ctx != NULL)
+        drot_wipe(ctx, sizeof *ctx);
 }
 
 static drot_status drbg_fill(void *ctx, uint8_t *out, size_t len)

@@ -289,8 +289,13 @@ drot_status drot_ecdh_p256(const drot_p256_priv *priv, const uint8_t *peer, size
         (st = make_pkey(NULL, peer, &theirs)) != DROT_OK)
         goto out;
     st = DROT_E_CRYPTO;
+    /* point_check above has already refused anything not on the curve, and
+     * P-256's cofactor is 1, so every curve point other than infinity is in
+     * the prime-order group: OpenSSL's own full peer check (validate = 1)
+     * would only repeat it with an extra scalar multiplication, which made
+     * ECDH cost 1.8 signature verifications (docs/performance.md). */
     if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, mine, NULL)) == NULL || EVP_PKEY_derive_init(pctx) != 1 ||
-        EVP_PKEY_derive_set_peer(pctx, theirs) != 1)
+        EVP_PKEY_derive_set_peer_ex(pctx, theirs, 0) != 1)
         goto out;
     if (EVP_PKEY_derive(pctx, shared, &out_len) != 1 || out_len != DROT_P256_SHARED_LEN)
         goto out;

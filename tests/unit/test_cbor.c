@@ -136,6 +136,12 @@ static void test_writer_overflow(void **state)
     drot_cbor_writer_init(&w, seven, sizeof seven);
     drot_cbor_put_bstr(&w, NULL, 3);
     assert_int_equal(drot_cbor_writer_finish(&w, &n), DROT_E_ARG);
+
+    /* the first error stays: an overflow, then a caller error */
+    drot_cbor_writer_init(&w, buf, sizeof buf);
+    drot_cbor_put_bstr(&w, "0123456789", 10);
+    drot_cbor_put_tstr(&w, NULL, 2);
+    assert_int_equal(drot_cbor_writer_finish(&w, &n), DROT_E_BUFFER);
 }
 
 /* Test 4: reader walks a nested structure and returns zero-copy slices. */
@@ -235,6 +241,13 @@ static void test_reader_rejects(void **state)
         {{0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 9, DROT_E_TRUNCATED},       /* 2^64-1 items */
         {{0xbb, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01}, 9, DROT_E_TRUNCATED},       /* 2*n overflows */
         {{0x82, 0x01}, 2, DROT_E_TRUNCATED},                /* array of 2 with 1 item */
+        /* 8-byte lengths of 2^32 + 2 over 2 bytes of content: on a 32-bit
+         * size_t these would read as 2, so they are refused before libcbor */
+        {{0x5b, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x41, 0x42}, 11, DROT_E_TRUNCATED},
+        {{0x7b, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x41, 0x42}, 11, DROT_E_TRUNCATED},
+        {{0x9b, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x01, 0x02}, 11, DROT_E_TRUNCATED},
+        {{0xbb, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x01, 0x02}, 11, DROT_E_TRUNCATED},
+        {{0x5b, 0x00, 0x00, 0x00, 0x00}, 5, DROT_E_TRUNCATED}, /* head itself cut short */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         drot_cbor_reader r;
@@ -244,6 +257,16 @@ static void test_reader_rejects(void **state)
             fail_msg("case %zu: got %d want %d", i, st, cases[i].want);
         assert_int_equal(r.off, 0);
     }
+
+    /* a non-shortest 8-byte length that fits is accepted: h'4142' */
+    static const uint8_t long_head[] = {0x5b, 0, 0, 0, 0, 0, 0, 0, 2, 0x41, 0x42};
+    drot_cbor_reader lr;
+    const uint8_t *lp;
+    size_t ln;
+    drot_cbor_reader_init(&lr, long_head, sizeof long_head);
+    assert_int_equal(drot_cbor_get_bstr(&lr, &lp, &ln), DROT_OK);
+    assert_int_equal(ln, 2);
+    assert_int_equal(drot_cbor_reader_done(&lr), DROT_OK);
 
     /* int64 range */
     static const uint8_t big[] = {0x1b, 0x80, 0, 0, 0, 0, 0, 0, 0};

@@ -681,6 +681,55 @@ static void test_sign_reproduces_examples(void **state)
     }
 }
 
+/* Test 23: what is signed, named / the tbs digest of a message equals that
+ * of the same message untagged and with another kid (the envelope is not
+ * signed), and equals SHA-256 of the COSE WG's published ToBeSign bytes;
+ * it changes with the payload and with the external AAD; a hand-built view
+ * whose signature_len is 63 is refused, never read past. */
+static void test_tbs_digest(void **state)
+{
+    (void)state;
+    /* Appendix C.2.1's ToBeSign_hex from the COSE WG examples */
+    static const char tbs_hex[] = "846A5369676E61747572653143A101264054546869732069732074686520636F6E74656E742E";
+    uint8_t tbs[64], want[DROT_SHA256_LEN], d1[DROT_SHA256_LEN], d2[DROT_SHA256_LEN];
+    uint8_t untagged[256];
+    drot_cose_sign1_view v;
+
+    size_t tbs_len = hex_into(tbs_hex, tbs, sizeof tbs);
+    assert_int_equal(drot_sha256(tbs, tbs_len, want), DROT_OK);
+    assert_int_equal(drot_cose_sign1_decode(g_c21, g_c21_len, &v), DROT_OK);
+    assert_int_equal(v.signature_len, DROT_P256_SIG_LEN);
+    assert_int_equal(drot_cose_sign1_tbs_digest(&v, NULL, 0, d1), DROT_OK);
+    assert_memory_equal(d1, want, sizeof want);
+
+    /* untagged: drop the leading 0xd2 */
+    memcpy(untagged, g_c21 + 1, g_c21_len - 1);
+    assert_int_equal(drot_cose_sign1_decode(untagged, g_c21_len - 1, &v), DROT_OK);
+    assert_int_equal(drot_cose_sign1_tbs_digest(&v, NULL, 0, d2), DROT_OK);
+    assert_memory_equal(d1, d2, sizeof d1);
+
+    /* another kid in the unprotected bucket: same digest, still verifies */
+    drot_cose_sign1_view kv = v;
+    kv.kid = (const uint8_t *)"22";
+    assert_int_equal(drot_cose_sign1_tbs_digest(&kv, NULL, 0, d2), DROT_OK);
+    assert_memory_equal(d1, d2, sizeof d1);
+    assert_int_equal(drot_cose_sign1_verify(&kv, &g_pub, NULL, 0), DROT_OK);
+
+    /* payload or AAD changes it */
+    kv.payload_len--;
+    assert_int_equal(drot_cose_sign1_tbs_digest(&kv, NULL, 0, d2), DROT_OK);
+    assert_memory_not_equal(d1, d2, sizeof d1);
+    kv.payload_len++;
+    assert_int_equal(drot_cose_sign1_tbs_digest(&kv, (const uint8_t *)"x", 1, d2), DROT_OK);
+    assert_memory_not_equal(d1, d2, sizeof d1);
+
+    /* a short signature in a hand-built view */
+    kv.signature_len = DROT_P256_SIG_LEN - 1;
+    assert_int_not_equal(drot_cose_sign1_verify(&kv, &g_pub, NULL, 0), DROT_OK);
+    assert_int_equal(drot_cose_sign1_tbs_digest(NULL, NULL, 0, d2), DROT_E_ARG);
+    assert_int_equal(drot_cose_sign1_tbs_digest(&kv, NULL, 1, d2), DROT_E_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -706,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_sign_buffer),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_sign_reproduces_examples),
+        cmocka_unit_test(test_tbs_digest),
     };
     printf("crypto backend: %s\n", drot_crypto_backend());
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -252,12 +252,13 @@ static void test_hmac_same(void **state)
 static void test_hkdf_same(void **state)
 {
     (void)state;
-    static const size_t slen[] = {0, 13, 32, 80, 0};
-    static const size_t ilen[] = {0, 10, 0, 200, 5};
-    static const size_t olen[] = {1, 32, 33, 100, DROT_HKDF_SHA256_MAX_OUT};
-    uint8_t salt[80], ikm[40], info[200];
+    static const size_t slen[] = {0, 13, 32, 80, 0, 7};
+    static const size_t ilen[] = {0, 10, 0, 200, 5, 3000};
+    static const size_t olen[] = {1, 32, 33, 100, DROT_HKDF_SHA256_MAX_OUT, 64};
+    uint8_t salt[80], ikm[40];
+    static uint8_t info[3000];
     static uint8_t okm[DROT_HKDF_SHA256_MAX_OUT];
-    for (unsigned i = 0; i < 5; i++) {
+    for (unsigned i = 0; i < 6; i++) {
         fill(salt, slen[i], "salt", i);
         fill(ikm, sizeof ikm, "ikm", i);
         fill(info, ilen[i], "info", i);

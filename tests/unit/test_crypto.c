@@ -237,9 +237,10 @@ static void test_hkdf_rfc5869(void **state)
 /*
  * Test 6: HKDF bounds / out_len 0 and 255*32+1 rejected with DROT_E_ARG,
  * 255*32 accepted; a PRK shorter than 32 bytes, NULL info or salt with a
- * length, NULL output / DROT_E_ARG; info over DROT_CRYPTO_MAX_CONCAT
- * in parts / accepted by neither or both backends consistently (BearSSL
- * needs no concatenation, so only the OpenSSL backend may refuse it).
+ * length, NULL output / DROT_E_ARG; multi-part info or ikm of exactly
+ * DROT_CRYPTO_MAX_CONCAT / accepted, one byte more / DROT_E_TOO_LARGE with
+ * the output wiped, in both backends alike; a single 3000-byte part /
+ * accepted (a single part is never limited).
  */
 static void test_hkdf_args(void **state)
 {
@@ -263,10 +264,20 @@ static void test_hkdf_args(void **state)
     drot_cbuf bad = {NULL, 1};
     assert_int_equal(drot_hkdf_sha256_expand(prk, 32, &bad, 1, out, 32), DROT_E_ARG);
     assert_int_equal(drot_hkdf_sha256_extract(NULL, 0, &bad, 1, prk), DROT_E_ARG);
-    static uint8_t big[DROT_CRYPTO_MAX_CONCAT];
-    drot_cbuf over[2] = {{big, sizeof big}, {big, 1}};
-    drot_status st = drot_hkdf_sha256_expand(prk, 32, over, 2, out, 32);
-    assert_true(st == DROT_OK || st == DROT_E_TOO_LARGE);
+    static uint8_t big[3000];
+    drot_cbuf at[2] = {{big, DROT_CRYPTO_MAX_CONCAT - 1}, {big, 1}};
+    drot_cbuf over[2] = {{big, DROT_CRYPTO_MAX_CONCAT}, {big, 1}};
+    drot_cbuf single = {big, sizeof big};
+    assert_int_equal(drot_hkdf_sha256_expand(prk, 32, at, 2, out, 32), DROT_OK);
+    memset(out, 0xa5, 32);
+    assert_int_equal(drot_hkdf_sha256_expand(prk, 32, over, 2, out, 32), DROT_E_TOO_LARGE);
+    for (int i = 0; i < 32; i++)
+        assert_int_equal(out[i], 0);
+    assert_int_equal(drot_hkdf_sha256_extract(NULL, 0, at, 2, prk), DROT_OK);
+    assert_int_equal(drot_hkdf_sha256_extract(NULL, 0, over, 2, prk), DROT_E_TOO_LARGE);
+    assert_int_equal(drot_hkdf_sha256_expand(prk, 32, &single, 1, out, 32), DROT_OK);
+    assert_int_equal(drot_hkdf_sha256_extract(NULL, 0, &single, 1, prk), DROT_OK);
+    assert_int_equal(drot_hkdf_sha256(NULL, 0, big, sizeof big, big, sizeof big, out, 32), DROT_OK);
 }
 
 /* Wycheproof aes_gcm_test.json, 96-bit IV, 128-bit tag groups. */
@@ -661,7 +672,8 @@ static void test_drbg_cavp(void **state)
  * Test 17: DRBG properties: the same inputs / the same stream; a reseed or
  * another personalization string / a different stream; drot_drbg_rng
  * / the generate stream; generate after release / DROT_E_STATE; short
- * entropy or nonce, NULL inputs, len > 65536 / DROT_E_ARG.
+ * entropy or nonce, NULL inputs, len > 65536 / DROT_E_ARG; seed material
+ * over DROT_DRBG_MAX_SEED / DROT_E_TOO_LARGE.
  */
 static void test_drbg_props(void **state)
 {
@@ -709,6 +721,17 @@ static void test_drbg_props(void **state)
     assert_int_equal(drot_drbg_init(&c1, e, 32, NULL, 16, NULL, 0), DROT_E_ARG);
     assert_int_equal(drot_drbg_init(&c1, e, 32, n, 16, NULL, 4), DROT_E_ARG);
     drot_drbg_release(&c1);
+
+    /* Seed material of exactly DROT_DRBG_MAX_SEED bytes is taken, one more
+     * byte is DROT_E_TOO_LARGE; the same for reseed entropy. */
+    static uint8_t seed[DROT_DRBG_MAX_SEED + 1];
+    assert_int_equal(drot_drbg_init(&c1, seed, 32, seed, 16, seed, DROT_DRBG_MAX_SEED - 48), DROT_OK);
+    assert_int_equal(drot_drbg_reseed(&c1, seed, DROT_DRBG_MAX_SEED), DROT_OK);
+    assert_int_equal(drot_drbg_reseed(&c1, seed, DROT_DRBG_MAX_SEED + 1), DROT_E_TOO_LARGE);
+    drot_drbg_release(&c1);
+    assert_int_equal(drot_drbg_init(&c1, seed, 32, seed, 16, seed, DROT_DRBG_MAX_SEED - 47), DROT_E_TOO_LARGE);
+    assert_int_equal(drot_drbg_init(&c1, seed, DROT_DRBG_MAX_SEED, seed, 16, NULL, 0), DROT_E_TOO_LARGE);
+    assert_int_equal(drot_drbg_generate(&c1, o1, 8), DROT_E_STATE);
 }
 
 /*

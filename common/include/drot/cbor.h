@@ -12,9 +12,10 @@
  *   - text strings are returned as bytes (UTF-8 validity is the caller's concern);
  *   - nesting deeper than DROT_CBOR_MAX_DEPTH is refused (DROT_E_DEPTH).
  *
- * Writer: errors are sticky. After the first overflow the writer keeps
- * counting, so drot_cbor_writer_finish() reports DROT_E_BUFFER together with
- * the size that would have been needed. A writer over (NULL, 0) measures.
+ * Writer: the first error is sticky: a later one never replaces it. After
+ * the first overflow the writer keeps counting, so drot_cbor_writer_finish()
+ * reports DROT_E_BUFFER together with the size that would have been needed.
+ * A writer over (NULL, 0) measures.
  *
  * Reader: every get_* call either consumes exactly one item of the expected
  * type and returns DROT_OK, or returns an error and leaves the cursor where

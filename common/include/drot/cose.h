@@ -57,6 +57,17 @@
  *   DROT_E_MALFORMED   last, a signature that is not 64 bytes (ES256).
  * Verification adds DROT_E_VERIFY (bad signature) and DROT_E_BADKEY.
  *
+ * What the signature does not cover. A verified message is authentic in its
+ * protected header, payload and external AAD, not in its bytes: the tag is
+ * optional, non-shortest CBOR heads are accepted (RFC 8949 §5.1 asks
+ * decoders to accept them; the Sig_structure is rebuilt with shortest heads),
+ * h'' and h'A0' are the same protected header, and the unprotected bucket
+ * (the kid among it) is not signed at all. Anyone who relays a message can
+ * therefore change its bytes without breaking the signature. A receipt, a
+ * replay cache or an evidence digest MUST be keyed on what is signed:
+ * drot_cose_sign1_tbs_digest, never a hash of the message bytes. The kid is
+ * a hint for finding the key, never an identity.
+ *
  * Nothing here allocates; stack use is constant (a few hundred bytes).
  */
 #ifndef DROT_COSE_H
@@ -113,7 +124,8 @@ typedef struct drot_cose_sign1_view {
     size_t protected_len;
     const uint8_t *payload;
     size_t payload_len;
-    const uint8_t *signature; /* DROT_P256_SIG_LEN bytes, raw r || s */
+    const uint8_t *signature; /* raw r || s */
+    size_t signature_len;     /* DROT_P256_SIG_LEN after a successful decode */
     const uint8_t *kid;       /* NULL when absent (in either bucket) */
     size_t kid_len;
     int64_t alg; /* DROT_COSE_ALG_ES256 after a successful decode */
@@ -153,6 +165,15 @@ drot_status drot_cose_sign1_decode(const uint8_t *msg, size_t len, drot_cose_sig
  */
 drot_status drot_cose_sign1_verify(const drot_cose_sign1_view *view, const drot_p256_pub *pub,
                                    const uint8_t *external_aad, size_t aad_len);
+
+/*
+ * SHA-256 of the Sig_structure of a decoded message with external_aad (NULL
+ * iff aad_len == 0): exactly what the signature signs. Use it wherever a
+ * message must be named (receipts, replay caches, evidence digests): unlike
+ * a hash of the message bytes, it cannot be changed without the signer.
+ */
+drot_status drot_cose_sign1_tbs_digest(const drot_cose_sign1_view *view, const uint8_t *external_aad,
+                                       size_t aad_len, uint8_t digest[DROT_SHA256_LEN]);
 
 /*
  * decode then verify. view may be NULL; when given, it is filled only on

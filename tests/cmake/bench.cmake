@@ -1,0 +1,15 @@
+# Benchmarks (tests/bench/, docs/performance.md). Benchmarks are not tests:
+# `make bench` runs them. Each is built once per crypto backend into
+# ${CMAKE_BINARY_DIR}/tests/bench/. The only thing CTest runs is a smoke test
+# per backend (label "bench-smoke"): a few iterations of every measured
+# operation, checking that each one succeeds, so the benchmark cannot rot.
+# It prints nothing about speed.
+foreach(b bearssl openssl)
+  set(exe drot-bench-crypto-${b})
+  add_executable(${exe} ${CMAKE_SOURCE_DIR}/tests/bench/bench_crypto.c)
+  target_link_libraries(${exe} PRIVATE drot_common drot_sysrng)
+  drot_use_crypto(${exe} ${b})
+  set_target_properties(${exe} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/bench)
+  add_test(NAME bench_smoke-${b} COMMAND ${exe} --smoke)
+  set_tests_properties(bench_smoke-${b} PROPERTIES LABELS "bench-smoke;${b}" TIMEOUT 120)
+endforeach()
