@@ -2,7 +2,9 @@
 # check_static.sh LIB.a... — the firmware rule, checked on built objects:
 # the libraries that link into the APM firmware (common/ and the BearSSL
 # backend) reference no allocator and no OS function, and reach libcbor only
-# through its allocation-free encoders and streaming decoder.
+# through its allocation-free encoders and streaming decoder; and they define
+# no test-only entry point (drot_*_test_*, e.g. the HPKE hooks that reveal
+# a KEM shared secret).
 #
 # Reads each archive's undefined symbols with nm; fails naming every offender.
 set -euo pipefail
@@ -19,6 +21,11 @@ for lib in "$@"; do
   undef=$(nm -u --format=just-symbols "$lib" 2>/dev/null | sort -u)
   bad=$(printf '%s\n' "$undef" | grep -E "$forbidden" || true)
   cbor=$(printf '%s\n' "$undef" | grep -E '^cbor_' | grep -Ev "$cbor_allowed" || true)
+  hooks=$(nm --defined-only --format=just-symbols "$lib" 2>/dev/null | grep -E '^drot_[a-z0-9_]*_test_' || true)
+  if [ -n "$hooks" ]; then
+    echo "FAIL: $(basename "$lib") defines test-only functions: $(echo $hooks)" >&2
+    status=1
+  fi
   if [ -n "$bad" ]; then
     echo "FAIL: $(basename "$lib") references allocator/OS symbols: $(echo $bad)" >&2
     status=1

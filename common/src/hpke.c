@@ -446,6 +446,12 @@ out:
 
 /* ---- test hooks (drot/hpke_test.h) ---------------------------------------------- */
 
+/* These reveal the KEM shared secret, so they exist only in a build of this
+ * file made for test_hpke (tests/cmake/hpke.cmake defines the macro); the
+ * libdrot_common.a that programs and firmware link does not contain them,
+ * and tests/check_static.sh fails if it ever does. */
+#ifdef DROT_HPKE_TEST_HOOKS
+
 /* see drot/hpke_test.h */
 drot_status drot_hpke_test_encap_derand(const drot_p256_pub *pkR, const uint8_t *ikmE, size_t ikmE_len,
                                         uint8_t enc_out[DROT_HPKE_ENC_LEN],
@@ -464,6 +470,7 @@ drot_status drot_hpke_test_decap(const uint8_t *enc, size_t enc_len, const drot_
         return DROT_E_ARG;
     return decap(enc, enc_len, skR, shared_secret);
 }
+#endif /* DROT_HPKE_TEST_HOOKS */
 
 /* ---- messages (§5.2) ------------------------------------------------------------ */
 

@@ -19,3 +19,9 @@ set_tests_properties(check_no_alloc_detects_malloc PROPERTIES
 add_test(NAME check_cortex_m33_compile
   COMMAND ${CMAKE_SOURCE_DIR}/tests/check_cortex_m33.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/cortex-m33)
 set_tests_properties(check_cortex_m33_compile PROPERTIES LABELS "static")
+
+add_test(NAME check_no_alloc_detects_test_hooks
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/check_static.sh $<TARGET_FILE:drot_check_canary>)
+set_tests_properties(check_no_alloc_detects_test_hooks PROPERTIES
+  PASS_REGULAR_EXPRESSION "FAIL: libdrot_check_canary.a defines test-only functions: drot_canary_test_hook"
+  LABELS "static")

@@ -33,6 +33,9 @@ drot_status drot_hpke_setup_base_s_derand(drot_hpke_ctx *ctx, uint8_t enc_out[DR
                                           const drot_p256_pub *pkR, const uint8_t *info, size_t info_len,
                                           const uint8_t *ikmE, size_t ikmE_len);
 
+#ifdef DROT_HPKE_TEST_HOOKS
+/* Only in test_hpke's own build of hpke.c (never in libdrot_common.a). */
+
 /* Encap(pkR) of DHKEM(P-256, HKDF-SHA256) with the ephemeral key derived
  * from ikmE: writes enc and the KEM shared_secret, which the HPKE API
  * otherwise never reveals. TEST ONLY (checks Appendix A's shared_secret). */
@@ -44,5 +47,6 @@ drot_status drot_hpke_test_encap_derand(const drot_p256_pub *pkR, const uint8_t 
  * TEST ONLY. */
 drot_status drot_hpke_test_decap(const uint8_t *enc, size_t enc_len, const drot_p256_priv *skR,
                                  uint8_t shared_secret[DROT_HPKE_SHARED_SECRET_LEN]);
+#endif /* DROT_HPKE_TEST_HOOKS */
 
 #endif /* DROT_HPKE_TEST_H */
