@@ -42,9 +42,9 @@ static void record(report *r, const char *name, const char *detail, drot_status 
     else
         r->failed++;
     if (r->json) {
-        json_array_append_new(r->checks, json_pack("{s:s, s:s, s:s, s:s}", "name", name, "detail", detail,
-                                                   "result", st == DROT_OK ? "pass" : "fail", "status",
-                                                   drot_status_str(st)));
+        json_array_append_new(r->checks,
+                              json_pack("{s:s, s:s, s:s, s:s}", "name", name, "detail", detail, "result",
+                                        st == DROT_OK ? "pass" : "fail", "status", drot_status_str(st)));
         return;
     }
     if (st == DROT_OK)
@@ -141,9 +141,9 @@ static void check_token(report *r, const device *d, const drot_rng *rng, drot_ea
         st = drot_cose_sign1_verify_msg(token, token_len, &d->drk_pub, NULL, 0, &view);
     if (st == DROT_OK)
         st = drot_eat_decode(view.payload, view.payload_len, &out);
-    if (st == DROT_OK && (out.profile != profile || out.nonce.len != 32 ||
-                          drot_ct_equal(out.nonce.p, nonce, 32) != DROT_OK || out.num_components != 3 ||
-                          out.security_lifecycle != DROT_EAT_LC_SECURED))
+    if (st == DROT_OK &&
+        (out.profile != profile || out.nonce.len != 32 || drot_ct_equal(out.nonce.p, nonce, 32) != DROT_OK ||
+         out.num_components != 3 || out.security_lifecycle != DROT_EAT_LC_SECURED))
         st = DROT_E_VERIFY;
     if (st == DROT_OK && profile == DROT_EAT_PROFILE_DROT &&
         (out.drot.epoch != 1 || drot_ct_equal(out.drot.device_id.p, d->device_id, 16) != DROT_OK))
@@ -181,11 +181,11 @@ static void check_key_delivery(report *r, const device *d, const drot_rng *rng)
     memcpy(info + 27, "epoch 2", 7);
     drot_status st = drot_p256_keygen(rng, &key_a, &key_a_pub);
     if (st == DROT_OK)
-        st = drot_hpke_seal_base(&d->drk_pub, info, 34, NULL, 0, key_a.d, sizeof key_a.d, rng, enc, ct, sizeof ct,
-                                 &ct_len);
+        st = drot_hpke_seal_base(&d->drk_pub, info, 34, NULL, 0, key_a.d, sizeof key_a.d, rng, enc, ct,
+                                 sizeof ct, &ct_len);
     if (st == DROT_OK)
-        st = drot_hpke_open_base(enc, sizeof enc, &d->drk, info, 34, NULL, 0, ct, ct_len, opened, sizeof opened,
-                                 &pt_len);
+        st = drot_hpke_open_base(enc, sizeof enc, &d->drk, info, 34, NULL, 0, ct, ct_len, opened,
+                                 sizeof opened, &pt_len);
     if (st == DROT_OK && pt_len != DROT_P256_SCALAR_LEN)
         st = DROT_E_VERIFY;
     if (st == DROT_OK)
@@ -251,8 +251,8 @@ int main(int argc, char **argv)
     if (st == DROT_OK)
         st = drot_rng_fill(&sys, nonce, sizeof nonce);
     if (st == DROT_OK)
-        st = drot_drbg_init(&drbg, entropy, sizeof entropy, nonce, sizeof nonce, (const uint8_t *)"drot-selfcheck",
-                            14);
+        st = drot_drbg_init(&drbg, entropy, sizeof entropy, nonce, sizeof nonce,
+                            (const uint8_t *)"drot-selfcheck", 14);
     drot_wipe(entropy, sizeof entropy);
     record(&r, "drbg-seed", "HMAC_DRBG seeded from getrandom(2)", st);
 
@@ -271,8 +271,9 @@ int main(int argc, char **argv)
     }
 
     if (r.json) {
-        json_t *root = json_pack("{s:s, s:o, s:i, s:i, s:b}", "backend", drot_crypto_backend(), "checks", r.checks,
-                                 "passed", (int)r.passed, "failed", (int)r.failed, "ok", r.failed == 0);
+        json_t *root =
+            json_pack("{s:s, s:o, s:i, s:i, s:b}", "backend", drot_crypto_backend(), "checks", r.checks,
+                      "passed", (int)r.passed, "failed", (int)r.failed, "ok", r.failed == 0);
         json_dumpf(root, stdout, JSON_INDENT(2));
         printf("\n");
         json_decref(root);

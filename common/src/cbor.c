@@ -197,10 +197,22 @@ static void set_uint(void *ctx, uint64_t v)
     s->type = DROT_CBOR_UINT;
     s->u = v;
 }
-static void cb_u8(void *ctx, uint8_t v) { set_uint(ctx, v); }
-static void cb_u16(void *ctx, uint16_t v) { set_uint(ctx, v); }
-static void cb_u32(void *ctx, uint32_t v) { set_uint(ctx, v); }
-static void cb_u64(void *ctx, uint64_t v) { set_uint(ctx, v); }
+static void cb_u8(void *ctx, uint8_t v)
+{
+    set_uint(ctx, v);
+}
+static void cb_u16(void *ctx, uint16_t v)
+{
+    set_uint(ctx, v);
+}
+static void cb_u32(void *ctx, uint32_t v)
+{
+    set_uint(ctx, v);
+}
+static void cb_u64(void *ctx, uint64_t v)
+{
+    set_uint(ctx, v);
+}
 
 static void set_negint(void *ctx, uint64_t v)
 {
@@ -209,10 +221,22 @@ static void set_negint(void *ctx, uint64_t v)
     s->type = DROT_CBOR_NEGINT;
     s->u = v;
 }
-static void cb_n8(void *ctx, uint8_t v) { set_negint(ctx, v); }
-static void cb_n16(void *ctx, uint16_t v) { set_negint(ctx, v); }
-static void cb_n32(void *ctx, uint32_t v) { set_negint(ctx, v); }
-static void cb_n64(void *ctx, uint64_t v) { set_negint(ctx, v); }
+static void cb_n8(void *ctx, uint8_t v)
+{
+    set_negint(ctx, v);
+}
+static void cb_n16(void *ctx, uint16_t v)
+{
+    set_negint(ctx, v);
+}
+static void cb_n32(void *ctx, uint32_t v)
+{
+    set_negint(ctx, v);
+}
+static void cb_n64(void *ctx, uint64_t v)
+{
+    set_negint(ctx, v);
+}
 
 static void cb_bstr(void *ctx, cbor_data p, size_t n)
 {

@@ -486,8 +486,8 @@ drot_status drot_cose_sign1_tbs_digest(const drot_cose_sign1_view *view, const u
         (view->protected_hdr == NULL && view->protected_len != 0) ||
         (view->payload == NULL && view->payload_len != 0))
         return DROT_E_ARG;
-    return sig_structure_digest(view->protected_hdr, view->protected_len, external_aad, aad_len, view->payload,
-                                view->payload_len, digest);
+    return sig_structure_digest(view->protected_hdr, view->protected_len, external_aad, aad_len,
+                                view->payload, view->payload_len, digest);
 }
 
 /* see drot/cose.h */

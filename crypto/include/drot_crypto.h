@@ -48,17 +48,18 @@
 #include "drot/status.h"
 
 #if defined(DROT_CRYPTO_BACKEND_BEARSSL) && defined(DROT_CRYPTO_BACKEND_OPENSSL)
-#error "drot: exactly one crypto backend per target: both DROT_CRYPTO_BACKEND_BEARSSL and _OPENSSL are defined"
+#error                                                                                                       \
+    "drot: exactly one crypto backend per target: both DROT_CRYPTO_BACKEND_BEARSSL and _OPENSSL are defined"
 #endif
 
-#define DROT_SHA256_LEN 32
-#define DROT_HMAC_SHA256_LEN 32
-#define DROT_P256_SCALAR_LEN 32
-#define DROT_P256_PUB_LEN 65
-#define DROT_P256_SIG_LEN 64
-#define DROT_P256_SHARED_LEN 32
-#define DROT_AES_GCM_IV_LEN 12
-#define DROT_AES_GCM_TAG_LEN 16
+#define DROT_SHA256_LEN          32
+#define DROT_HMAC_SHA256_LEN     32
+#define DROT_P256_SCALAR_LEN     32
+#define DROT_P256_PUB_LEN        65
+#define DROT_P256_SIG_LEN        64
+#define DROT_P256_SHARED_LEN     32
+#define DROT_AES_GCM_IV_LEN      12
+#define DROT_AES_GCM_TAG_LEN     16
 #define DROT_HKDF_SHA256_MAX_OUT (255u * 32u)
 /* Upper bound on the total of a vectored input of more than one part (HKDF
  * info, HKDF ikm): a backend may need to join the parts. Both backends refuse
@@ -184,8 +185,8 @@ typedef struct drot_drbg_ctx {
     } opaque;
 } drot_drbg_ctx;
 
-drot_status drot_drbg_init(drot_drbg_ctx *ctx, const uint8_t *entropy, size_t entropy_len, const uint8_t *nonce,
-                           size_t nonce_len, const uint8_t *pers, size_t pers_len);
+drot_status drot_drbg_init(drot_drbg_ctx *ctx, const uint8_t *entropy, size_t entropy_len,
+                           const uint8_t *nonce, size_t nonce_len, const uint8_t *pers, size_t pers_len);
 drot_status drot_drbg_reseed(drot_drbg_ctx *ctx, const uint8_t *entropy, size_t entropy_len);
 /* len ≤ 65536 per call (SP 800-90A max_number_of_bits_per_request for HMAC_DRBG is 2^19). */
 drot_status drot_drbg_generate(drot_drbg_ctx *ctx, uint8_t *out, size_t len);

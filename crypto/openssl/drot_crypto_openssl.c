@@ -27,7 +27,6 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
-
 /* AES-GCM input is handed to EVP in chunks that fit its int lengths. */
 #define GCM_CHUNK ((size_t)1 << 30)
 
@@ -350,8 +349,8 @@ drot_status drot_hkdf_sha256_expand(const uint8_t *prk, size_t prk_len, const dr
         return st;
     }
     if (n_info == 1) /* a single part needs no copy, and no bound */
-        return hkdf_run(EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, prk_len, NULL, 0, info_parts[0].p, info_parts[0].n,
-                        out, out_len);
+        return hkdf_run(EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, prk_len, NULL, 0, info_parts[0].p,
+                        info_parts[0].n, out, out_len);
     st = concat_parts(info_parts, n_info, info, sizeof info, &info_len);
     if (st != DROT_OK) {
         drot_wipe(out, out_len);

@@ -25,3 +25,7 @@ add_test(NAME check_no_alloc_detects_test_hooks
 set_tests_properties(check_no_alloc_detects_test_hooks PROPERTIES
   PASS_REGULAR_EXPRESSION "FAIL: libdrot_check_canary.a defines test-only functions: drot_canary_test_hook"
   LABELS "static")
+
+# One formatter: tracked C files match .clang-format.
+add_test(NAME check_format COMMAND ${CMAKE_SOURCE_DIR}/tests/check_format.sh ${CMAKE_SOURCE_DIR})
+set_tests_properties(check_format PROPERTIES LABELS "static")

@@ -210,7 +210,8 @@ static void test_reader_wrong_type(void **state)
 static void test_reader_truncation(void **state)
 {
     (void)state;
-    static const uint8_t in[] = {0x83, 0x19, 0x03, 0xe8, 0x45, 1, 2, 3, 4, 5, 0xa1, 0x61, 'k', 0xc1, 0x1a, 0, 0, 0, 1};
+    static const uint8_t in[] = {0x83, 0x19, 0x03, 0xe8, 0x45, 1, 2, 3, 4, 5,
+                                 0xa1, 0x61, 'k',  0xc1, 0x1a, 0, 0, 0, 1};
     for (size_t len = 0; len < sizeof in; len++) {
         drot_cbor_reader r;
         drot_cbor_reader_init(&r, in, len);
@@ -232,15 +233,17 @@ static void test_reader_rejects(void **state)
         size_t n;
         drot_status want;
     } cases[] = {
-        {{0x5f, 0x41, 0x00, 0xff}, 4, DROT_E_UNSUPPORTED},  /* indefinite bstr */
-        {{0x9f, 0x01, 0xff}, 3, DROT_E_UNSUPPORTED},        /* indefinite array */
-        {{0xbf, 0x01, 0x02, 0xff}, 4, DROT_E_UNSUPPORTED},  /* indefinite map */
-        {{0xff}, 1, DROT_E_UNSUPPORTED},                    /* lone break */
-        {{0x1c}, 1, DROT_E_MALFORMED},                      /* reserved additional info 28 */
-        {{0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0, 0x00}, 10, DROT_E_TRUNCATED}, /* 2^64-16 byte bstr */
-        {{0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 9, DROT_E_TRUNCATED},       /* 2^64-1 items */
-        {{0xbb, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01}, 9, DROT_E_TRUNCATED},       /* 2*n overflows */
-        {{0x82, 0x01}, 2, DROT_E_TRUNCATED},                /* array of 2 with 1 item */
+        {{0x5f, 0x41, 0x00, 0xff}, 4, DROT_E_UNSUPPORTED}, /* indefinite bstr */
+        {{0x9f, 0x01, 0xff}, 3, DROT_E_UNSUPPORTED},       /* indefinite array */
+        {{0xbf, 0x01, 0x02, 0xff}, 4, DROT_E_UNSUPPORTED}, /* indefinite map */
+        {{0xff}, 1, DROT_E_UNSUPPORTED},                   /* lone break */
+        {{0x1c}, 1, DROT_E_MALFORMED},                     /* reserved additional info 28 */
+        {{0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0, 0x00},
+         10,
+         DROT_E_TRUNCATED},                                                            /* 2^64-16 byte bstr */
+        {{0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 9, DROT_E_TRUNCATED}, /* 2^64-1 items */
+        {{0xbb, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01}, 9, DROT_E_TRUNCATED}, /* 2*n overflows */
+        {{0x82, 0x01}, 2, DROT_E_TRUNCATED}, /* array of 2 with 1 item */
         /* 8-byte lengths of 2^32 + 2 over 2 bytes of content: on a 32-bit
          * size_t these would read as 2, so they are refused before libcbor */
         {{0x5b, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x41, 0x42}, 11, DROT_E_TRUNCATED},
@@ -353,12 +356,11 @@ static void test_reader_all_heads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_writer_integers),  cmocka_unit_test(test_writer_structures),
-        cmocka_unit_test(test_writer_overflow),  cmocka_unit_test(test_reader_structure),
+        cmocka_unit_test(test_writer_integers),   cmocka_unit_test(test_writer_structures),
+        cmocka_unit_test(test_writer_overflow),   cmocka_unit_test(test_reader_structure),
         cmocka_unit_test(test_reader_wrong_type), cmocka_unit_test(test_reader_truncation),
-        cmocka_unit_test(test_reader_rejects),   cmocka_unit_test(test_reader_small_tags),
-        cmocka_unit_test(test_reader_depth),
-        cmocka_unit_test(test_reader_all_heads),
+        cmocka_unit_test(test_reader_rejects),    cmocka_unit_test(test_reader_small_tags),
+        cmocka_unit_test(test_reader_depth),      cmocka_unit_test(test_reader_all_heads),
     };
     return cmocka_run_group_tests_name("cbor", tests, NULL, NULL);
 }

@@ -690,7 +690,8 @@ static void test_tbs_digest(void **state)
 {
     (void)state;
     /* Appendix C.2.1's ToBeSign_hex from the COSE WG examples */
-    static const char tbs_hex[] = "846A5369676E61747572653143A101264054546869732069732074686520636F6E74656E742E";
+    static const char tbs_hex[] =
+        "846A5369676E61747572653143A101264054546869732069732074686520636F6E74656E742E";
     uint8_t tbs[64], want[DROT_SHA256_LEN], d1[DROT_SHA256_LEN], d2[DROT_SHA256_LEN];
     uint8_t untagged[256];
     drot_cose_sign1_view v;

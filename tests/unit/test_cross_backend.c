@@ -366,8 +366,8 @@ static void test_hpke_both_ways(void **state)
         fill(aad, sizeof aad, "aad", i);
         fill(pt, ptlen[i], "pt", i);
 
-        assert_int_equal(drot_hpke_setup_base_s_derand(&ctx, enc_ct, &pub, info, sizeof info, ikm, sizeof ikm),
-                         DROT_OK);
+        assert_int_equal(
+            drot_hpke_setup_base_s_derand(&ctx, enc_ct, &pub, info, sizeof info, ikm, sizeof ikm), DROT_OK);
         assert_int_equal(drot_hpke_seal(&ctx, aad, sizeof aad, pt, ptlen[i], enc_ct + DROT_HPKE_ENC_LEN,
                                         sizeof enc_ct - DROT_HPKE_ENC_LEN, &ct_len),
                          DROT_OK);
@@ -399,9 +399,9 @@ static void test_hpke_both_ways(void **state)
         assert_non_null(theirs);
         long n = drot_test_hex(theirs, enc_ct, sizeof enc_ct);
         assert_int_equal(n, (long)total);
-        assert_int_equal(drot_hpke_open_base(enc_ct, DROT_HPKE_ENC_LEN, &priv, info, sizeof info, aad, sizeof aad,
-                                             enc_ct + DROT_HPKE_ENC_LEN, (size_t)n - DROT_HPKE_ENC_LEN, back,
-                                             sizeof back, &pt_len),
+        assert_int_equal(drot_hpke_open_base(enc_ct, DROT_HPKE_ENC_LEN, &priv, info, sizeof info, aad,
+                                             sizeof aad, enc_ct + DROT_HPKE_ENC_LEN,
+                                             (size_t)n - DROT_HPKE_ENC_LEN, back, sizeof back, &pt_len),
                          DROT_OK);
         assert_int_equal(pt_len, ptlen[i]);
         if (pt_len > 0)
@@ -433,9 +433,10 @@ static void test_cose_both_ways(void **state)
     scalar(d, &priv, &pub, 950);
     fill(payload, sizeof payload, "payload", 1);
     fill(aad, sizeof aad, "aad", 1);
-    drot_cose_sign1_params params = {.kid = (const uint8_t *)"kid-1", .kid_len = 5, .external_aad = aad,
-                                     .external_aad_len = sizeof aad};
-    assert_int_equal(drot_cose_sign1_sign(&priv, &params, payload, sizeof payload, msg, sizeof msg, &len), DROT_OK);
+    drot_cose_sign1_params params = {
+        .kid = (const uint8_t *)"kid-1", .kid_len = 5, .external_aad = aad, .external_aad_len = sizeof aad};
+    assert_int_equal(drot_cose_sign1_sign(&priv, &params, payload, sizeof payload, msg, sizeof msg, &len),
+                     DROT_OK);
 
     char *hq = hexarg(pub.q, sizeof pub.q), *haad = hexarg(aad, sizeof aad), *hmsg = hexarg(msg, len);
     char *out = run_other("cose-verify %s %s %s", hq, haad, hmsg);

@@ -729,7 +729,8 @@ static void test_drbg_props(void **state)
     assert_int_equal(drot_drbg_reseed(&c1, seed, DROT_DRBG_MAX_SEED), DROT_OK);
     assert_int_equal(drot_drbg_reseed(&c1, seed, DROT_DRBG_MAX_SEED + 1), DROT_E_TOO_LARGE);
     drot_drbg_release(&c1);
-    assert_int_equal(drot_drbg_init(&c1, seed, 32, seed, 16, seed, DROT_DRBG_MAX_SEED - 47), DROT_E_TOO_LARGE);
+    assert_int_equal(drot_drbg_init(&c1, seed, 32, seed, 16, seed, DROT_DRBG_MAX_SEED - 47),
+                     DROT_E_TOO_LARGE);
     assert_int_equal(drot_drbg_init(&c1, seed, DROT_DRBG_MAX_SEED, seed, 16, NULL, 0), DROT_E_TOO_LARGE);
     assert_int_equal(drot_drbg_generate(&c1, o1, 8), DROT_E_STATE);
 }

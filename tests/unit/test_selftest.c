@@ -44,15 +44,18 @@ drot_status __wrap_drot_ecdh_p256(const drot_p256_priv *priv, const uint8_t *pee
     return st;
 }
 
-drot_status __real_drot_aes_gcm_open(const uint8_t *key, size_t key_len, const uint8_t iv[DROT_AES_GCM_IV_LEN],
-                                     const void *aad, size_t aad_len, const void *ct, size_t len,
-                                     const uint8_t tag[DROT_AES_GCM_TAG_LEN], uint8_t *pt);
-drot_status __wrap_drot_aes_gcm_open(const uint8_t *key, size_t key_len, const uint8_t iv[DROT_AES_GCM_IV_LEN],
-                                     const void *aad, size_t aad_len, const void *ct, size_t len,
-                                     const uint8_t tag[DROT_AES_GCM_TAG_LEN], uint8_t *pt);
-drot_status __wrap_drot_aes_gcm_open(const uint8_t *key, size_t key_len, const uint8_t iv[DROT_AES_GCM_IV_LEN],
-                                     const void *aad, size_t aad_len, const void *ct, size_t len,
-                                     const uint8_t tag[DROT_AES_GCM_TAG_LEN], uint8_t *pt)
+drot_status __real_drot_aes_gcm_open(const uint8_t *key, size_t key_len,
+                                     const uint8_t iv[DROT_AES_GCM_IV_LEN], const void *aad, size_t aad_len,
+                                     const void *ct, size_t len, const uint8_t tag[DROT_AES_GCM_TAG_LEN],
+                                     uint8_t *pt);
+drot_status __wrap_drot_aes_gcm_open(const uint8_t *key, size_t key_len,
+                                     const uint8_t iv[DROT_AES_GCM_IV_LEN], const void *aad, size_t aad_len,
+                                     const void *ct, size_t len, const uint8_t tag[DROT_AES_GCM_TAG_LEN],
+                                     uint8_t *pt);
+drot_status __wrap_drot_aes_gcm_open(const uint8_t *key, size_t key_len,
+                                     const uint8_t iv[DROT_AES_GCM_IV_LEN], const void *aad, size_t aad_len,
+                                     const void *ct, size_t len, const uint8_t tag[DROT_AES_GCM_TAG_LEN],
+                                     uint8_t *pt)
 {
     drot_status st = __real_drot_aes_gcm_open(key, key_len, iv, aad, aad_len, ct, len, tag, pt);
     return g_mode == GCM_ACCEPTS_ANY ? DROT_OK : st;

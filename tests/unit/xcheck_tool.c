@@ -292,8 +292,8 @@ static int cmd_hpke_open(char **argv)
 static int cmd_cose_sign(char **argv)
 {
     xbuf kid = arg_hex(argv[1]), aad = arg_hex(argv[2]), payload = arg_hex(argv[3]);
-    drot_cose_sign1_params params = {.kid = kid.p, .kid_len = kid.n, .external_aad = aad.p,
-                                     .external_aad_len = aad.n};
+    drot_cose_sign1_params params = {
+        .kid = kid.p, .kid_len = kid.n, .external_aad = aad.p, .external_aad_len = aad.n};
     size_t cap = DROT_COSE_SIGN1_SIZE_BOUND(payload.n, kid.n), len = 0;
     uint8_t *out = malloc(cap);
     drot_p256_priv priv;

@@ -36,10 +36,10 @@
 /* ---- writer -------------------------------------------------------------- */
 
 typedef struct drot_cbor_writer {
-    uint8_t *buf;      /* may be NULL when cap == 0 (measure mode) */
+    uint8_t *buf; /* may be NULL when cap == 0 (measure mode) */
     size_t cap;
-    size_t len;        /* bytes written, or needed once overflowed */
-    drot_status err;   /* first error, sticky */
+    size_t len;      /* bytes written, or needed once overflowed */
+    drot_status err; /* first error, sticky */
 } drot_cbor_writer;
 
 void drot_cbor_writer_init(drot_cbor_writer *w, uint8_t *buf, size_t cap);
@@ -67,15 +67,15 @@ drot_status drot_cbor_writer_finish(const drot_cbor_writer *w, size_t *out_len);
 /* ---- reader -------------------------------------------------------------- */
 
 typedef enum drot_cbor_type {
-    DROT_CBOR_UINT,    /* major 0 */
-    DROT_CBOR_NEGINT,  /* major 1 */
-    DROT_CBOR_BSTR,    /* major 2 */
-    DROT_CBOR_TSTR,    /* major 3 */
-    DROT_CBOR_ARRAY,   /* major 4 */
-    DROT_CBOR_MAP,     /* major 5 */
-    DROT_CBOR_TAG,     /* major 6 */
-    DROT_CBOR_SIMPLE,  /* major 7: false, true, null, undefined, simple values */
-    DROT_CBOR_FLOAT,   /* major 7: half, single, double */
+    DROT_CBOR_UINT,   /* major 0 */
+    DROT_CBOR_NEGINT, /* major 1 */
+    DROT_CBOR_BSTR,   /* major 2 */
+    DROT_CBOR_TSTR,   /* major 3 */
+    DROT_CBOR_ARRAY,  /* major 4 */
+    DROT_CBOR_MAP,    /* major 5 */
+    DROT_CBOR_TAG,    /* major 6 */
+    DROT_CBOR_SIMPLE, /* major 7: false, true, null, undefined, simple values */
+    DROT_CBOR_FLOAT,  /* major 7: half, single, double */
 } drot_cbor_type;
 
 typedef struct drot_cbor_reader {
