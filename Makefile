@@ -6,7 +6,7 @@ BUILD_SAN ?= build-san
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-sanitize test test-sanitize demo bench format clean
+.PHONY: all deps build build-sanitize test test-sanitize demo bench fuzz format clean
 
 all: build
 
@@ -51,3 +51,10 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)
+
+# Coverage-guided fuzzing with libFuzzer (clang): FUZZ_SECONDS per target.
+# Not part of `make test`, which replays the seed corpora instead.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@bash scripts/deps.sh fuzz
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -130,8 +130,8 @@ static void check_token(report *r, const device *d, const drot_rng *rng, drot_ea
     drot_cose_sign1_view view;
     char name[32], detail[128];
 
-    claims_for(d, profile, nonce, &in);
     drot_status st = drot_rng_fill(rng, nonce, sizeof nonce);
+    claims_for(d, profile, nonce, &in);
     if (st == DROT_OK)
         st = drot_eat_encode(&in, payload, sizeof payload, &payload_len);
     drot_cose_sign1_params params = {.kid = d->instance_id, .kid_len = sizeof d->instance_id};

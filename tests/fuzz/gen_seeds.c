@@ -1,0 +1,348 @@
+/*
+ * gen_seeds.c — drot-fuzz-seeds OUTDIR: writes the seed corpora of every fuzz
+ * target, built with drot's own encoders, into OUTDIR/{cbor,cose,eat,hpke}.
+ *
+ *   cbor  items of every major type (shortest and longer heads, nesting up
+ *         to and past DROT_CBOR_MAX_DEPTH, the one-byte tags 6..20, floats,
+ *         simple values, indefinite and truncated items), plus every EAT
+ *         payload and COSE message below;
+ *   cose  the FZ_COSE_SEEDS messages signed with fz_cose_key (tagged and
+ *         untagged, with and without kid and content type), and the COSE WG
+ *         examples' output.cbor from $DROT_VECTORS_DIR/cose/ (all levels;
+ *         skipped quietly when the folder is absent);
+ *   eat   the FZ_EAT_SEEDS claims sets: both profiles, 1..8 components;
+ *   hpke  the FZ_HPKE_SEEDS enc || ct sealed to fz_hpke_seed_key, and a few
+ *         damaged copies of them.
+ *
+ * No seed is committed: the build's fuzz-seeds test runs this (the corpus is
+ * deterministic except for the OpenSSL backend's randomised ECDSA signatures).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "drot/cbor.h"
+#include "drot_test_support.h"
+#include "fuzz_fixtures.h"
+
+#define PATH_MAX_LEN 4096
+
+static const char *g_out;
+static unsigned g_written;
+
+static void die(const char *what, const char *path)
+{
+    fprintf(stderr, "drot-fuzz-seeds: %s: %s: %s\n", what, path, strerror(errno));
+    exit(1);
+}
+
+static void make_dir(const char *path)
+{
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        die("mkdir", path);
+}
+
+static void write_seed(const char *target, const char *name, const uint8_t *p, size_t n)
+{
+    char path[PATH_MAX_LEN];
+    snprintf(path, sizeof path, "%s/%s/%s", g_out, target, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        die("open", path);
+    if ((n != 0 && fwrite(p, 1, n, f) != n) || fclose(f) != 0)
+        die("write", path);
+    g_written++;
+}
+
+/* ---- cbor ------------------------------------------------------------------- */
+
+typedef void (*build_fn)(drot_cbor_writer *w);
+
+static void cbor_seed(const char *name, build_fn build)
+{
+    uint8_t buf[1024];
+    drot_cbor_writer w;
+    size_t len;
+    drot_cbor_writer_init(&w, buf, sizeof buf);
+    build(&w);
+    if (drot_cbor_writer_finish(&w, &len) != DROT_OK) {
+        fprintf(stderr, "drot-fuzz-seeds: cbor seed %s does not fit\n", name);
+        exit(1);
+    }
+    write_seed("cbor", name, buf, len);
+}
+
+static void b_uints(drot_cbor_writer *w)
+{
+    static const uint64_t v[] = {
+        0, 23, 24, 255, 256, 65535, 65536, 0xffffffffu, UINT64_C(0x100000000), UINT64_MAX};
+    drot_cbor_put_array(w, sizeof v / sizeof v[0]);
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
+        drot_cbor_put_uint(w, v[k]);
+}
+
+static void b_negints(drot_cbor_writer *w)
+{
+    static const int64_t v[] = {-1, -24, -25, -256, -257, -65537, -80005, INT64_MIN};
+    static const uint8_t below_int64_min[] = {0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    drot_cbor_put_array(w, sizeof v / sizeof v[0] + 1);
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
+        drot_cbor_put_int(w, v[k]);
+    drot_cbor_put_raw(w, below_int64_min, sizeof below_int64_min);
+}
+
+static void b_strings(drot_cbor_writer *w)
+{
+    static const uint8_t bytes[300] = {1, 2, 3};
+    drot_cbor_put_array(w, 8);
+    drot_cbor_put_bstr(w, NULL, 0);
+    drot_cbor_put_bstr(w, bytes, 1);
+    drot_cbor_put_bstr(w, bytes, 24);
+    drot_cbor_put_bstr(w, bytes, sizeof bytes);
+    drot_cbor_put_tstr_z(w, "");
+    drot_cbor_put_tstr_z(w, "a");
+    drot_cbor_put_tstr_z(w, "\xc3\xbc\xe2\x82\xac\xf0\x9f\x94\x91 UTF-8");
+    drot_cbor_put_tstr_z(w, "a text string that is longer than twenty-three bytes");
+}
+
+static void b_map(drot_cbor_writer *w)
+{
+    static const uint8_t h[] = {0xde, 0xad};
+    drot_cbor_put_map(w, 5);
+    drot_cbor_put_uint(w, 1);
+    drot_cbor_put_int(w, -7);
+    drot_cbor_put_tstr_z(w, "kid");
+    drot_cbor_put_bstr(w, h, sizeof h);
+    drot_cbor_put_int(w, -80003);
+    drot_cbor_put_map(w, 0);
+    drot_cbor_put_bstr(w, h, 1);
+    drot_cbor_put_array(w, 0);
+    drot_cbor_put_bool(w, true);
+    drot_cbor_put_null(w);
+}
+
+static void b_tags(drot_cbor_writer *w)
+{
+    static const uint8_t big[] = {0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+    drot_cbor_put_array(w, 5);
+    drot_cbor_put_tag(w, 18); /* one-byte head 0xD2: decoded by drot, not libcbor */
+    drot_cbor_put_array(w, 0);
+    drot_cbor_put_tag(w, 2); /* bignum */
+    drot_cbor_put_bstr(w, big, sizeof big);
+    drot_cbor_put_tag(w, 55799); /* self-described CBOR */
+    drot_cbor_put_tag(w, 61);
+    drot_cbor_put_uint(w, 0);
+    drot_cbor_put_tag(w, 6);
+    drot_cbor_put_tag(w, 20);
+    drot_cbor_put_null(w);
+    drot_cbor_put_tag(w, UINT64_MAX);
+    drot_cbor_put_bool(w, false);
+}
+
+static void b_simple(drot_cbor_writer *w)
+{
+    /* undefined; half 1.0; single 100000.0; double 1.1. */
+    static const uint8_t raw[] = {0xf7, 0xf9, 0x3c, 0x00, 0xfa, 0x47, 0xc3, 0x50, 0x00,
+                                  0xfb, 0x3f, 0xf1, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a};
+    drot_cbor_put_array(w, 7);
+    drot_cbor_put_bool(w, false);
+    drot_cbor_put_bool(w, true);
+    drot_cbor_put_null(w);
+    drot_cbor_put_raw(w, raw, sizeof raw);
+}
+
+static void nest(drot_cbor_writer *w, int depth)
+{
+    for (int d = 0; d < depth; d++) {
+        if (d % 3 == 2) {
+            drot_cbor_put_tag(w, 1);
+        } else if (d % 3 == 1) {
+            drot_cbor_put_map(w, 1);
+            drot_cbor_put_uint(w, (uint64_t)d);
+        } else {
+            drot_cbor_put_array(w, 1);
+        }
+    }
+    drot_cbor_put_uint(w, 7);
+}
+static void b_depth_max(drot_cbor_writer *w)
+{
+    nest(w, DROT_CBOR_MAX_DEPTH);
+}
+static void b_depth_over(drot_cbor_writer *w)
+{
+    nest(w, DROT_CBOR_MAX_DEPTH + 1);
+}
+
+/* Hand-written byte strings: non-preferred heads, indefinite lengths, cuts. */
+static void raw_cbor_seeds(void)
+{
+    static const struct {
+        const char *name;
+        uint8_t b[16];
+        size_t n;
+    } raws[] = {
+        {"raw-uint-long-head", {0x1b, 0, 0, 0, 0, 0, 0, 0, 1}, 9},
+        {"raw-bstr-long-head", {0x59, 0x00, 0x02, 0xab, 0xcd}, 5},
+        {"raw-tag18-long-head", {0xd8, 0x12, 0x80}, 3},
+        {"raw-map-long-count", {0xb9, 0x00, 0x01, 0x01, 0x02}, 5},
+        {"raw-indef-array", {0x9f, 0x01, 0x02, 0xff}, 4},
+        {"raw-indef-bstr", {0x5f, 0x41, 0x00, 0xff}, 4},
+        {"raw-indef-map", {0xbf, 0x01, 0x02, 0xff}, 4},
+        {"raw-break", {0xff}, 1},
+        {"raw-truncated-uint", {0x19, 0x01}, 2},
+        {"raw-truncated-bstr", {0x45, 0x01, 0x02}, 3},
+        {"raw-huge-array", {0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00}, 10},
+        {"raw-huge-bstr", {0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0, 0x00}, 10},
+        {"raw-reserved-ai", {0x1c}, 1},
+        {"raw-trailing", {0x01, 0x02}, 2},
+        {"raw-simple-16", {0xf0}, 1},
+        {"raw-simple-255", {0xf8, 0xff}, 2},
+        {"raw-simple-2byte-low", {0xf8, 0x10}, 2},
+    };
+    for (size_t k = 0; k < sizeof raws / sizeof raws[0]; k++)
+        write_seed("cbor", raws[k].name, raws[k].b, raws[k].n);
+}
+
+static void cbor_seeds(void)
+{
+    cbor_seed("uints", b_uints);
+    cbor_seed("negints", b_negints);
+    cbor_seed("strings", b_strings);
+    cbor_seed("map", b_map);
+    cbor_seed("tags", b_tags);
+    cbor_seed("simple-float", b_simple);
+    cbor_seed("depth-max", b_depth_max);
+    cbor_seed("depth-over", b_depth_over);
+    raw_cbor_seeds();
+}
+
+/* ---- eat, cose, hpke ---------------------------------------------------------- */
+
+static void eat_seeds(void)
+{
+    static uint8_t buf[DROT_EAT_MAX_PAYLOAD];
+    char name[64];
+    for (unsigned i = 0; i < FZ_EAT_SEEDS; i++) {
+        size_t len = fz_eat_payload(i, buf, sizeof buf);
+        snprintf(name, sizeof name, "eat-%s-%02u", (i & 1u) ? "drot" : "psa", i);
+        write_seed("eat", name, buf, len);
+        write_seed("cbor", name, buf, len);
+    }
+}
+
+static void cose_seeds(void)
+{
+    static uint8_t buf[DROT_COSE_SIGN1_MAX_MSG];
+    char name[64];
+    for (unsigned i = 0; i < FZ_COSE_SEEDS; i++) {
+        size_t len = fz_cose_seed_sign(i, buf, sizeof buf);
+        snprintf(name, sizeof name, "sign1-%02u-tagged", i);
+        write_seed("cose", name, buf, len);
+        write_seed("cbor", name, buf, len);
+        /* sign writes the one-byte tag head 0xD2; without it, the untagged form. */
+        snprintf(name, sizeof name, "sign1-%02u-untagged", i);
+        write_seed("cose", name, buf + 1, len - 1);
+    }
+}
+
+/* output.cbor of every JSON file under dir (COSE WG example format). */
+static void cose_vectors(const char *dir, const char *prefix, int depth)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (d == NULL || depth > 4) {
+        if (d != NULL)
+            closedir(d);
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char path[PATH_MAX_LEN], name[256];
+        struct stat sb;
+        size_t nl = strlen(e->d_name);
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &sb) != 0)
+            continue;
+        snprintf(name, sizeof name, "%s%s", prefix, e->d_name);
+        if (S_ISDIR(sb.st_mode)) {
+            strncat(name, "-", sizeof name - strlen(name) - 1);
+            cose_vectors(path, name, depth + 1);
+            continue;
+        }
+        if (!S_ISREG(sb.st_mode) || nl < 5 || strcmp(e->d_name + nl - 5, ".json") != 0)
+            continue;
+        json_error_t err;
+        json_t *j = json_load_file(path, 0, &err);
+        const char *hex = json_string_value(json_object_get(json_object_get(j, "output"), "cbor"));
+        static uint8_t msg[DROT_COSE_SIGN1_MAX_MSG];
+        long n = hex != NULL ? drot_test_hex(hex, msg, sizeof msg) : -1;
+        if (n > 0) {
+            name[strlen(name) - 5] = '\0'; /* drop ".json" */
+            write_seed("cose", name, msg, (size_t)n);
+            write_seed("cbor", name, msg, (size_t)n);
+        }
+        json_decref(j);
+    }
+    closedir(d);
+}
+
+static void hpke_seeds(void)
+{
+    static uint8_t buf[DROT_HPKE_ENC_LEN + DROT_HPKE_CT_LEN(FZ_HPKE_MAX_PT)];
+    char name[64];
+    for (unsigned i = 0; i < FZ_HPKE_SEEDS; i++) {
+        size_t len = fz_hpke_seed(i, buf, sizeof buf);
+        snprintf(name, sizeof name, "sealed-%02u", i);
+        write_seed("hpke", name, buf, len);
+        if (i == 0) {
+            /* Damaged copies: a flipped tag bit, a flipped enc bit, a cut. */
+            buf[len - 1] ^= 0x01;
+            write_seed("hpke", "sealed-00-bad-tag", buf, len);
+            buf[len - 1] ^= 0x01;
+            buf[10] ^= 0x01;
+            write_seed("hpke", "sealed-00-bad-enc", buf, len);
+            buf[10] ^= 0x01;
+            write_seed("hpke", "sealed-00-cut", buf, len - 17);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    char path[PATH_MAX_LEN];
+    static const char *const targets[] = {"cbor", "cose", "eat", "hpke"};
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
+        return 2;
+    }
+    g_out = argv[1];
+    make_dir(g_out);
+    for (size_t k = 0; k < sizeof targets / sizeof targets[0]; k++) {
+        snprintf(path, sizeof path, "%s/%s", g_out, targets[k]);
+        make_dir(path);
+    }
+    cbor_seeds();
+    eat_seeds();
+    cose_seeds();
+    hpke_seeds();
+
+    const char *vec = getenv("DROT_VECTORS_DIR");
+    unsigned before = g_written;
+    if (vec != NULL && vec[0] != '\0') {
+        snprintf(path, sizeof path, "%s/cose", vec);
+        cose_vectors(path, "wg-", 0);
+    }
+    printf("drot-fuzz-seeds: wrote %u seeds to %s (%u from the COSE WG vectors)\n", g_written, g_out,
+           g_written - before);
+    return 0;
+}
