@@ -10,3 +10,13 @@ drot_add_test(test_hpke SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_hpke.c ${CMA
 foreach(b bearssl openssl)
   target_compile_definitions(test_hpke-${b} PRIVATE DROT_HPKE_TEST_HOOKS=1)
 endforeach()
+
+# The file-driven vectors as their own CTest entry, reported as skipped
+# (not passed) when ../shared/vectors is absent.
+foreach(b bearssl openssl)
+  add_test(NAME test_hpke_vectors-${b} COMMAND test_hpke-${b} --vector-file)
+  set_tests_properties(test_hpke_vectors-${b} PROPERTIES
+    ENVIRONMENT "DROT_VECTORS_DIR=${DROT_VECTORS_DIR}"
+    SKIP_REGULAR_EXPRESSION "SKIP: "
+    LABELS "${b};vectors")
+endforeach()
