@@ -22,9 +22,9 @@ for h in /usr/include/bearssl*.h; do ln -sf "$h" "$out/inc/"; done
 
 flags=(-mcpu=cortex-m33 -mthumb -ffreestanding -std=c11 -Os -Wall -Wextra -Werror -Wshadow -Wvla
        -Wstrict-prototypes -Wmissing-prototypes -Wstack-usage=4096
-       -I"$src/common/include" -I"$src/crypto/include" -isystem "$out/inc")
+       -I"$src/common/include" -I"$src/crypto/include" -I"$src/crypto/shared" -isystem "$out/inc")
 status=0
-for f in "$src"/common/src/*.c "$src"/crypto/bearssl/*.c; do
+for f in "$src"/common/src/*.c "$src"/crypto/bearssl/*.c "$src"/crypto/shared/*.c; do
   o="$out/obj/$(basename "${f%.c}").o"
   if ! $cc "${flags[@]}" -DDROT_CRYPTO_BACKEND_BEARSSL=1 -c "$f" -o "$o"; then
     echo "FAIL: $f does not compile for Cortex-M33" >&2

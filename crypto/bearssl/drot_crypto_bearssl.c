@@ -25,6 +25,7 @@
  *     marks a context that is not initialised or was released.
  */
 #include "drot_crypto.h"
+#include "drot_crypto_internal.h"
 
 #include <string.h>
 
@@ -86,43 +87,7 @@ void drot_wipe(void *p, size_t n)
         *v++ = 0;
 }
 
-/* A part list is well formed iff every non-empty part has a pointer. */
-static drot_status check_parts(const drot_cbuf *parts, size_t n)
-{
-    if (n != 0 && parts == NULL)
-        return DROT_E_ARG;
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].p == NULL && parts[i].n != 0)
-            return DROT_E_ARG;
-    }
-    return DROT_OK;
-}
-
-/* The contract's bound on multi-part inputs (drot_crypto.h,
- * DROT_CRYPTO_MAX_CONCAT), applied alike in both backends whether or not
- * this one needs to join the parts: a single part is never limited. */
-static drot_status check_joinable(const drot_cbuf *parts, size_t n)
-{
-    size_t total = 0;
-    drot_status st = check_parts(parts, n);
-    if (st != DROT_OK || n <= 1)
-        return st;
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].n > DROT_CRYPTO_MAX_CONCAT - total)
-            return DROT_E_TOO_LARGE;
-        total += parts[i].n;
-    }
-    return DROT_OK;
-}
-
 /* ---- SHA-256 ------------------------------------------------------------- */
-
-/* see drot_crypto.h */
-drot_status drot_sha256(const void *data, size_t len, uint8_t out[DROT_SHA256_LEN])
-{
-    drot_cbuf part = {data, len};
-    return drot_sha256_v(&part, 1, out);
-}
 
 /* see drot_crypto.h */
 drot_status drot_sha256_v(const drot_cbuf *parts, size_t n, uint8_t out[DROT_SHA256_LEN])
@@ -132,7 +97,7 @@ drot_status drot_sha256_v(const drot_cbuf *parts, size_t n, uint8_t out[DROT_SHA
 
     if (out == NULL)
         return DROT_E_ARG;
-    if ((st = check_parts(parts, n)) != DROT_OK)
+    if ((st = drot_crypto_check_parts(parts, n)) != DROT_OK)
         return st;
     br_sha256_init(&sc);
     for (size_t i = 0; i < n; i++)
@@ -195,14 +160,6 @@ void drot_sha256_release(drot_sha256_ctx *ctx)
 /* ---- HMAC-SHA-256 --------------------------------------------------------- */
 
 /* see drot_crypto.h */
-drot_status drot_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len,
-                             uint8_t out[DROT_HMAC_SHA256_LEN])
-{
-    drot_cbuf part = {data, len};
-    return drot_hmac_sha256_v(key, key_len, &part, 1, out);
-}
-
-/* see drot_crypto.h */
 drot_status drot_hmac_sha256_v(const uint8_t *key, size_t key_len, const drot_cbuf *parts, size_t n,
                                uint8_t out[DROT_HMAC_SHA256_LEN])
 {
@@ -212,7 +169,7 @@ drot_status drot_hmac_sha256_v(const uint8_t *key, size_t key_len, const drot_cb
 
     if (out == NULL || (key == NULL && key_len != 0))
         return DROT_E_ARG;
-    if ((st = check_parts(parts, n)) != DROT_OK)
+    if ((st = drot_crypto_check_parts(parts, n)) != DROT_OK)
         return st;
     br_hmac_key_init(&kc, &br_sha256_vtable, key, key_len);
     br_hmac_init(&hc, &kc, 0);
@@ -243,7 +200,7 @@ drot_status drot_hkdf_sha256_extract(const uint8_t *salt, size_t salt_len, const
     drot_status st;
     if (prk == NULL || (salt == NULL && salt_len != 0))
         return DROT_E_ARG;
-    if ((st = check_joinable(ikm_parts, n_ikm)) != DROT_OK)
+    if ((st = drot_crypto_check_joinable(ikm_parts, n_ikm)) != DROT_OK)
         return st;
     return drot_hmac_sha256_v(salt, salt_len, ikm_parts, n_ikm, prk);
 }
@@ -262,7 +219,7 @@ drot_status drot_hkdf_sha256_expand(const uint8_t *prk, size_t prk_len, const dr
     if (prk == NULL || prk_len < DROT_SHA256_LEN || out == NULL || out_len == 0 ||
         out_len > DROT_HKDF_SHA256_MAX_OUT)
         return DROT_E_ARG;
-    if ((st = check_joinable(info_parts, n_info)) != DROT_OK) {
+    if ((st = drot_crypto_check_joinable(info_parts, n_info)) != DROT_OK) {
         drot_wipe(out, out_len);
         return st;
     }
@@ -284,26 +241,6 @@ drot_status drot_hkdf_sha256_expand(const uint8_t *prk, size_t prk_len, const dr
     drot_wipe(&kc, sizeof kc);
     drot_wipe(&hc, sizeof hc);
     return DROT_OK;
-}
-
-/* see drot_crypto.h */
-drot_status drot_hkdf_sha256(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
-                             const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
-{
-    drot_status st;
-    uint8_t prk[DROT_SHA256_LEN];
-    drot_cbuf ikm_part = {ikm, ikm_len};
-    drot_cbuf info_part = {info, info_len};
-
-    if (out == NULL || out_len == 0 || out_len > DROT_HKDF_SHA256_MAX_OUT || (info == NULL && info_len != 0))
-        return DROT_E_ARG;
-    st = drot_hkdf_sha256_extract(salt, salt_len, &ikm_part, 1, prk);
-    if (st != DROT_OK)
-        goto out;
-    st = drot_hkdf_sha256_expand(prk, sizeof prk, &info_part, 1, out, out_len);
-out:
-    drot_wipe(prk, sizeof prk);
-    return st;
 }
 
 /* ---- AES-GCM ---------------------------------------------------------------- */
@@ -390,22 +327,6 @@ out:
 
 /* ---- randomness ------------------------------------------------------------ */
 
-/* see drot_crypto.h */
-drot_status drot_rng_fill(const drot_rng *rng, uint8_t *out, size_t len)
-{
-    if (rng == NULL || rng->fill == NULL)
-        return DROT_E_RNG;
-    if (out == NULL && len != 0)
-        return DROT_E_ARG;
-    if (len == 0)
-        return DROT_OK;
-    if (rng->fill(rng->ctx, out, len) != DROT_OK) {
-        drot_wipe(out, len);
-        return DROT_E_RNG;
-    }
-    return DROT_OK;
-}
-
 _Static_assert(sizeof(br_hmac_drbg_context) <= DROT_DRBG_CTX_SIZE, "drot_drbg_ctx too small");
 
 static br_hmac_drbg_context *drbg_state(drot_drbg_ctx *ctx)
@@ -474,26 +395,6 @@ void drot_drbg_release(drot_drbg_ctx *ctx)
         drot_wipe(ctx, sizeof *ctx);
 }
 
-static drot_status drbg_fill(void *ctx, uint8_t *out, size_t len)
-{
-    drot_status st = DROT_OK;
-    /* Split large requests: generate is bounded per call. */
-    while (len != 0 && st == DROT_OK) {
-        size_t c = len < 65536 ? len : 65536;
-        st = drot_drbg_generate(ctx, out, c);
-        out += c;
-        len -= c;
-    }
-    return st;
-}
-
-/* see drot_crypto.h */
-drot_rng drot_drbg_rng(drot_drbg_ctx *ctx)
-{
-    drot_rng r = {drbg_fill, ctx};
-    return r;
-}
-
 /* ---- P-256 ----------------------------------------------------------------- */
 
 /* 1 iff a < m for 32-byte big-endian a and m, in time independent of a:
@@ -552,28 +453,6 @@ drot_status drot_p256_key_from_scalar(const uint8_t d[DROT_P256_SCALAR_LEN], dro
     if (pub != NULL)
         memcpy(pub->q, q, sizeof q);
     return DROT_OK;
-}
-
-/* see drot_crypto.h */
-drot_status drot_p256_keygen(const drot_rng *rng, drot_p256_priv *priv, drot_p256_pub *pub)
-{
-    drot_status st = DROT_E_RNG;
-    uint8_t d[DROT_P256_SCALAR_LEN];
-
-    if (priv == NULL)
-        return DROT_E_ARG;
-    for (int i = 0; i < 16; i++) {
-        st = drot_rng_fill(rng, d, sizeof d);
-        if (st != DROT_OK)
-            goto out;
-        st = drot_p256_key_from_scalar(d, priv, pub);
-        if (st != DROT_E_BADKEY)
-            goto out;
-    }
-    st = DROT_E_RNG; /* 16 out-of-range draws: the rng is broken */
-out:
-    drot_wipe(d, sizeof d);
-    return st;
 }
 
 /* see drot_crypto.h */

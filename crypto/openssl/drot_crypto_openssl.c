@@ -17,6 +17,7 @@
  *     freed with BN_clear_free.
  */
 #include "drot_crypto.h"
+#include "drot_crypto_internal.h"
 
 #include <limits.h>
 #include <string.h>
@@ -55,35 +56,6 @@ void drot_wipe(void *p, size_t n)
         OPENSSL_cleanse(p, n);
 }
 
-/* A part list is well formed iff every non-empty part has a pointer. */
-static drot_status check_parts(const drot_cbuf *parts, size_t n)
-{
-    if (n != 0 && parts == NULL)
-        return DROT_E_ARG;
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].p == NULL && parts[i].n != 0)
-            return DROT_E_ARG;
-    }
-    return DROT_OK;
-}
-
-/* The contract's bound on multi-part inputs (drot_crypto.h,
- * DROT_CRYPTO_MAX_CONCAT), applied alike in both backends whether or not
- * this one needs to join the parts: a single part is never limited. */
-static drot_status check_joinable(const drot_cbuf *parts, size_t n)
-{
-    size_t total = 0;
-    drot_status st = check_parts(parts, n);
-    if (st != DROT_OK || n <= 1)
-        return st;
-    for (size_t i = 0; i < n; i++) {
-        if (parts[i].n > DROT_CRYPTO_MAX_CONCAT - total)
-            return DROT_E_TOO_LARGE;
-        total += parts[i].n;
-    }
-    return DROT_OK;
-}
-
 /* Concatenates parts into buf (cap bytes). HKDF in OpenSSL takes one key and
  * one info buffer, so vectored inputs must be joined; the bound is the
  * contract's DROT_CRYPTO_MAX_CONCAT. */
@@ -104,13 +76,6 @@ static drot_status concat_parts(const drot_cbuf *parts, size_t n, uint8_t *buf, 
 /* ---- SHA-256 ------------------------------------------------------------- */
 
 /* see drot_crypto.h */
-drot_status drot_sha256(const void *data, size_t len, uint8_t out[DROT_SHA256_LEN])
-{
-    drot_cbuf part = {data, len};
-    return drot_sha256_v(&part, 1, out);
-}
-
-/* see drot_crypto.h */
 drot_status drot_sha256_v(const drot_cbuf *parts, size_t n, uint8_t out[DROT_SHA256_LEN])
 {
     drot_status st;
@@ -118,7 +83,7 @@ drot_status drot_sha256_v(const drot_cbuf *parts, size_t n, uint8_t out[DROT_SHA
 
     if (out == NULL)
         return DROT_E_ARG;
-    if ((st = check_parts(parts, n)) != DROT_OK)
+    if ((st = drot_crypto_check_parts(parts, n)) != DROT_OK)
         return st;
     st = DROT_E_CRYPTO;
     md = EVP_MD_CTX_new();
@@ -218,14 +183,6 @@ void drot_sha256_release(drot_sha256_ctx *ctx)
 /* ---- HMAC-SHA-256 --------------------------------------------------------- */
 
 /* see drot_crypto.h */
-drot_status drot_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len,
-                             uint8_t out[DROT_HMAC_SHA256_LEN])
-{
-    drot_cbuf part = {data, len};
-    return drot_hmac_sha256_v(key, key_len, &part, 1, out);
-}
-
-/* see drot_crypto.h */
 drot_status drot_hmac_sha256_v(const uint8_t *key, size_t key_len, const drot_cbuf *parts, size_t n,
                                uint8_t out[DROT_HMAC_SHA256_LEN])
 {
@@ -240,7 +197,7 @@ drot_status drot_hmac_sha256_v(const uint8_t *key, size_t key_len, const drot_cb
 
     if (out == NULL || (key == NULL && key_len != 0))
         return DROT_E_ARG;
-    if ((st = check_parts(parts, n)) != DROT_OK)
+    if ((st = drot_crypto_check_parts(parts, n)) != DROT_OK)
         return st;
     st = DROT_E_CRYPTO;
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
@@ -316,7 +273,7 @@ drot_status drot_hkdf_sha256_extract(const uint8_t *salt, size_t salt_len, const
 
     if (prk == NULL || (salt == NULL && salt_len != 0))
         return DROT_E_ARG;
-    if ((st = check_joinable(ikm_parts, n_ikm)) != DROT_OK)
+    if ((st = drot_crypto_check_joinable(ikm_parts, n_ikm)) != DROT_OK)
         return st;
     if (n_ikm == 1) {
         /* The common case needs no copy of the secret. */
@@ -344,7 +301,7 @@ drot_status drot_hkdf_sha256_expand(const uint8_t *prk, size_t prk_len, const dr
     if (prk == NULL || prk_len < DROT_SHA256_LEN || out == NULL || out_len == 0 ||
         out_len > DROT_HKDF_SHA256_MAX_OUT)
         return DROT_E_ARG;
-    if ((st = check_joinable(info_parts, n_info)) != DROT_OK) {
+    if ((st = drot_crypto_check_joinable(info_parts, n_info)) != DROT_OK) {
         drot_wipe(out, out_len);
         return st;
     }
@@ -357,24 +314,6 @@ drot_status drot_hkdf_sha256_expand(const uint8_t *prk, size_t prk_len, const dr
         return st;
     }
     return hkdf_run(EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, prk_len, NULL, 0, info, info_len, out, out_len);
-}
-
-/* see drot_crypto.h */
-drot_status drot_hkdf_sha256(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
-                             const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
-{
-    drot_status st;
-    uint8_t prk[DROT_SHA256_LEN];
-    drot_cbuf ikm_part = {ikm, ikm_len};
-    drot_cbuf info_part = {info, info_len};
-
-    if (out == NULL || out_len == 0 || out_len > DROT_HKDF_SHA256_MAX_OUT || (info == NULL && info_len != 0))
-        return DROT_E_ARG;
-    st = drot_hkdf_sha256_extract(salt, salt_len, &ikm_part, 1, prk);
-    if (st == DROT_OK)
-        st = drot_hkdf_sha256_expand(prk, sizeof prk, &info_part, 1, out, out_len);
-    drot_wipe(prk, sizeof prk);
-    return st;
 }
 
 /* ---- AES-GCM ---------------------------------------------------------------- */
@@ -468,22 +407,6 @@ drot_status drot_aes_gcm_open(const uint8_t *key, size_t key_len, const uint8_t 
 }
 
 /* ---- randomness ------------------------------------------------------------ */
-
-/* see drot_crypto.h */
-drot_status drot_rng_fill(const drot_rng *rng, uint8_t *out, size_t len)
-{
-    if (rng == NULL || rng->fill == NULL)
-        return DROT_E_RNG;
-    if (out == NULL && len != 0)
-        return DROT_E_ARG;
-    if (len == 0)
-        return DROT_OK;
-    if (rng->fill(rng->ctx, out, len) != DROT_OK) {
-        drot_wipe(out, len);
-        return DROT_E_RNG;
-    }
-    return DROT_OK;
-}
 
 /*
  * HMAC_DRBG (NIST SP 800-90A section 10.1.2) over this backend's HMAC.
@@ -608,24 +531,4 @@ void drot_drbg_release(drot_drbg_ctx *ctx)
 {
     if (ctx != NULL)
         drot_wipe(ctx, sizeof *ctx);
-}
-
-static drot_status drbg_fill(void *ctx, uint8_t *out, size_t len)
-{
-    drot_status st = DROT_OK;
-    /* Split large requests: generate is bounded per call. */
-    while (len != 0 && st == DROT_OK) {
-        size_t c = len < 65536 ? len : 65536;
-        st = drot_drbg_generate(ctx, out, c);
-        out += c;
-        len -= c;
-    }
-    return st;
-}
-
-/* see drot_crypto.h */
-drot_rng drot_drbg_rng(drot_drbg_ctx *ctx)
-{
-    drot_rng r = {drbg_fill, ctx};
-    return r;
 }

@@ -148,28 +148,6 @@ drot_status drot_p256_key_from_scalar(const uint8_t d[DROT_P256_SCALAR_LEN], dro
 }
 
 /* see drot_crypto.h */
-drot_status drot_p256_keygen(const drot_rng *rng, drot_p256_priv *priv, drot_p256_pub *pub)
-{
-    drot_status st = DROT_E_RNG;
-    uint8_t d[DROT_P256_SCALAR_LEN];
-
-    if (priv == NULL)
-        return DROT_E_ARG;
-    for (int i = 0; i < 16; i++) {
-        st = drot_rng_fill(rng, d, sizeof d);
-        if (st != DROT_OK)
-            goto out;
-        st = drot_p256_key_from_scalar(d, priv, pub);
-        if (st != DROT_E_BADKEY)
-            goto out;
-    }
-    st = DROT_E_RNG; /* 16 out-of-range draws: the rng is broken */
-out:
-    drot_wipe(d, sizeof d);
-    return st;
-}
-
-/* see drot_crypto.h */
 drot_status drot_p256_pub_import(const uint8_t *bytes, size_t len, drot_p256_pub *pub)
 {
     drot_status st;
