@@ -1,0 +1,175 @@
+/*
+ * drot/link_msg.h — payloads of the host <-> APM link (docs/link.md).
+ *
+ * Every payload is one CBOR map with small unsigned keys. The decoders are
+ * strict: the key set is closed, every field listed is mandatory, sizes are
+ * exact or bounded, and nothing may follow the map. A decoder returns:
+ *
+ *   DROT_OK               the whole input was one valid message; *m is filled
+ *   DROT_E_MALFORMED      not well-formed CBOR, or the top level is not a map
+ *   DROT_E_TRUNCATED      the input ends inside an item
+ *   DROT_E_TRAILING       bytes after the map
+ *   DROT_E_UNSUPPORTED    indefinite-length items
+ *   DROT_E_UNKNOWN_CLAIM  a key outside the message's set (or a key that is
+ *                         not an unsigned integer)
+ *   DROT_E_DUPLICATE      a key twice (also a component twice in GET_INFO svns)
+ *   DROT_E_CLAIM_MISSING  a field of the message is absent
+ *   DROT_E_CLAIM_INVALID  a field (or an element inside a field) has the
+ *                         wrong CBOR type, the wrong size, a string longer than
+ *                         its bound or not UTF-8, or a value out of range
+ *   DROT_E_TOO_LARGE      an array or map with more elements than its limit
+ *
+ * On failure *m holds no meaningful data (it may be partly written).
+ *
+ * Storage: small strings are copied into fixed arrays in the structs (the
+ * struct owns them); the token of GET_TOKEN's response alone is a pointer
+ * and length into the decoded input (zero copy, up to 3 KiB), which must
+ * outlive its use.
+ *
+ * Encoders take the same structs, check the same bounds (DROT_E_ARG for a
+ * struct that would not decode) and write (out, cap, *out_len): too small is
+ * DROT_E_BUFFER with *out_len = bytes needed. They write keys in ascending
+ * order, shortest-form heads (deterministic encoding).
+ *
+ * The frame layer (drot/link.h) authenticates a payload before any of these
+ * run; they are strict anyway because the APM must not trust its host.
+ */
+#ifndef DROT_LINK_MSG_H
+#define DROT_LINK_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drot/link.h"
+#include "drot/status.h"
+
+#define DROT_LINK_MAX_ERROR_MSG    128u  /* ERROR message tstr */
+#define DROT_LINK_MAX_TEXT         32u   /* measurement type and version, APM version */
+#define DROT_LINK_MAX_SVNS         8u    /* GET_INFO svns map */
+#define DROT_LINK_MAX_MEASUREMENTS 8u    /* GET_INFO measurements array */
+#define DROT_LINK_MAX_TAMPER       16u   /* TAMPER_LOG events array */
+#define DROT_LINK_MAX_TOKEN        3072u /* GET_TOKEN token bstr */
+#define DROT_LINK_DEVICE_ID_LEN    16u
+#define DROT_LINK_INSTANCE_ID_LEN  33u /* 0x01 || SHA-256(DRK public key) */
+#define DROT_LINK_DIGEST_LEN       32u
+#define DROT_LINK_TOKEN_NONCE_MAX  64u /* GET_TOKEN nonce: 32, 48 or 64 bytes */
+
+/* GET_TOKEN profiles. */
+#define DROT_LINK_PROFILE_PSA  1u
+#define DROT_LINK_PROFILE_DROT 2u
+
+/* ---- HELLO / HELLO_ACK: {1: nonce bstr(32)} ------------------------------- */
+
+drot_status drot_link_hello_encode(const uint8_t nonce[DROT_LINK_NONCE_LEN], uint8_t *out, size_t cap,
+                                   size_t *out_len);
+drot_status drot_link_hello_decode(const uint8_t *p, size_t len, uint8_t nonce[DROT_LINK_NONCE_LEN]);
+
+/* ---- empty requests (GET_INFO, TAMPER_LOG): {} ---------------------------- */
+
+drot_status drot_link_empty_encode(uint8_t *out, size_t cap, size_t *out_len);
+/* DROT_OK iff p[0..len) is exactly the empty map a0. */
+drot_status drot_link_empty_decode(const uint8_t *p, size_t len);
+
+/* ---- ERROR: {1: code int, 2: message tstr ≤ 128} ------------------------- */
+
+typedef struct drot_link_error {
+    int32_t code; /* a drot_status or an APM status; int32 range */
+    size_t message_len;
+    char message[DROT_LINK_MAX_ERROR_MSG]; /* not NUL-terminated */
+} drot_link_error;
+
+drot_status drot_link_error_encode(const drot_link_error *m, uint8_t *out, size_t cap, size_t *out_len);
+drot_status drot_link_error_decode(const uint8_t *p, size_t len, drot_link_error *m);
+
+/* ---- a measurement: {1: type tstr≤32, 2: version tstr≤32, 3: digest bstr32,
+ *      4: signer bstr32} (EXTEND_MEASUREMENT request, GET_INFO element) ---- */
+
+typedef struct drot_link_measurement {
+    size_t type_len;
+    char type[DROT_LINK_MAX_TEXT]; /* "APM", "HOST-BL", … */
+    size_t version_len;
+    char version[DROT_LINK_MAX_TEXT];
+    uint8_t digest[DROT_LINK_DIGEST_LEN]; /* SHA-256 of the component */
+    uint8_t signer[DROT_LINK_DIGEST_LEN]; /* SHA-256 of the signing anchor key */
+} drot_link_measurement;
+
+drot_status drot_link_extend_req_encode(const drot_link_measurement *m, uint8_t *out, size_t cap,
+                                        size_t *out_len);
+drot_status drot_link_extend_req_decode(const uint8_t *p, size_t len, drot_link_measurement *m);
+
+/* EXTEND_MEASUREMENT response: {1: index uint} (index < 2^32). */
+drot_status drot_link_extend_resp_encode(uint32_t index, uint8_t *out, size_t cap, size_t *out_len);
+drot_status drot_link_extend_resp_decode(const uint8_t *p, size_t len, uint32_t *index);
+
+/* ---- GET_INFO response ---------------------------------------------------- */
+
+typedef struct drot_link_svn {
+    uint32_t component;
+    uint64_t svn;
+} drot_link_svn;
+
+/* {1: device_id bstr16, 2: epoch uint, 3: lifecycle uint, 4: instance_id
+ *  bstr33, 5: drk_pub bstr65, 6: svns {uint→uint} (≤ 8, components < 2^32,
+ *  no component twice), 7: tamper_state uint, 8: tamper_count uint,
+ *  9: boot_status int (int32), 10: apm_version tstr ≤ 32,
+ *  11: measurements [≤ 8 measurement maps]} */
+typedef struct drot_link_info {
+    uint8_t device_id[DROT_LINK_DEVICE_ID_LEN];
+    uint64_t epoch;
+    uint32_t lifecycle; /* the APM's lifecycle value (fuse state), < 2^32 */
+    uint8_t instance_id[DROT_LINK_INSTANCE_ID_LEN];
+    uint8_t drk_pub[DROT_P256_PUB_LEN]; /* bytes only: the decoder does not check the point */
+    size_t num_svns;
+    drot_link_svn svns[DROT_LINK_MAX_SVNS];
+    uint64_t tamper_state;
+    uint64_t tamper_count;
+    int32_t boot_status; /* 0 = image verified, else the refusal code */
+    size_t apm_version_len;
+    char apm_version[DROT_LINK_MAX_TEXT];
+    size_t num_measurements;
+    drot_link_measurement measurements[DROT_LINK_MAX_MEASUREMENTS];
+} drot_link_info;
+
+drot_status drot_link_info_encode(const drot_link_info *m, uint8_t *out, size_t cap, size_t *out_len);
+drot_status drot_link_info_decode(const uint8_t *p, size_t len, drot_link_info *m);
+
+/* ---- GET_TOKEN ------------------------------------------------------------ */
+
+/* Request {1: nonce bstr (32, 48 or 64), 2: profile uint (1 psa, 2 drot)}. */
+typedef struct drot_link_token_req {
+    size_t nonce_len;
+    uint8_t nonce[DROT_LINK_TOKEN_NONCE_MAX];
+    uint32_t profile;
+} drot_link_token_req;
+
+drot_status drot_link_token_req_encode(const drot_link_token_req *m, uint8_t *out, size_t cap,
+                                       size_t *out_len);
+drot_status drot_link_token_req_decode(const uint8_t *p, size_t len, drot_link_token_req *m);
+
+/* Response {1: token bstr, 1..3072 bytes}. On decode, *token points into p. */
+drot_status drot_link_token_resp_encode(const uint8_t *token, size_t token_len, uint8_t *out, size_t cap,
+                                        size_t *out_len);
+drot_status drot_link_token_resp_decode(const uint8_t *p, size_t len, const uint8_t **token,
+                                        size_t *token_len);
+
+/* ---- TAMPER_LOG response -------------------------------------------------- */
+
+typedef struct drot_link_tamper_event {
+    uint32_t kind;    /* sensor / event kind, < 2^32 */
+    uint64_t tick_ms; /* APM time of the event */
+    int64_t value;    /* the reading */
+} drot_link_tamper_event;
+
+/* {1: [≤ 16 × {1: kind uint, 2: tick_ms uint, 3: value int}], 2: total_count uint}
+ * total_count counts every event ever logged, so it may exceed the array. */
+typedef struct drot_link_tamper_log {
+    size_t num_events;
+    drot_link_tamper_event events[DROT_LINK_MAX_TAMPER];
+    uint64_t total_count;
+} drot_link_tamper_log;
+
+drot_status drot_link_tamper_log_encode(const drot_link_tamper_log *m, uint8_t *out, size_t cap,
+                                        size_t *out_len);
+drot_status drot_link_tamper_log_decode(const uint8_t *p, size_t len, drot_link_tamper_log *m);
+
+#endif /* DROT_LINK_MSG_H */
