@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# check_cortex_m33.sh SRC_DIR OUT_DIR — the firmware-bound sources (common/
-# and the BearSSL backend) compile for a Cortex-M33 with arm-none-eabi-gcc,
+# check_cortex_m33.sh SRC_DIR OUT_DIR — the firmware-bound sources (common/,
+# the BearSSL backend and the APM core fw/src) compile for a Cortex-M33 with arm-none-eabi-gcc,
 # freestanding, with the project's warnings as errors. Compile only: the
 # image and the QEMU run come with the mps2-an505 port.
 #
@@ -22,9 +22,10 @@ for h in /usr/include/bearssl*.h; do ln -sf "$h" "$out/inc/"; done
 
 flags=(-mcpu=cortex-m33 -mthumb -ffreestanding -std=c11 -Os -Wall -Wextra -Werror -Wshadow -Wvla
        -Wstrict-prototypes -Wmissing-prototypes -Wstack-usage=4096
-       -I"$src/common/include" -I"$src/crypto/include" -I"$src/crypto/shared" -isystem "$out/inc")
+       -I"$src/common/include" -I"$src/crypto/include" -I"$src/crypto/shared"
+       -I"$src/fw/include" -I"$src/fw/hal" -I"$src/fw/src" -isystem "$out/inc")
 status=0
-for f in "$src"/common/src/*.c "$src"/crypto/bearssl/*.c "$src"/crypto/shared/*.c; do
+for f in "$src"/common/src/*.c "$src"/crypto/bearssl/*.c "$src"/crypto/shared/*.c "$src"/fw/src/*.c; do
   o="$out/obj/$(basename "${f%.c}").o"
   if ! $cc "${flags[@]}" -DDROT_CRYPTO_BACKEND_BEARSSL=1 -c "$f" -o "$o"; then
     echo "FAIL: $f does not compile for Cortex-M33" >&2

@@ -1,9 +1,10 @@
 # Build-level checks that are not per-backend.
 
-# The firmware-bound libraries link no allocator and no OS function (STYLE.md habit 3).
+# The firmware-bound libraries (common/, the BearSSL backend, the APM core)
+# link no allocator and no OS function (STYLE.md habit 3).
 add_test(NAME check_no_alloc
   COMMAND ${CMAKE_SOURCE_DIR}/tests/check_static.sh
-          $<TARGET_FILE:drot_common> $<TARGET_FILE:drot_crypto_bearssl>)
+          $<TARGET_FILE:drot_common> $<TARGET_FILE:drot_crypto_bearssl> $<TARGET_FILE:drot_apm_core>)
 set_tests_properties(check_no_alloc PROPERTIES LABELS "static")
 
 # The check itself must be able to fail: feed it an archive that calls malloc.

@@ -1,0 +1,31 @@
+/* see apm/apm_status.h */
+#include "apm/apm_status.h"
+
+#include "drot/status.h"
+
+const char *apm_status_str(apm_status st)
+{
+    if (st < 0 && st > -100)
+        return drot_status_str((drot_status)st);
+    switch (st) {
+    case APM_OK: return "ok";
+    case APM_E_ARG: return "bad argument or malformed request";
+    case APM_E_HAL: return "hardware access failed";
+    case APM_E_POWER: return "power lost during a write";
+    case APM_E_OTP: return "fuse write refused or fuses inconsistent";
+    case APM_E_CORRUPT: return "no valid copy of a flash record";
+    case APM_E_EXHAUSTED: return "counter or slot exhausted";
+    case APM_E_NOT_PROVISIONED: return "device not provisioned";
+    case APM_E_NO_KEY: return "no usable device root key";
+    case APM_E_LOCKED: return "key use locked by a tamper event";
+    case APM_E_LIFECYCLE: return "not allowed in this lifecycle state";
+    case APM_E_BOOT: return "firmware image did not verify";
+    case APM_E_ROLLBACK: return "version below the anti-rollback fuse";
+    case APM_E_ANCHOR: return "signer is not a trusted, unrevoked anchor";
+    case APM_E_IMAGE: return "image does not match its manifest";
+    case APM_E_FULL: return "table full";
+    case APM_E_DENIED: return "refused by policy";
+    case APM_E_RNG: return "random source failed";
+    }
+    return "unknown status";
+}
