@@ -9,7 +9,8 @@
  *   3. key store load: reconcile slots with the epoch fuse (keystore.h K1/K2);
  *   4. verify and measure the APM image (boot.h): the verdict gates every
  *      key use, so it is decided before the first request is read;
- *   5. boot seed from the DRBG (EAT bootseed: fixed for this boot).
+ *   5. boot seed from the DRBG (EAT bootseed: fixed for this boot);
+ *   6. a first tamper poll (tamper.h T1), then the link session set up.
  *
  * Requests: every frame gets exactly one answer frame. Before a session
  * exists only HELLO is accepted; a request whose frame does not open in the
@@ -94,6 +95,9 @@ apm_status apm_device_boot(apm_device *dev, const apm_hal *hal)
     st = apm_core_random(&s->core, s->boot_seed, sizeof s->boot_seed);
     if (st != APM_OK)
         return st;
+    /* tamper.h T1: the sensors are read at boot, before the first request. */
+    if (apm_tamper_poll(&s->core, &s->tamper) == APM_E_POWER)
+        return APM_E_POWER;
     if (drot_link_session_init_apm(&s->link, s->core.otp.link_key) != DROT_OK)
         return APM_E_ARG;
     return APM_OK;
