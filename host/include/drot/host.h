@@ -1,0 +1,132 @@
+/*
+ * drot/host.h — libdrot-host: the host processor's side of the APM.
+ *
+ * The host is assumed compromisable. It reaches the APM only through the
+ * authenticated link (docs/link.md), relays evidence without being able to
+ * forge it, and keeps its secrets in blobs only its own APM can open.
+ *
+ *   transport   a byte stream to the APM behind an ops table (UNIX socket for
+ *               the simulated APM; a UART transport can be added for QEMU)
+ *   driver      session handshake, one request at a time, every answer
+ *               checked, timeouts, reconnect and retry of idempotent requests
+ *   handlers    attestation (nonce from challenge and TLS exporter, token
+ *               bytes returned unchanged), measured boot (extend), secure
+ *               storage (seal/unseal into a protected directory)
+ *
+ * Host code (prefix dh_): OS calls and allocation are allowed; every
+ * function returns a dh_status, and the driver keeps a human-readable
+ * description of the last failure (dh_driver_last_error).
+ */
+#ifndef DROT_HOST_H
+#define DROT_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drot/link_msg.h"
+
+typedef int32_t dh_status;
+#define DH_OK 0
+/* -1 .. -99 drot_status, -100 .. -199 apm_status: the APM's own refusal
+ * codes are reported through DH_E_REFUSED and dh_driver_last_apm_code. */
+#define DH_E_ARG (-200)      /* bad argument from the caller */
+#define DH_E_CONNECT (-201)  /* cannot reach the APM (socket missing, refused) */
+#define DH_E_TIMEOUT (-202)  /* the APM did not answer in time */
+#define DH_E_PROTOCOL (-203) /* an answer that does not open in the session or is malformed */
+#define DH_E_AUTH (-204)     /* the APM refused our HELLO: wrong link key */
+#define DH_E_REFUSED (-205)  /* the APM answered with an ERROR: see last_apm_code / last_error */
+#define DH_E_IO (-206)       /* a local file or socket operation failed */
+#define DH_E_STORAGE (-207)  /* secure storage: bad name, missing blob, unsafe directory */
+#define DH_E_NOMEM (-208)
+
+const char *dh_status_str(dh_status st);
+
+/* ---- transport --------------------------------------------------------------- */
+
+/* A byte stream. Every function returns 0 or a negative DH_E_* status.
+ * recv fills buf[0..len) completely or fails (DH_E_TIMEOUT when nothing
+ * arrives for timeout_ms; DH_E_CONNECT when the peer has closed). */
+typedef struct dh_transport_ops {
+    dh_status (*connect)(void *ctx, int timeout_ms);
+    dh_status (*send)(void *ctx, const uint8_t *buf, size_t len, int timeout_ms);
+    dh_status (*recv)(void *ctx, uint8_t *buf, size_t len, int timeout_ms);
+    void (*close)(void *ctx);
+} dh_transport_ops;
+
+/* The UNIX-socket transport (the simulated APM). ctx is a dh_unix_transport. */
+typedef struct dh_unix_transport {
+    char path[108];
+    int fd;
+} dh_unix_transport;
+extern const dh_transport_ops dh_unix_transport_ops;
+dh_status dh_unix_transport_init(dh_unix_transport *t, const char *path);
+
+/* ---- driver -------------------------------------------------------------------- */
+
+typedef struct dh_driver_options {
+    int timeout_ms; /* per answer; default 5000 when 0 */
+    int retries;    /* reconnect + retry of idempotent requests; default 1 when 0, none when < 0 */
+} dh_driver_options;
+
+typedef struct dh_driver dh_driver;
+
+/* Opens a driver on a transport (not yet connected: the first request
+ * connects and runs the handshake). opt may be NULL. */
+dh_status dh_driver_open(dh_driver **out, const dh_transport_ops *ops, void *tctx, const uint8_t link_key[32],
+                         const dh_driver_options *opt);
+void dh_driver_close(dh_driver *d); /* wipes the session and the link key */
+
+/* The last failure as one line of text, e.g. "APM refused GET_TOKEN: key
+ * use locked by a tamper event (-108)"; "" after a success. */
+const char *dh_driver_last_error(const dh_driver *d);
+/* The APM's ERROR code of the last DH_E_REFUSED (0 otherwise). */
+int32_t dh_driver_last_apm_code(const dh_driver *d);
+
+/* Requests. GET_INFO, GET_TOKEN, TAMPER_LOG, SEAL and UNSEAL are idempotent
+ * and retried after a reconnect; EXTEND_MEASUREMENT is not (it would append
+ * twice): its failure is reported and the caller decides. */
+dh_status dh_get_info(dh_driver *d, drot_link_info *out);
+dh_status dh_get_token(dh_driver *d, const uint8_t *nonce, size_t nonce_len, uint32_t profile, uint8_t *out,
+                       size_t cap, size_t *out_len);
+dh_status dh_extend(dh_driver *d, const drot_link_measurement *m, uint32_t *index);
+dh_status dh_tamper_log(dh_driver *d, drot_link_tamper_log *out);
+/* SEAL / UNSEAL (docs/link.md): label names the blob (≤ 64 bytes of
+ * [A-Za-z0-9._-]) and is bound into it. */
+dh_status dh_seal(dh_driver *d, const char *label, const uint8_t *data, size_t len, uint8_t *blob, size_t cap,
+                  size_t *blob_len);
+dh_status dh_unseal(dh_driver *d, const char *label, const uint8_t *blob, size_t blob_len, uint8_t *data,
+                    size_t cap, size_t *len);
+
+/* ---- attestation handler ------------------------------------------------------- */
+
+/* nonce = SHA-256(challenge ‖ exporter) (DESIGN.md §4): the server's 32-byte
+ * challenge, the TLS 1.3 exporter value of the connection that carries the
+ * token (label "EXPORTER-Channel-Binding", empty context, 32 bytes). */
+dh_status dh_attest_nonce(const uint8_t challenge[32], const uint8_t exporter[32], uint8_t nonce[32]);
+
+/* The token for (challenge, exporter) in the profile: the APM's bytes,
+ * unchanged (the host never rebuilds evidence). */
+dh_status dh_attest(dh_driver *d, const uint8_t challenge[32], const uint8_t exporter[32], uint32_t profile,
+                    uint8_t *token, size_t cap, size_t *token_len);
+
+/* ---- measured host boot -------------------------------------------------------- */
+
+/* Hashes the file at path (SHA-256, streamed) and extends it into the APM as
+ * a measurement of type (e.g. "HOST-BL"), version and signer id. */
+dh_status dh_measure_file(dh_driver *d, const char *type, const char *version, const uint8_t signer_id[32],
+                          const char *path, uint32_t *index);
+
+/* ---- secure storage ------------------------------------------------------------ */
+
+/* A directory the host keeps sealed blobs in: created 0700 if absent,
+ * refused if it exists with looser permissions or another owner; blobs are
+ * files of mode 0600 named after their label, written atomically (temp file,
+ * fsync, rename, fsync of the directory): a crash or power cut leaves the
+ * old blob or the new one. */
+dh_status dh_storage_put(dh_driver *d, const char *dir, const char *label, const uint8_t *data, size_t len);
+/* *data is malloc'ed (free with dh_storage_free, which wipes it). */
+dh_status dh_storage_get(dh_driver *d, const char *dir, const char *label, uint8_t **data, size_t *len);
+void dh_storage_free(uint8_t *data, size_t len);
+
+#endif /* DROT_HOST_H */
