@@ -769,3 +769,185 @@ drot_status drot_link_tamper_log_decode(const uint8_t *p, size_t len, drot_link_
         st = DROT_E_CLAIM_INVALID;
     return st == DROT_OK ? drot_cbor_reader_done(&r) : st;
 }
+
+/* ---- SEAL / UNSEAL -------------------------------------------------------- */
+
+/* The label alphabet: A-Z a-z 0-9 . _ - (docs/link.md). */
+static bool label_ok(const char *p, size_t n)
+{
+    if (p == NULL || n == 0 || n > DROT_LINK_SEAL_MAX_LABEL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '.' && c != '_' && c != '-')
+            return false;
+    }
+    return true;
+}
+
+/* A byte string of min..max bytes, as a view into the input. */
+static drot_status read_bstr_view(drot_cbor_reader *r, size_t min, size_t max, const uint8_t **p, size_t *n)
+{
+    const uint8_t *vp;
+    size_t vn;
+    drot_status st = want(r, DROT_CBOR_BSTR);
+    if (st != DROT_OK || (st = drot_cbor_get_bstr(r, &vp, &vn)) != DROT_OK)
+        return st;
+    if (vn < min || vn > max)
+        return DROT_E_CLAIM_INVALID;
+    *p = vp;
+    *n = vn;
+    return DROT_OK;
+}
+
+/* {1: label tstr, 2: bytes bstr (min..max)}: the shape both requests share. */
+static drot_status encode_labelled(const char *label, size_t label_len, const uint8_t *b, size_t n,
+                                   size_t min, size_t max, uint8_t *out, size_t cap, size_t *out_len)
+{
+    drot_cbor_writer w;
+    if (!out_ok(out, cap, out_len) || !label_ok(label, label_len) || n < min || n > max ||
+        (b == NULL && n != 0))
+        return DROT_E_ARG;
+    drot_cbor_writer_init(&w, out, cap);
+    drot_cbor_put_map(&w, 2);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_tstr(&w, label, label_len);
+    drot_cbor_put_uint(&w, 2);
+    drot_cbor_put_bstr(&w, b, n);
+    return finish(&w, out_len);
+}
+
+static drot_status decode_labelled(const uint8_t *p, size_t len, size_t min, size_t max,
+                                   char label[DROT_LINK_SEAL_MAX_LABEL], size_t *label_len, const uint8_t **b,
+                                   size_t *n)
+{
+    drot_cbor_reader r;
+    uint32_t seen = 0;
+    unsigned key;
+    size_t count;
+    drot_cbor_reader_init(&r, p, len);
+    drot_status st = open_map(&r, DROT_E_MALFORMED, &count);
+    for (size_t i = 0; st == DROT_OK && i < count; i++) {
+        if ((st = next_key(&r, KEYS(2), &seen, &key)) != DROT_OK)
+            break;
+        if (key == 1) {
+            /* read_tstr bounds the length and checks UTF-8; the alphabet is
+             * stricter still. */
+            st = read_tstr(&r, label, DROT_LINK_SEAL_MAX_LABEL, label_len);
+            if (st == DROT_OK && !label_ok(label, *label_len))
+                st = DROT_E_CLAIM_INVALID;
+        } else {
+            st = read_bstr_view(&r, min, max, b, n);
+        }
+    }
+    if (st == DROT_OK)
+        st = require(seen, KEYS(2));
+    return st == DROT_OK ? drot_cbor_reader_done(&r) : st;
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_seal_req_encode(const drot_link_seal_req *m, uint8_t *out, size_t cap, size_t *out_len)
+{
+    if (m == NULL)
+        return DROT_E_ARG;
+    return encode_labelled(m->label, m->label_len, m->data, m->data_len, 0, DROT_LINK_SEAL_MAX_DATA, out, cap,
+                           out_len);
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_seal_req_decode(const uint8_t *p, size_t len, drot_link_seal_req *m)
+{
+    if ((p == NULL && len != 0) || m == NULL)
+        return DROT_E_ARG;
+    return decode_labelled(p, len, 0, DROT_LINK_SEAL_MAX_DATA, m->label, &m->label_len, &m->data,
+                           &m->data_len);
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_unseal_req_encode(const drot_link_unseal_req *m, uint8_t *out, size_t cap,
+                                        size_t *out_len)
+{
+    if (m == NULL)
+        return DROT_E_ARG;
+    return encode_labelled(m->label, m->label_len, m->blob, m->blob_len, DROT_LINK_SEAL_MIN_BLOB,
+                           DROT_LINK_SEAL_MAX_BLOB, out, cap, out_len);
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_unseal_req_decode(const uint8_t *p, size_t len, drot_link_unseal_req *m)
+{
+    if ((p == NULL && len != 0) || m == NULL)
+        return DROT_E_ARG;
+    return decode_labelled(p, len, DROT_LINK_SEAL_MIN_BLOB, DROT_LINK_SEAL_MAX_BLOB, m->label, &m->label_len,
+                           &m->blob, &m->blob_len);
+}
+
+/* {1: bytes bstr (min..max)}: the shape both responses share. */
+static drot_status encode_bytes_resp(const uint8_t *b, size_t n, size_t min, size_t max, uint8_t *out,
+                                     size_t cap, size_t *out_len)
+{
+    drot_cbor_writer w;
+    if (!out_ok(out, cap, out_len) || n < min || n > max || (b == NULL && n != 0))
+        return DROT_E_ARG;
+    drot_cbor_writer_init(&w, out, cap);
+    drot_cbor_put_map(&w, 1);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_bstr(&w, b, n);
+    return finish(&w, out_len);
+}
+
+static drot_status decode_bytes_resp(const uint8_t *p, size_t len, size_t min, size_t max, const uint8_t **b,
+                                     size_t *n)
+{
+    drot_cbor_reader r;
+    uint32_t seen = 0;
+    unsigned key;
+    size_t count;
+    const uint8_t *vp = NULL;
+    size_t vn = 0;
+    if ((p == NULL && len != 0) || b == NULL || n == NULL)
+        return DROT_E_ARG;
+    drot_cbor_reader_init(&r, p, len);
+    drot_status st = open_map(&r, DROT_E_MALFORMED, &count);
+    for (size_t i = 0; st == DROT_OK && i < count; i++) {
+        if ((st = next_key(&r, KEYS(1), &seen, &key)) == DROT_OK)
+            st = read_bstr_view(&r, min, max, &vp, &vn);
+    }
+    if (st == DROT_OK)
+        st = require(seen, KEYS(1));
+    if (st == DROT_OK)
+        st = drot_cbor_reader_done(&r);
+    if (st == DROT_OK) {
+        *b = vp;
+        *n = vn;
+    }
+    return st;
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_blob_resp_encode(const uint8_t *blob, size_t blob_len, uint8_t *out, size_t cap,
+                                       size_t *out_len)
+{
+    return encode_bytes_resp(blob, blob_len, DROT_LINK_SEAL_MIN_BLOB, DROT_LINK_SEAL_MAX_BLOB, out, cap,
+                             out_len);
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_blob_resp_decode(const uint8_t *p, size_t len, const uint8_t **blob, size_t *blob_len)
+{
+    return decode_bytes_resp(p, len, DROT_LINK_SEAL_MIN_BLOB, DROT_LINK_SEAL_MAX_BLOB, blob, blob_len);
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_data_resp_encode(const uint8_t *data, size_t data_len, uint8_t *out, size_t cap,
+                                       size_t *out_len)
+{
+    return encode_bytes_resp(data, data_len, 0, DROT_LINK_SEAL_MAX_DATA, out, cap, out_len);
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_data_resp_decode(const uint8_t *p, size_t len, const uint8_t **data, size_t *data_len)
+{
+    return decode_bytes_resp(p, len, 0, DROT_LINK_SEAL_MAX_DATA, data, data_len);
+}

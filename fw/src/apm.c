@@ -31,6 +31,7 @@
 #include "layout.h"
 #include "manufacture.h"
 #include "measure.h"
+#include "seal.h"
 #include "tamper.h"
 
 #define APM_VERSION_STRING "drot-apm 0.1.0"
@@ -56,11 +57,22 @@ typedef struct apm_state {
         drot_link_tamper_log tamper_log;
         apm_tamper_event events[APM_TAMPER_LOG_MAX];
         uint8_t token[APM_TOKEN_MAX];
+        struct { /* SEAL / UNSEAL: the request (data and blob point into the frame) and the result */
+            union {
+                drot_link_seal_req seal;
+                drot_link_unseal_req unseal;
+            } req;
+            uint8_t buf[APM_SEAL_MAX_BLOB];
+        } seal;
     } msg;
 } apm_state;
 
 _Static_assert(sizeof(apm_state) <= APM_DEVICE_SIZE, "APM_DEVICE_SIZE too small for apm_state");
 _Static_assert(APM_FRAME_MAX == DROT_LINK_MAX_FRAME, "APM_FRAME_MAX must equal DROT_LINK_MAX_FRAME");
+_Static_assert(APM_SEAL_MAX_DATA == DROT_LINK_SEAL_MAX_DATA && APM_SEAL_MAX_BLOB == DROT_LINK_SEAL_MAX_BLOB &&
+                   APM_SEAL_OVERHEAD == DROT_LINK_SEAL_MIN_BLOB &&
+                   APM_SEAL_MAX_LABEL == DROT_LINK_SEAL_MAX_LABEL,
+               "the link's SEAL / UNSEAL bounds are the sealing code's");
 
 static apm_state *state_of(apm_device *dev)
 {
@@ -244,6 +256,40 @@ static apm_status do_tamper_log(apm_state *s, size_t *len)
     return ds == DROT_OK ? APM_OK : (apm_status)ds;
 }
 
+static apm_status do_seal(apm_state *s, const drot_link_frame *req, size_t *len)
+{
+    const drot_link_seal_req *r = &s->msg.seal.req.seal;
+    drot_status ds = drot_link_seal_req_decode(req->payload, req->payload_len, &s->msg.seal.req.seal);
+    if (ds != DROT_OK)
+        return (apm_status)ds;
+    size_t blob_len = 0;
+    apm_status st = apm_seal_seal(&s->core, &s->boot, &s->tamper, r->label, r->label_len, r->data,
+                                  r->data_len, s->msg.seal.buf, sizeof s->msg.seal.buf, &blob_len);
+    if (st != APM_OK)
+        return st;
+    ds = drot_link_blob_resp_encode(s->msg.seal.buf, blob_len, s->payload, sizeof s->payload, len);
+    return ds == DROT_OK ? APM_OK : (apm_status)ds;
+}
+
+/* The plaintext is in the answer by design (the host asked for it); the
+ * copy in the message buffer is wiped as soon as it is encoded. */
+static apm_status do_unseal(apm_state *s, const drot_link_frame *req, size_t *len)
+{
+    const drot_link_unseal_req *r = &s->msg.seal.req.unseal;
+    drot_status ds = drot_link_unseal_req_decode(req->payload, req->payload_len, &s->msg.seal.req.unseal);
+    if (ds != DROT_OK)
+        return (apm_status)ds;
+    size_t data_len = 0;
+    apm_status st = apm_seal_unseal(&s->core, &s->boot, &s->tamper, r->label, r->label_len, r->blob,
+                                    r->blob_len, s->msg.seal.buf, sizeof s->msg.seal.buf, &data_len);
+    if (st == APM_OK) {
+        ds = drot_link_data_resp_encode(s->msg.seal.buf, data_len, s->payload, sizeof s->payload, len);
+        st = ds == DROT_OK ? APM_OK : (apm_status)ds;
+    }
+    drot_wipe(s->msg.seal.buf, sizeof s->msg.seal.buf);
+    return st;
+}
+
 static apm_status dispatch(apm_state *s, const drot_link_frame *req, size_t *len)
 {
     switch (req->type) {
@@ -257,6 +303,8 @@ static apm_status dispatch(apm_state *s, const drot_link_frame *req, size_t *len
         if (drot_link_empty_decode(req->payload, req->payload_len) != DROT_OK)
             return APM_E_ARG;
         return do_tamper_log(s, len);
+    case DROT_LINK_T_SEAL: return do_seal(s, req, len);
+    case DROT_LINK_T_UNSEAL: return do_unseal(s, req, len);
     default: return (apm_status)DROT_E_UNSUPPORTED;
     }
 }

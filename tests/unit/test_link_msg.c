@@ -82,6 +82,28 @@ static drot_status dec_info(const uint8_t *p, size_t len)
 {
     return drot_link_info_decode(p, len, &g_info);
 }
+static drot_status dec_seal_req(const uint8_t *p, size_t len)
+{
+    drot_link_seal_req m;
+    return drot_link_seal_req_decode(p, len, &m);
+}
+static drot_status dec_unseal_req(const uint8_t *p, size_t len)
+{
+    drot_link_unseal_req m;
+    return drot_link_unseal_req_decode(p, len, &m);
+}
+static drot_status dec_blob_resp(const uint8_t *p, size_t len)
+{
+    const uint8_t *b;
+    size_t n;
+    return drot_link_blob_resp_decode(p, len, &b, &n);
+}
+static drot_status dec_data_resp(const uint8_t *p, size_t len)
+{
+    const uint8_t *b;
+    size_t n;
+    return drot_link_data_resp_decode(p, len, &b, &n);
+}
 
 /* Decodes a copy of p[0..len) in an exact-size heap buffer. */
 static drot_status decode_exact(decode_fn fn, const uint8_t *p, size_t len)
@@ -126,6 +148,10 @@ typedef struct vcase {
 #define MEAS_SIGNER  "045820" N32
 /* One tamper event {1: 1, 2: 1000, 3: -1}. */
 #define EVENT "a30101021903e80320"
+/* SEAL / UNSEAL fields: label "ab", data h'010203', a 32-byte blob. */
+#define LABEL_AB "01626162"
+#define DATA3    "0243010203"
+#define BLOB32   "025820" N32
 
 static const vcase k_cases[] = {
     /* HELLO / HELLO_ACK */
@@ -266,6 +292,67 @@ static const vcase k_cases[] = {
     {dec_tamper, "a30180020503f5", DROT_E_UNKNOWN_CLAIM, "tamper: key 3"},
     {dec_tamper, "a201800205ff", DROT_E_TRAILING, "tamper: trailing break"},
     {dec_tamper, "a2019f" EVENT "ff0205", DROT_E_UNSUPPORTED, "tamper: indefinite array"},
+    /* SEAL request */
+    {dec_seal_req, "a2" LABEL_AB DATA3, DROT_OK, "seal: valid"},
+    {dec_seal_req, "a2" DATA3 LABEL_AB, DROT_OK, "seal: valid, keys in another order"},
+    {dec_seal_req, "a2" LABEL_AB "0240", DROT_OK, "seal: empty data"},
+    {dec_seal_req, "a2 0167417a30392e5f2d" DATA3, DROT_OK, "seal: label Az09._-"},
+    {dec_seal_req, "a2 0160" DATA3, DROT_E_CLAIM_INVALID, "seal: empty label"},
+    {dec_seal_req, "a2 0163612062" DATA3, DROT_E_CLAIM_INVALID, "seal: label with a space"},
+    {dec_seal_req, "a2 0163612f62" DATA3, DROT_E_CLAIM_INVALID, "seal: label with a slash"},
+    {dec_seal_req, "a2 01626100" DATA3, DROT_E_CLAIM_INVALID, "seal: label with a NUL"},
+    {dec_seal_req, "a2 0162c3a9" DATA3, DROT_E_CLAIM_INVALID, "seal: label U+00E9 (valid UTF-8)"},
+    {dec_seal_req, "a2 0162c328" DATA3, DROT_E_CLAIM_INVALID, "seal: label not UTF-8"},
+    {dec_seal_req, "a2 01426162" DATA3, DROT_E_CLAIM_INVALID, "seal: label is a byte string"},
+    {dec_seal_req, "a2 0101" DATA3, DROT_E_CLAIM_INVALID, "seal: label is an integer"},
+    {dec_seal_req, "a2" LABEL_AB "0263010203", DROT_E_CLAIM_INVALID, "seal: data is a text string"},
+    {dec_seal_req, "a2" LABEL_AB "0200", DROT_E_CLAIM_INVALID, "seal: data is an integer"},
+    {dec_seal_req, "a2" LABEL_AB "02f6", DROT_E_CLAIM_INVALID, "seal: data is null"},
+    {dec_seal_req, "a1" DATA3, DROT_E_CLAIM_MISSING, "seal: label missing"},
+    {dec_seal_req, "a1" LABEL_AB, DROT_E_CLAIM_MISSING, "seal: data missing"},
+    {dec_seal_req, "a0", DROT_E_CLAIM_MISSING, "seal: empty map"},
+    {dec_seal_req, "a3" LABEL_AB DATA3 LABEL_AB, DROT_E_DUPLICATE, "seal: label twice"},
+    {dec_seal_req, "a3" LABEL_AB DATA3 DATA3, DROT_E_DUPLICATE, "seal: data twice"},
+    {dec_seal_req, "a3" LABEL_AB DATA3 "0300", DROT_E_UNKNOWN_CLAIM, "seal: key 3"},
+    {dec_seal_req, "a3 0000" LABEL_AB DATA3, DROT_E_UNKNOWN_CLAIM, "seal: key 0"},
+    {dec_seal_req, "a3 616100" LABEL_AB DATA3, DROT_E_UNKNOWN_CLAIM, "seal: text key"},
+    {dec_seal_req, "a2" LABEL_AB DATA3 "00", DROT_E_TRAILING, "seal: trailing byte"},
+    {dec_seal_req, "a2" LABEL_AB "02430102", DROT_E_TRUNCATED, "seal: data cut short"},
+    {dec_seal_req, "82 626162 43010203", DROT_E_MALFORMED, "seal: an array of the two values"},
+    {dec_seal_req, "bf" LABEL_AB DATA3 "ff", DROT_E_UNSUPPORTED, "seal: indefinite map"},
+    /* UNSEAL request */
+    {dec_unseal_req, "a2" LABEL_AB BLOB32, DROT_OK, "unseal: valid, 32-byte blob"},
+    {dec_unseal_req, "a2" BLOB32 LABEL_AB, DROT_OK, "unseal: valid, keys in another order"},
+    {dec_unseal_req, "a2" LABEL_AB "02581f" N31, DROT_E_CLAIM_INVALID, "unseal: blob 31 bytes"},
+    {dec_unseal_req, "a2" LABEL_AB "0240", DROT_E_CLAIM_INVALID, "unseal: empty blob"},
+    {dec_unseal_req, "a2" LABEL_AB "027820" N32, DROT_E_CLAIM_INVALID, "unseal: blob is a text string"},
+    {dec_unseal_req, "a2 0163612a62" BLOB32, DROT_E_CLAIM_INVALID, "unseal: label with a star"},
+    {dec_unseal_req, "a2 0160" BLOB32, DROT_E_CLAIM_INVALID, "unseal: empty label"},
+    {dec_unseal_req, "a1" LABEL_AB, DROT_E_CLAIM_MISSING, "unseal: blob missing"},
+    {dec_unseal_req, "a1" BLOB32, DROT_E_CLAIM_MISSING, "unseal: label missing"},
+    {dec_unseal_req, "a3" LABEL_AB BLOB32 BLOB32, DROT_E_DUPLICATE, "unseal: blob twice"},
+    {dec_unseal_req, "a3" LABEL_AB BLOB32 "0400", DROT_E_UNKNOWN_CLAIM, "unseal: key 4"},
+    {dec_unseal_req, "a2" LABEL_AB BLOB32 "a0", DROT_E_TRAILING, "unseal: trailing map"},
+    /* SEAL response */
+    {dec_blob_resp, "a1015820" N32, DROT_OK, "blob resp: valid"},
+    {dec_blob_resp, "a101581f" N31, DROT_E_CLAIM_INVALID, "blob resp: 31 bytes"},
+    {dec_blob_resp, "a10140", DROT_E_CLAIM_INVALID, "blob resp: empty"},
+    {dec_blob_resp, "a1017820" N32, DROT_E_CLAIM_INVALID, "blob resp: a text string"},
+    {dec_blob_resp, "a0", DROT_E_CLAIM_MISSING, "blob resp: no blob"},
+    {dec_blob_resp, "a2015820" N32 "015820" N32, DROT_E_DUPLICATE, "blob resp: blob twice"},
+    {dec_blob_resp, "a2015820" N32 "0200", DROT_E_UNKNOWN_CLAIM, "blob resp: key 2"},
+    {dec_blob_resp, "a1025820" N32, DROT_E_UNKNOWN_CLAIM, "blob resp: key 2 instead of 1"},
+    {dec_blob_resp, "a1015820" N32 "00", DROT_E_TRAILING, "blob resp: trailing byte"},
+    /* UNSEAL response */
+    {dec_data_resp, "a10140", DROT_OK, "data resp: empty data"},
+    {dec_data_resp, "a10143010203", DROT_OK, "data resp: 3 bytes"},
+    {dec_data_resp, "a10163616263", DROT_E_CLAIM_INVALID, "data resp: a text string"},
+    {dec_data_resp, "a10100", DROT_E_CLAIM_INVALID, "data resp: an integer"},
+    {dec_data_resp, "a0", DROT_E_CLAIM_MISSING, "data resp: no data"},
+    {dec_data_resp, "a201400140", DROT_E_DUPLICATE, "data resp: data twice"},
+    {dec_data_resp, "a201400340", DROT_E_UNKNOWN_CLAIM, "data resp: key 3"},
+    {dec_data_resp, "a1014000", DROT_E_TRAILING, "data resp: trailing byte"},
+    {dec_data_resp, "8140", DROT_E_MALFORMED, "data resp: an array"},
 };
 
 /* Test 1: every row of the table (hand-written CBOR) / its expected status,
@@ -818,6 +905,236 @@ static void test_args(void **state)
     assert_int_equal(drot_link_error_encode(NULL, out, sizeof out, &n), DROT_E_ARG);
     assert_int_equal(drot_link_token_resp_decode(out, 1, NULL, &n), DROT_E_ARG);
     assert_int_equal(drot_link_empty_decode(NULL, 0), DROT_E_TRUNCATED);
+    drot_link_seal_req sr;
+    drot_link_unseal_req ur;
+    const uint8_t *bp;
+    assert_int_equal(drot_link_seal_req_encode(NULL, out, sizeof out, &n), DROT_E_ARG);
+    assert_int_equal(drot_link_seal_req_decode(out, 1, NULL), DROT_E_ARG);
+    assert_int_equal(drot_link_seal_req_decode(NULL, 1, &sr), DROT_E_ARG);
+    assert_int_equal(drot_link_unseal_req_encode(NULL, out, sizeof out, &n), DROT_E_ARG);
+    assert_int_equal(drot_link_unseal_req_decode(NULL, 1, &ur), DROT_E_ARG);
+    assert_int_equal(drot_link_blob_resp_encode(NULL, 32, out, sizeof out, &n), DROT_E_ARG);
+    assert_int_equal(drot_link_blob_resp_decode(out, 1, &bp, NULL), DROT_E_ARG);
+    assert_int_equal(drot_link_data_resp_encode(NULL, 1, out, sizeof out, &n), DROT_E_ARG);
+    assert_int_equal(drot_link_data_resp_decode(out, 1, NULL, &n), DROT_E_ARG);
+    /* Empty data may be NULL on encode. */
+    assert_int_equal(drot_link_data_resp_encode(NULL, 0, out, sizeof out, &n), DROT_OK);
+    assert_int_equal(n, 3);
+}
+
+/* ---- SEAL / UNSEAL ------------------------------------------------------- */
+
+/* {1: label, 2: bytes} built with drot's writer, for lengths beyond the table. */
+static size_t build_labelled(const char *label, size_t label_len, const uint8_t *b, size_t n, uint8_t *out,
+                             size_t cap)
+{
+    drot_cbor_writer w;
+    size_t len;
+    drot_cbor_writer_init(&w, out, cap);
+    drot_cbor_put_map(&w, 2);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_tstr(&w, label, label_len);
+    drot_cbor_put_uint(&w, 2);
+    drot_cbor_put_bstr(&w, b, n);
+    assert_int_equal(drot_cbor_writer_finish(&w, &len), DROT_OK);
+    return len;
+}
+
+static size_t build_bytes_resp(const uint8_t *b, size_t n, uint8_t *out, size_t cap)
+{
+    drot_cbor_writer w;
+    size_t len;
+    drot_cbor_writer_init(&w, out, cap);
+    drot_cbor_put_map(&w, 1);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_bstr(&w, b, n);
+    assert_int_equal(drot_cbor_writer_finish(&w, &len), DROT_OK);
+    return len;
+}
+
+/* Test 10: SEAL request with data of 0, 1 and 2048 bytes / the spec's CBOR
+ * byte for byte (small case), equal after decoding with data pointing into
+ * the input, every cut refused, a 1-byte-short buffer gives DROT_E_BUFFER and
+ * the size needed; a 64-byte label accepted both ways; a 65-byte or empty
+ * label, a bad character, and 2049 bytes of data refused by the encoder
+ * (DROT_E_ARG) and the decoder (DROT_E_CLAIM_INVALID). */
+static void test_seal_req(void **state)
+{
+    (void)state;
+    static uint8_t out[4096], want[64], data[2049];
+    static const size_t sizes[] = {0, 1, 2048};
+    char label[65];
+    size_t n, n2, wn;
+    drot_link_seal_req m, g;
+
+    fill(data, sizeof data, 0x30);
+    memset(&m, 0, sizeof m);
+    m.label_len = 5;
+    memcpy(m.label, "key-1", 5);
+    m.data = data;
+    m.data_len = 3;
+    assert_int_equal(drot_link_seal_req_encode(&m, out, sizeof out, &n), DROT_OK);
+    wn = hex("a201656b65792d310243303132", want, sizeof want);
+    assert_int_equal(n, wn);
+    assert_memory_equal(out, want, n);
+
+    for (size_t i = 0; i < 3; i++) {
+        m.data_len = sizes[i];
+        assert_int_equal(drot_link_seal_req_encode(&m, out, sizeof out, &n), DROT_OK);
+        memset(&g, 0xcc, sizeof g);
+        assert_int_equal(drot_link_seal_req_decode(out, n, &g), DROT_OK);
+        assert_int_equal(g.label_len, 5);
+        assert_memory_equal(g.label, "key-1", 5);
+        assert_int_equal(g.label[5], 0); /* the rest of the array is zeroed */
+        assert_int_equal(g.data_len, sizes[i]);
+        assert_non_null(g.data);
+        assert_ptr_equal(g.data, out + n - sizes[i]); /* the data is the message's tail */
+        if (sizes[i] > 0)
+            assert_memory_equal(g.data, data, sizes[i]);
+        all_cuts_refused(dec_seal_req, out, n);
+        assert_int_equal(drot_link_seal_req_encode(&m, out, n - 1, &n2), DROT_E_BUFFER);
+        assert_int_equal(n2, n);
+    }
+    m.data = NULL; /* allowed with no data */
+    m.data_len = 0;
+    assert_int_equal(drot_link_seal_req_encode(&m, out, sizeof out, &n), DROT_OK);
+    m.data_len = 1;
+    assert_int_equal(drot_link_seal_req_encode(&m, out, sizeof out, &n), DROT_E_ARG);
+    m.data = data;
+
+    memset(label, 'L', sizeof label);
+    m.label_len = 64;
+    memcpy(m.label, label, 64);
+    assert_int_equal(drot_link_seal_req_encode(&m, out, sizeof out, &n), DROT_OK);
+    assert_int_equal(drot_link_seal_req_decode(out, n, &g), DROT_OK);
+    assert_int_equal(g.label_len, 64);
+    assert_memory_equal(g.label, label, 64);
+    m.label_len = 65;
+    assert_int_equal(drot_link_seal_req_encode(&m, out, sizeof out, &n), DROT_E_ARG);
+    m.label_len = 0;
+    assert_int_equal(drot_link_seal_req_encode(&m, out, sizeof out, &n), DROT_E_ARG);
+    static const char bad[] = " /\\:*\x7f\xc3+@";
+    for (size_t i = 0; i < sizeof bad - 1; i++) {
+        m.label_len = 3;
+        memcpy(m.label, "a b", 3);
+        m.label[1] = bad[i];
+        assert_int_equal(drot_link_seal_req_encode(&m, out, sizeof out, &n), DROT_E_ARG);
+        n = build_labelled(m.label, 3, data, 1, out, sizeof out);
+        assert_int_equal(decode_exact(dec_seal_req, out, n), DROT_E_CLAIM_INVALID);
+    }
+    m.label_len = 1;
+    m.data_len = 2049;
+    assert_int_equal(drot_link_seal_req_encode(&m, out, sizeof out, &n), DROT_E_ARG);
+
+    n = build_labelled(label, 65, data, 1, out, sizeof out);
+    assert_int_equal(decode_exact(dec_seal_req, out, n), DROT_E_CLAIM_INVALID);
+    n = build_labelled(label, 64, data, 2048, out, sizeof out);
+    assert_int_equal(decode_exact(dec_seal_req, out, n), DROT_OK);
+    n = build_labelled(label, 64, data, 2049, out, sizeof out);
+    assert_int_equal(decode_exact(dec_seal_req, out, n), DROT_E_CLAIM_INVALID);
+}
+
+/* Test 11: UNSEAL request with blobs of 32 and 2080 bytes / the spec's CBOR
+ * (32), equal after decoding with the blob pointing into the input, every
+ * cut refused; 31 and 2081 bytes and a bad label refused by the encoder
+ * (DROT_E_ARG) and the decoder (DROT_E_CLAIM_INVALID). */
+static void test_unseal_req(void **state)
+{
+    (void)state;
+    static uint8_t out[4096], want[64], blob[2081];
+    size_t n, n2, wn;
+    drot_link_unseal_req m, g;
+
+    fill(blob, sizeof blob, 0);
+    memset(&m, 0, sizeof m);
+    m.label_len = 2;
+    memcpy(m.label, "ab", 2);
+    m.blob = blob;
+    m.blob_len = 32;
+    assert_int_equal(drot_link_unseal_req_encode(&m, out, sizeof out, &n), DROT_OK);
+    wn = hex("a2" LABEL_AB BLOB32, want, sizeof want);
+    assert_int_equal(n, wn);
+    assert_memory_equal(out, want, n);
+    for (size_t len = 32; len <= 2080; len += 2048) {
+        m.blob_len = len;
+        assert_int_equal(drot_link_unseal_req_encode(&m, out, sizeof out, &n), DROT_OK);
+        memset(&g, 0xcc, sizeof g);
+        assert_int_equal(drot_link_unseal_req_decode(out, n, &g), DROT_OK);
+        assert_int_equal(g.label_len, 2);
+        assert_memory_equal(g.label, "ab", 2);
+        assert_int_equal(g.blob_len, len);
+        assert_ptr_equal(g.blob, out + n - len);
+        assert_memory_equal(g.blob, blob, len);
+        all_cuts_refused(dec_unseal_req, out, n);
+        assert_int_equal(drot_link_unseal_req_encode(&m, out, n - 1, &n2), DROT_E_BUFFER);
+        assert_int_equal(n2, n);
+    }
+    for (size_t len = 31; len <= 2081; len += 2050) {
+        m.blob_len = len;
+        assert_int_equal(drot_link_unseal_req_encode(&m, out, sizeof out, &n), DROT_E_ARG);
+        n = build_labelled("ab", 2, blob, len, out, sizeof out);
+        assert_int_equal(decode_exact(dec_unseal_req, out, n), DROT_E_CLAIM_INVALID);
+    }
+    m.blob_len = 32;
+    m.label[1] = '~';
+    assert_int_equal(drot_link_unseal_req_encode(&m, out, sizeof out, &n), DROT_E_ARG);
+    n = build_labelled(m.label, 2, blob, 32, out, sizeof out);
+    assert_int_equal(decode_exact(dec_unseal_req, out, n), DROT_E_CLAIM_INVALID);
+    m.blob = NULL;
+    m.label[1] = 'b';
+    assert_int_equal(drot_link_unseal_req_encode(&m, out, sizeof out, &n), DROT_E_ARG);
+}
+
+/* Test 12: SEAL and UNSEAL responses at their bounds (blob 32 and 2080,
+ * data 0 and 2048) / the spec's CBOR (small cases), round trip with the view
+ * pointing into the input, every cut refused; blob 31 or 2081 and data 2049
+ * refused by the encoder (DROT_E_ARG) and the decoder (DROT_E_CLAIM_INVALID). */
+static void test_seal_resps(void **state)
+{
+    (void)state;
+    static uint8_t out[4096], want[64], b[2081];
+    const uint8_t *v;
+    size_t n, n2, vn, wn;
+
+    fill(b, sizeof b, 0);
+    assert_int_equal(drot_link_blob_resp_encode(b, 32, out, sizeof out, &n), DROT_OK);
+    wn = hex("a1015820" N32, want, sizeof want);
+    assert_int_equal(n, wn);
+    assert_memory_equal(out, want, n);
+    assert_int_equal(drot_link_data_resp_encode(b, 0, out, sizeof out, &n), DROT_OK);
+    wn = hex("a10140", want, sizeof want);
+    assert_int_equal(n, wn);
+    assert_memory_equal(out, want, n);
+    assert_int_equal(drot_link_data_resp_decode(out, n, &v, &vn), DROT_OK);
+    assert_int_equal(vn, 0);
+    assert_non_null(v);
+
+    for (size_t len = 32; len <= 2080; len += 2048) {
+        assert_int_equal(drot_link_blob_resp_encode(b, len, out, sizeof out, &n), DROT_OK);
+        assert_int_equal(drot_link_blob_resp_decode(out, n, &v, &vn), DROT_OK);
+        assert_int_equal(vn, len);
+        assert_ptr_equal(v, out + n - len);
+        assert_memory_equal(v, b, len);
+        all_cuts_refused(dec_blob_resp, out, n);
+        assert_int_equal(drot_link_blob_resp_encode(b, len, out, n - 1, &n2), DROT_E_BUFFER);
+        assert_int_equal(n2, n);
+    }
+    for (size_t len = 0; len <= 2048; len += 1024) {
+        assert_int_equal(drot_link_data_resp_encode(b, len, out, sizeof out, &n), DROT_OK);
+        assert_int_equal(drot_link_data_resp_decode(out, n, &v, &vn), DROT_OK);
+        assert_int_equal(vn, len);
+        assert_ptr_equal(v, out + n - len);
+        assert_memory_equal(v, b, len);
+        all_cuts_refused(dec_data_resp, out, n);
+    }
+    for (size_t len = 31; len <= 2081; len += 2050) {
+        assert_int_equal(drot_link_blob_resp_encode(b, len, out, sizeof out, &n), DROT_E_ARG);
+        n = build_bytes_resp(b, len, out, sizeof out);
+        assert_int_equal(decode_exact(dec_blob_resp, out, n), DROT_E_CLAIM_INVALID);
+    }
+    assert_int_equal(drot_link_data_resp_encode(b, 2049, out, sizeof out, &n), DROT_E_ARG);
+    n = build_bytes_resp(b, 2049, out, sizeof out);
+    assert_int_equal(decode_exact(dec_data_resp, out, n), DROT_E_CLAIM_INVALID);
 }
 
 int main(void)
@@ -832,6 +1149,9 @@ int main(void)
         cmocka_unit_test(test_info_round_trip),
         cmocka_unit_test(test_info_refusals),
         cmocka_unit_test(test_args),
+        cmocka_unit_test(test_seal_req),
+        cmocka_unit_test(test_unseal_req),
+        cmocka_unit_test(test_seal_resps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,9 +22,10 @@
  * On failure *m holds no meaningful data (it may be partly written).
  *
  * Storage: small strings are copied into fixed arrays in the structs (the
- * struct owns them); the token of GET_TOKEN's response alone is a pointer
- * and length into the decoded input (zero copy, up to 3 KiB), which must
- * outlive its use.
+ * struct owns them); the large byte strings (GET_TOKEN's token, SEAL's data,
+ * UNSEAL's blob, and the two sealing responses) are a pointer and length
+ * into the decoded input (zero copy, up to 3 KiB), which must outlive
+ * their use.
  *
  * Encoders take the same structs, check the same bounds (DROT_E_ARG for a
  * struct that would not decode) and write (out, cap, *out_len): too small is
@@ -52,7 +53,11 @@
 #define DROT_LINK_DEVICE_ID_LEN    16u
 #define DROT_LINK_INSTANCE_ID_LEN  33u /* 0x01 || SHA-256(DRK public key) */
 #define DROT_LINK_DIGEST_LEN       32u
-#define DROT_LINK_TOKEN_NONCE_MAX  64u /* GET_TOKEN nonce: 32, 48 or 64 bytes */
+#define DROT_LINK_TOKEN_NONCE_MAX  64u   /* GET_TOKEN nonce: 32, 48 or 64 bytes */
+#define DROT_LINK_SEAL_MAX_LABEL   64u   /* SEAL / UNSEAL label: 1..64 bytes of [A-Za-z0-9._-] */
+#define DROT_LINK_SEAL_MAX_DATA    2048u /* SEAL data, UNSEAL response data: 0..2048 bytes */
+#define DROT_LINK_SEAL_MIN_BLOB    32u   /* a sealed blob: 32 + data bytes (docs/apm-boot.md) */
+#define DROT_LINK_SEAL_MAX_BLOB    2080u
 
 /* GET_TOKEN profiles. */
 #define DROT_LINK_PROFILE_PSA  1u
@@ -171,5 +176,50 @@ typedef struct drot_link_tamper_log {
 drot_status drot_link_tamper_log_encode(const drot_link_tamper_log *m, uint8_t *out, size_t cap,
                                         size_t *out_len);
 drot_status drot_link_tamper_log_decode(const uint8_t *p, size_t len, drot_link_tamper_log *m);
+
+/* ---- SEAL / UNSEAL --------------------------------------------------------
+ *
+ * The label names what is sealed (the APM binds the blob to it): 1..64
+ * bytes, each one of A-Z a-z 0-9 . _ - (plain ASCII, so no UTF-8 question
+ * arises). A label outside that rule is DROT_E_CLAIM_INVALID on decode and
+ * DROT_E_ARG on encode, like every other bound here. */
+
+/* SEAL request {1: label tstr, 2: data bstr (0..2048)}. On decode, the label
+ * is copied into label[] (the rest zeroed) and data points into p; data may
+ * be NULL on encode when data_len is 0. */
+typedef struct drot_link_seal_req {
+    size_t label_len;
+    char label[DROT_LINK_SEAL_MAX_LABEL]; /* not NUL-terminated */
+    const uint8_t *data;
+    size_t data_len;
+} drot_link_seal_req;
+
+drot_status drot_link_seal_req_encode(const drot_link_seal_req *m, uint8_t *out, size_t cap, size_t *out_len);
+drot_status drot_link_seal_req_decode(const uint8_t *p, size_t len, drot_link_seal_req *m);
+
+/* UNSEAL request {1: label tstr, 2: blob bstr (32..2080)}. On decode, the
+ * label is copied into label[] (the rest zeroed) and blob points into p. */
+typedef struct drot_link_unseal_req {
+    size_t label_len;
+    char label[DROT_LINK_SEAL_MAX_LABEL]; /* not NUL-terminated */
+    const uint8_t *blob;
+    size_t blob_len;
+} drot_link_unseal_req;
+
+drot_status drot_link_unseal_req_encode(const drot_link_unseal_req *m, uint8_t *out, size_t cap,
+                                        size_t *out_len);
+drot_status drot_link_unseal_req_decode(const uint8_t *p, size_t len, drot_link_unseal_req *m);
+
+/* SEAL response {1: blob bstr (32..2080)}. On decode, *blob points into p. */
+drot_status drot_link_blob_resp_encode(const uint8_t *blob, size_t blob_len, uint8_t *out, size_t cap,
+                                       size_t *out_len);
+drot_status drot_link_blob_resp_decode(const uint8_t *p, size_t len, const uint8_t **blob, size_t *blob_len);
+
+/* UNSEAL response {1: data bstr (0..2048)}. On decode, *data points into p
+ * (at the end of the byte string's head when it is empty, never NULL).
+ * data may be NULL on encode when data_len is 0. */
+drot_status drot_link_data_resp_encode(const uint8_t *data, size_t data_len, uint8_t *out, size_t cap,
+                                       size_t *out_len);
+drot_status drot_link_data_resp_decode(const uint8_t *p, size_t len, const uint8_t **data, size_t *data_len);
 
 #endif /* DROT_LINK_MSG_H */

@@ -30,15 +30,15 @@ typedef int32_t dh_status;
 #define DH_OK 0
 /* -1 .. -99 drot_status, -100 .. -199 apm_status: the APM's own refusal
  * codes are reported through DH_E_REFUSED and dh_driver_last_apm_code. */
-#define DH_E_ARG (-200)      /* bad argument from the caller */
-#define DH_E_CONNECT (-201)  /* cannot reach the APM (socket missing, refused) */
-#define DH_E_TIMEOUT (-202)  /* the APM did not answer in time */
+#define DH_E_ARG      (-200) /* bad argument from the caller */
+#define DH_E_CONNECT  (-201) /* cannot reach the APM (socket missing, refused) */
+#define DH_E_TIMEOUT  (-202) /* the APM did not answer in time */
 #define DH_E_PROTOCOL (-203) /* an answer that does not open in the session or is malformed */
-#define DH_E_AUTH (-204)     /* the APM refused our HELLO: wrong link key */
-#define DH_E_REFUSED (-205)  /* the APM answered with an ERROR: see last_apm_code / last_error */
-#define DH_E_IO (-206)       /* a local file or socket operation failed */
-#define DH_E_STORAGE (-207)  /* secure storage: bad name, missing blob, unsafe directory */
-#define DH_E_NOMEM (-208)
+#define DH_E_AUTH     (-204) /* the APM refused our HELLO: wrong link key */
+#define DH_E_REFUSED  (-205) /* the APM answered with an ERROR: see last_apm_code / last_error */
+#define DH_E_IO       (-206) /* a local file or socket operation failed */
+#define DH_E_STORAGE  (-207) /* secure storage: bad name, missing blob, unsafe directory */
+#define DH_E_NOMEM    (-208)
 
 const char *dh_status_str(dh_status st);
 
