@@ -1,0 +1,981 @@
+/*
+ * drot-agent — the host processor's command-line side of the APM
+ * (docs/host.md "drot-agent").
+ *
+ *   drot-agent [--socket PATH] [--link-key FILE] [--timeout MS] [--json]
+ * COMMAND [options]
+ *
+ *   info          device id, epoch, lifecycle, instance id, boot status,
+ *                 tamper state and count, measurements
+ *   attest        a token for a nonce (or challenge + TLS exporter): hex on
+ *                 stdout or raw bytes to a file
+ *   measure       hash a host firmware image and extend it into the APM
+ *   seal/unseal   secure storage: blobs only this device's APM opens
+ *   tamper-log    the APM's tamper events
+ *
+ * Every command checks all of its input (hex, lengths, profile, files, the
+ * link key's permissions) before it talks to the APM, so bad input is
+ * refused with exit status 2 and changes nothing. Errors are one line on
+ * stderr: "drot-agent: <what went wrong>: <why / what to do>".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "drot/host.h"
+#include "drot_crypto.h"
+
+#define EXIT_OK     0
+#define EXIT_FAILED 1 /* the operation failed or the APM refused it */
+#define EXIT_USAGE  2 /* bad arguments or unusable input files; nothing was done */
+#define EXIT_UNREACHABLE                                                                                     \
+    3 /* the APM could not be reached or did not answer                                                      \
+       */
+
+/* Largest plaintext `seal` reads: what one blob holds. */
+#define AGENT_SEAL_MAX DROT_LINK_SEAL_MAX_DATA
+
+#define EXIT_CODES_HELP                                                                                      \
+    "exit status: 0 ok, 1 operation failed or refused by the APM, 2 usage "                                  \
+    "error (nothing done),\n"                                                                                \
+    "             3 APM unreachable (no socket, no answer)\n"
+
+#define GLOBAL_HELP                                                                                          \
+    "global options (before or after the command):\n"                                                        \
+    "  --socket PATH     the APM's link socket (default: $DROT_APM_SOCKET)\n"                                \
+    "  --link-key FILE   the host's copy of the link key: 32 raw bytes, mode "                               \
+    "0600 or stricter\n"                                                                                     \
+    "  --timeout MS      how long to wait for each answer (default 5000)\n"                                  \
+    "  --json            machine-readable output (info, tamper-log)\n"
+
+typedef struct agent {
+    const char *cmd; /* the command name, for messages */
+    const char *socket;
+    const char *link_key_path;
+    int timeout_ms;
+    bool json;
+    dh_unix_transport transport;
+    dh_driver *driver;
+} agent;
+
+static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void msg(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("drot-agent: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* ---- argument parsing
+ * -------------------------------------------------------- */
+
+enum { OPT_SOCKET = 1000, OPT_LINK_KEY, OPT_TIMEOUT, OPT_JSON, OPT_HELP };
+
+#define GLOBAL_OPTIONS                                                                                       \
+    {"socket", required_argument, 0, OPT_SOCKET}, {"link-key", required_argument, 0, OPT_LINK_KEY},          \
+        {"timeout", required_argument, 0, OPT_TIMEOUT}, {"json", no_argument, 0, OPT_JSON},                  \
+    {                                                                                                        \
+        "help", no_argument, 0, OPT_HELP                                                                     \
+    }
+
+/* Handles an option every command accepts. 0 handled, 1 not a global
+ * option, EXIT_USAGE on a bad value. */
+static int global_option(agent *a, int c, const char *arg)
+{
+    switch (c) {
+    case OPT_SOCKET: a->socket = arg; return 0;
+    case OPT_LINK_KEY: a->link_key_path = arg; return 0;
+    case OPT_JSON: a->json = true; return 0;
+    case OPT_TIMEOUT: {
+        char *end;
+        errno = 0;
+        long v = strtol(arg, &end, 10);
+        if (errno != 0 || end == arg || *end != '\0' || v < 1 || v > 600000) {
+            msg("bad --timeout '%s': give milliseconds, 1 to 600000", arg);
+            return EXIT_USAGE;
+        }
+        a->timeout_ms = (int)v;
+        return 0;
+    }
+    default: return 1;
+    }
+}
+
+/* The message for getopt's '?' and ':' (opterr is 0: we print our own line). */
+static int bad_option(const agent *a, int c, char **argv)
+{
+    const char *what = argv[optind - 1];
+    const char *cmd = a->cmd != NULL ? a->cmd : "";
+    const char *sp = a->cmd != NULL ? " " : "";
+    if (c == ':')
+        msg("%s%soption '%s' needs a value: see drot-agent %s%s--help", cmd, a->cmd ? ": " : "", what, cmd,
+            sp);
+    else
+        msg("%s%sunknown option '%s': see drot-agent %s%s--help", cmd, a->cmd ? ": " : "", what, cmd, sp);
+    return EXIT_USAGE;
+}
+
+static int hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes hex into out[0..cap); *n = bytes. -1 on a non-hex character or
+ * an odd length, -2 when longer than cap. */
+static int hex_decode(const char *s, uint8_t *out, size_t cap, size_t *n)
+{
+    size_t len = strlen(s);
+    if (len % 2 != 0)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if (hex_nibble(s[i]) < 0)
+            return -1;
+    if (len / 2 > cap)
+        return -2;
+    for (size_t i = 0; i < len / 2; i++)
+        out[i] = (uint8_t)(hex_nibble(s[2 * i]) << 4 | hex_nibble(s[2 * i + 1]));
+    *n = len / 2;
+    return 0;
+}
+
+/* Exactly `want` bytes of hex (one of up to three lengths when want2/want3
+ * are non-zero). */
+static int hex_arg(const char *opt, const char *s, uint8_t *out, size_t cap, size_t *n, size_t want,
+                   size_t want2, size_t want3)
+{
+    size_t got = 0;
+    int r = hex_decode(s, out, cap, &got);
+    if (r == -1) {
+        msg("bad %s: '%.80s' is not hex (an even number of 0-9 a-f digits)", opt, s);
+        return EXIT_USAGE;
+    }
+    size_t bytes = strlen(s) / 2;
+    if (r == -2 || (bytes != want && bytes != want2 && bytes != want3) || bytes == 0) {
+        if (want2 != 0)
+            msg("bad %s: %zu bytes; it must be %zu, %zu or %zu bytes (%zu, %zu or "
+                "%zu hex digits)",
+                opt, bytes, want, want2, want3, 2 * want, 2 * want2, 2 * want3);
+        else
+            msg("bad %s: %zu bytes; it must be %zu bytes (%zu hex digits)", opt, bytes, want, 2 * want);
+        return EXIT_USAGE;
+    }
+    *n = got;
+    return 0;
+}
+
+static bool label_ok(const char *label)
+{
+    size_t n = strlen(label);
+    if (n == 0 || n > 64 || strcmp(label, ".") == 0 || strcmp(label, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = label[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Reads all of fd, at most max bytes, into a new buffer. 0, -1 I/O, -2 too
+ * large. */
+static int read_bounded(int fd, size_t max, uint8_t **out, size_t *len)
+{
+    uint8_t *buf = malloc(max + 1);
+    size_t got = 0;
+    if (buf == NULL)
+        return -1;
+    for (;;) {
+        ssize_t r = read(fd, buf + got, max + 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            drot_wipe(buf, max + 1);
+            free(buf);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+        if (got > max) {
+            drot_wipe(buf, max + 1);
+            free(buf);
+            return -2;
+        }
+    }
+    *out = buf;
+    *len = got;
+    return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Writes p to path (created with mode, replaced if present). 0 or errno. */
+static int write_file(const char *path, const uint8_t *p, size_t n, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return errno;
+    int e = 0;
+    if (write_all(fd, p, n) != 0)
+        e = errno != 0 ? errno : EIO;
+    if (close(fd) != 0 && e == 0)
+        e = errno;
+    return e;
+}
+
+static void hex_print(FILE *f, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%02x", p[i]);
+}
+
+static json_t *hex_json(const uint8_t *p, size_t n)
+{
+    char *s = malloc(2 * n + 1);
+    if (s == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        snprintf(s + 2 * i, 3, "%02x", p[i]);
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+/* Text from the APM for a terminal: control characters shown as '?'. */
+static void text_print(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        putchar((unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '?' : p[i]);
+}
+
+/* ---- talking to the APM
+ * ------------------------------------------------------ */
+
+/* Reads the link key (32 raw bytes, mode 0600 or stricter). */
+static int load_link_key(const char *path, uint8_t key[32])
+{
+    if (path == NULL) {
+        msg("no link key: give --link-key FILE (the host's copy of the APM link "
+            "key, e.g. STATE/host-link.key)");
+        return EXIT_USAGE;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        msg("cannot open link key '%s': %s", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    struct stat sb;
+    int rc = EXIT_USAGE;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        msg("link key '%s' is not a regular file", path);
+    } else if ((sb.st_mode & 077) != 0) {
+        msg("link key '%s' is readable or writable by group or others (mode %04o): "
+            "chmod 600 %s",
+            path, (unsigned)(sb.st_mode & 07777), path);
+    } else if (sb.st_size != 32) {
+        msg("link key '%s' is %lld bytes: it must be exactly 32 raw bytes", path, (long long)sb.st_size);
+    } else if (read(fd, key, 32) != 32) {
+        msg("cannot read link key '%s': %s", path, strerror(errno));
+    } else {
+        rc = 0;
+    }
+    close(fd);
+    return rc;
+}
+
+/* Checks the socket path and the link key, and opens the driver (the first
+ * request connects). */
+static int agent_open(agent *a)
+{
+    if (a->socket == NULL || a->socket[0] == '\0') {
+        msg("no APM socket: give --socket PATH or set DROT_APM_SOCKET");
+        return EXIT_USAGE;
+    }
+    if (strlen(a->socket) >= sizeof a->transport.path) {
+        msg("socket path '%s' is too long (at most %zu bytes)", a->socket, sizeof a->transport.path - 1);
+        return EXIT_USAGE;
+    }
+    uint8_t key[32];
+    int rc = load_link_key(a->link_key_path, key);
+    if (rc != 0)
+        return rc;
+    dh_driver_options opt = {.timeout_ms = a->timeout_ms, .retries = 0};
+    dh_status st = dh_unix_transport_init(&a->transport, a->socket);
+    if (st == DH_OK)
+        st = dh_driver_open(&a->driver, &dh_unix_transport_ops, &a->transport, key, &opt);
+    drot_wipe(key, sizeof key);
+    if (st != DH_OK) {
+        msg("cannot set up the APM driver: %s", dh_status_str(st));
+        return EXIT_FAILED;
+    }
+    return 0;
+}
+
+/* One line for a failed request; returns the exit status. */
+static int agent_fail(const agent *a, const char *what, dh_status st)
+{
+    const char *why = a->driver != NULL ? dh_driver_last_error(a->driver) : "";
+    if (why == NULL || why[0] == '\0')
+        why = dh_status_str(st);
+    if (st == DH_E_CONNECT || st == DH_E_TIMEOUT) {
+        static const char prefix[] = "cannot reach the APM: ";
+        if (strncmp(why, prefix, sizeof prefix - 1) == 0)
+            why += sizeof prefix - 1;
+        msg("%s: cannot reach the APM at '%s': %s (is drot-apm running? check "
+            "--socket or DROT_APM_SOCKET)",
+            what, a->socket, why);
+        return EXIT_UNREACHABLE;
+    }
+    if (st == DH_E_AUTH) {
+        msg("%s: the APM refused our link key: %s (is --link-key this device's "
+            "host-link.key?)",
+            what, why);
+        return EXIT_FAILED;
+    }
+    msg("%s: %s", what, why);
+    return EXIT_FAILED;
+}
+
+/* ---- info
+ * -------------------------------------------------------------------- */
+
+static const char *lifecycle_name(uint32_t lc)
+{
+    static const char *const names[] = {"manufacturing", "provisioned", "deployed", "tampered",
+                                        "decommissioned"};
+    return lc < sizeof names / sizeof names[0] ? names[lc] : "unknown";
+}
+
+static const char *tamper_kind_name(uint32_t k)
+{
+    switch (k) {
+    case 1: return "voltage";
+    case 2: return "temperature";
+    case 3: return "intrusion";
+    default: return "unknown";
+    }
+}
+
+static void tamper_bits_print(uint64_t bits)
+{
+    static const char *const names[] = {"voltage", "temperature", "intrusion", "locked"};
+    printf("0x%llx", (unsigned long long)bits);
+    const char *sep = " (";
+    for (unsigned i = 0; i < 4; i++) {
+        if (bits & (1ull << i)) {
+            printf("%s%s", sep, names[i]);
+            sep = ", ";
+        }
+    }
+    printf("%s\n", bits != 0 ? ")" : " (none)");
+}
+
+static json_t *measurement_json(const drot_link_measurement *m, size_t index)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "index", json_integer((json_int_t)index));
+    json_object_set_new(o, "type", json_stringn(m->type, m->type_len));
+    json_object_set_new(o, "version", json_stringn(m->version, m->version_len));
+    json_object_set_new(o, "digest", hex_json(m->digest, sizeof m->digest));
+    json_object_set_new(o, "signer", hex_json(m->signer, sizeof m->signer));
+    return o;
+}
+
+static void info_json(const drot_link_info *i)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "device_id", hex_json(i->device_id, sizeof i->device_id));
+    json_object_set_new(o, "epoch", json_integer((json_int_t)i->epoch));
+    json_object_set_new(o, "lifecycle", json_string(lifecycle_name(i->lifecycle)));
+    json_object_set_new(o, "lifecycle_value", json_integer(i->lifecycle));
+    json_object_set_new(o, "instance_id", hex_json(i->instance_id, sizeof i->instance_id));
+    json_object_set_new(o, "drk_pub", hex_json(i->drk_pub, sizeof i->drk_pub));
+    json_object_set_new(o, "boot_status", json_integer(i->boot_status));
+    json_object_set_new(o, "apm_version", json_stringn(i->apm_version, i->apm_version_len));
+    json_object_set_new(o, "tamper_state", json_integer((json_int_t)i->tamper_state));
+    json_object_set_new(o, "tamper_count", json_integer((json_int_t)i->tamper_count));
+    json_t *svns = json_array();
+    for (size_t k = 0; k < i->num_svns && k < DROT_LINK_MAX_SVNS; k++) {
+        json_t *s = json_object();
+        json_object_set_new(s, "component", json_integer(i->svns[k].component));
+        json_object_set_new(s, "svn", json_integer((json_int_t)i->svns[k].svn));
+        json_array_append_new(svns, s);
+    }
+    json_object_set_new(o, "svns", svns);
+    json_t *ms = json_array();
+    for (size_t k = 0; k < i->num_measurements && k < DROT_LINK_MAX_MEASUREMENTS; k++)
+        json_array_append_new(ms, measurement_json(&i->measurements[k], k));
+    json_object_set_new(o, "measurements", ms);
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s != NULL)
+        puts(s);
+    free(s);
+    json_decref(o);
+}
+
+static void info_table(const drot_link_info *i)
+{
+    printf("device id      ");
+    hex_print(stdout, i->device_id, sizeof i->device_id);
+    printf("\nepoch          %llu\n", (unsigned long long)i->epoch);
+    printf("lifecycle      %s (%u)\n", lifecycle_name(i->lifecycle), (unsigned)i->lifecycle);
+    printf("instance id    ");
+    hex_print(stdout, i->instance_id, sizeof i->instance_id);
+    printf("\nboot status    %s (%d)\n", i->boot_status == 0 ? "image verified" : "REFUSED",
+           (int)i->boot_status);
+    printf("apm version    ");
+    text_print(i->apm_version, i->apm_version_len);
+    printf("\ntamper state   ");
+    tamper_bits_print(i->tamper_state);
+    printf("tamper count   %llu\n", (unsigned long long)i->tamper_count);
+    for (size_t k = 0; k < i->num_svns && k < DROT_LINK_MAX_SVNS; k++)
+        printf("svn            component %u: %llu\n", (unsigned)i->svns[k].component,
+               (unsigned long long)i->svns[k].svn);
+    printf("measurements   %zu\n", i->num_measurements);
+    for (size_t k = 0; k < i->num_measurements && k < DROT_LINK_MAX_MEASUREMENTS; k++) {
+        const drot_link_measurement *m = &i->measurements[k];
+        printf("  [%zu] ", k);
+        text_print(m->type, m->type_len);
+        printf(" ");
+        text_print(m->version, m->version_len);
+        printf("\n      sha-256 ");
+        hex_print(stdout, m->digest, sizeof m->digest);
+        printf("\n      signer  ");
+        hex_print(stdout, m->signer, sizeof m->signer);
+        printf("\n");
+    }
+}
+
+static int cmd_info(agent *a, int argc, char **argv)
+{
+    static const struct option opts[] = {GLOBAL_OPTIONS, {0, 0, 0, 0}};
+    int c, rc;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        if (c == OPT_HELP) {
+            printf("usage: drot-agent info [--json]\n"
+                   "Shows what the APM says about itself: device id, epoch (root key "
+                   "generation),\n"
+                   "lifecycle, instance id, boot status, APM version, tamper state "
+                   "and count, SVNs\n"
+                   "and the measurement table.\n"
+                   "  --json   one JSON object instead of the table\n" GLOBAL_HELP EXIT_CODES_HELP);
+            return EXIT_OK;
+        }
+        if (c == '?' || c == ':')
+            return bad_option(a, c, argv);
+        if ((rc = global_option(a, c, optarg)) != 0)
+            return rc == 1 ? bad_option(a, '?', argv) : rc;
+    }
+    if (optind != argc) {
+        msg("info: unexpected argument '%s': see drot-agent info --help", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if ((rc = agent_open(a)) != 0)
+        return rc;
+    drot_link_info i;
+    dh_status st = dh_get_info(a->driver, &i);
+    if (st != DH_OK)
+        return agent_fail(a, "info", st);
+    if (a->json)
+        info_json(&i);
+    else
+        info_table(&i);
+    return EXIT_OK;
+}
+
+/* ---- attest
+ * ------------------------------------------------------------------ */
+
+static int cmd_attest(agent *a, int argc, char **argv)
+{
+    enum { O_NONCE = 1, O_CHALLENGE, O_EXPORTER, O_PROFILE, O_OUT };
+    static const struct option opts[] = {GLOBAL_OPTIONS,
+                                         {"nonce", required_argument, 0, O_NONCE},
+                                         {"challenge", required_argument, 0, O_CHALLENGE},
+                                         {"exporter", required_argument, 0, O_EXPORTER},
+                                         {"profile", required_argument, 0, O_PROFILE},
+                                         {"out", required_argument, 0, O_OUT},
+                                         {0, 0, 0, 0}};
+    const char *nonce_hex = NULL, *chal_hex = NULL, *exp_hex = NULL, *profile = "drot", *out = NULL;
+    int c, rc;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_HELP:
+            printf("usage: drot-agent attest (--nonce HEX | --challenge HEX "
+                   "--exporter HEX)\n"
+                   "                         [--profile psa|drot] [--out FILE]\n"
+                   "Asks the APM for an attestation token and prints its bytes, "
+                   "unchanged, as hex on\n"
+                   "stdout (or writes the raw bytes to FILE).\n"
+                   "  --nonce HEX        the token nonce: 32, 48 or 64 bytes\n"
+                   "  --challenge HEX    the server's 32-byte challenge; with "
+                   "--exporter, the nonce is\n"
+                   "  --exporter HEX     SHA-256(challenge || exporter), the TLS 1.3 "
+                   "exporter value\n"
+                   "                     (EXPORTER-Channel-Binding, 32 bytes) of the "
+                   "carrying connection\n"
+                   "  --profile P        psa (RFC 9783 PSA token) or drot (default: "
+                   "drot)\n"
+                   "  --out FILE         write the raw token bytes to FILE instead "
+                   "of hex to stdout\n" GLOBAL_HELP EXIT_CODES_HELP);
+            return EXIT_OK;
+        case O_NONCE: nonce_hex = optarg; break;
+        case O_CHALLENGE: chal_hex = optarg; break;
+        case O_EXPORTER: exp_hex = optarg; break;
+        case O_PROFILE: profile = optarg; break;
+        case O_OUT: out = optarg; break;
+        case '?':
+        case ':': return bad_option(a, c, argv);
+        default:
+            if ((rc = global_option(a, c, optarg)) != 0)
+                return rc == 1 ? bad_option(a, '?', argv) : rc;
+        }
+    }
+    if (optind != argc) {
+        msg("attest: unexpected argument '%s': see drot-agent attest --help", argv[optind]);
+        return EXIT_USAGE;
+    }
+    uint32_t prof;
+    if (strcmp(profile, "psa") == 0) {
+        prof = DROT_LINK_PROFILE_PSA;
+    } else if (strcmp(profile, "drot") == 0) {
+        prof = DROT_LINK_PROFILE_DROT;
+    } else {
+        msg("attest: unknown --profile '%.40s': use psa or drot", profile);
+        return EXIT_USAGE;
+    }
+    uint8_t nonce[DROT_LINK_TOKEN_NONCE_MAX], chal[32], exp[32];
+    size_t nonce_len = 0, n;
+    if (nonce_hex != NULL && (chal_hex != NULL || exp_hex != NULL)) {
+        msg("attest: give either --nonce or --challenge with --exporter, not both");
+        return EXIT_USAGE;
+    }
+    if (nonce_hex != NULL) {
+        if ((rc = hex_arg("--nonce", nonce_hex, nonce, sizeof nonce, &nonce_len, 32, 48, 64)) != 0)
+            return rc;
+    } else if (chal_hex != NULL && exp_hex != NULL) {
+        if ((rc = hex_arg("--challenge", chal_hex, chal, sizeof chal, &n, 32, 0, 0)) != 0 ||
+            (rc = hex_arg("--exporter", exp_hex, exp, sizeof exp, &n, 32, 0, 0)) != 0)
+            return rc;
+    } else {
+        msg("attest: no nonce: give --nonce HEX, or --challenge HEX and --exporter "
+            "HEX");
+        return EXIT_USAGE;
+    }
+    if ((rc = agent_open(a)) != 0)
+        return rc;
+    static uint8_t token[DROT_LINK_MAX_TOKEN];
+    size_t token_len = 0;
+    dh_status st = nonce_hex != NULL
+                       ? dh_get_token(a->driver, nonce, nonce_len, prof, token, sizeof token, &token_len)
+                       : dh_attest(a->driver, chal, exp, prof, token, sizeof token, &token_len);
+    if (st != DH_OK)
+        return agent_fail(a, "attest", st);
+    if (out != NULL) {
+        int e = write_file(out, token, token_len, 0644);
+        if (e != 0) {
+            msg("attest: cannot write the token to '%s': %s", out, strerror(e));
+            return EXIT_FAILED;
+        }
+    } else {
+        hex_print(stdout, token, token_len);
+        putchar('\n');
+    }
+    return EXIT_OK;
+}
+
+/* ---- measure
+ * ----------------------------------------------------------------- */
+
+static int cmd_measure(agent *a, int argc, char **argv)
+{
+    enum { O_TYPE = 1, O_VERSION, O_SIGNER };
+    static const struct option opts[] = {GLOBAL_OPTIONS,
+                                         {"type", required_argument, 0, O_TYPE},
+                                         {"version", required_argument, 0, O_VERSION},
+                                         {"signer", required_argument, 0, O_SIGNER},
+                                         {0, 0, 0, 0}};
+    const char *type = NULL, *version = NULL, *signer_hex = NULL;
+    int c, rc;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_HELP:
+            printf("usage: drot-agent measure --type T --version V --signer HEX FILE\n"
+                   "Measured host boot: hashes FILE (SHA-256) and extends it into the "
+                   "APM's measurement\n"
+                   "table, so every later token lists it. Prints the new entry's index. "
+                   "Run by each\n"
+                   "host boot stage on the image it is about to start.\n"
+                   "  --type T        measurement type, e.g. HOST-BL or HOST-OS (1 to "
+                   "32 printable chars)\n"
+                   "  --version V     the image's version (1 to 32 printable chars)\n"
+                   "  --signer HEX    signer id: SHA-256 of the key that signed the "
+                   "image (32 bytes)\n"
+                   "The table holds 8 entries and only grows until the APM restarts; "
+                   "the APM's refusal\n"
+                   "(e.g. table full) is printed and the exit status is 1.\n" GLOBAL_HELP EXIT_CODES_HELP);
+            return EXIT_OK;
+        case O_TYPE: type = optarg; break;
+        case O_VERSION: version = optarg; break;
+        case O_SIGNER: signer_hex = optarg; break;
+        case '?':
+        case ':': return bad_option(a, c, argv);
+        default:
+            if ((rc = global_option(a, c, optarg)) != 0)
+                return rc == 1 ? bad_option(a, '?', argv) : rc;
+        }
+    }
+    if (type == NULL || version == NULL || signer_hex == NULL || optind + 1 != argc) {
+        msg("measure: needs --type T --version V --signer HEX and exactly one "
+            "FILE: see drot-agent measure "
+            "--help");
+        return EXIT_USAGE;
+    }
+    const char *path = argv[optind];
+    for (int k = 0; k < 2; k++) {
+        const char *s = k == 0 ? type : version;
+        size_t len = strlen(s);
+        bool ok = len >= 1 && len <= DROT_LINK_MAX_TEXT;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] <= 0x7e;
+        if (!ok) {
+            msg("measure: bad %s '%.40s': 1 to 32 printable ASCII characters",
+                k == 0 ? "--type" : "--version", s);
+            return EXIT_USAGE;
+        }
+    }
+    uint8_t signer[32];
+    size_t n;
+    if ((rc = hex_arg("--signer", signer_hex, signer, sizeof signer, &n, 32, 0, 0)) != 0)
+        return rc;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        msg("measure: cannot open '%s': %s", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    struct stat sb;
+    bool is_file = fstat(fd, &sb) == 0 && (S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode));
+    close(fd);
+    if (!is_file) {
+        msg("measure: '%s' is not a file or block device: nothing to measure", path);
+        return EXIT_USAGE;
+    }
+    if ((rc = agent_open(a)) != 0)
+        return rc;
+    uint32_t index = 0;
+    dh_status st = dh_measure_file(a->driver, type, version, signer, path, &index);
+    if (st != DH_OK)
+        return agent_fail(a, "measure", st);
+    if (a->json)
+        printf("{\"index\": %u}\n", (unsigned)index);
+    else
+        printf("%u\n", (unsigned)index);
+    return EXIT_OK;
+}
+
+/* ---- seal / unseal
+ * ----------------------------------------------------------- */
+
+static int storage_args(agent *a, int argc, char **argv, bool seal, const char **dir, const char **label,
+                        const char **file)
+{
+    enum { O_STORAGE = 1, O_LABEL, O_FILE };
+    static const struct option seal_opts[] = {GLOBAL_OPTIONS,
+                                              {"storage", required_argument, 0, O_STORAGE},
+                                              {"label", required_argument, 0, O_LABEL},
+                                              {"in", required_argument, 0, O_FILE},
+                                              {0, 0, 0, 0}};
+    static const struct option unseal_opts[] = {GLOBAL_OPTIONS,
+                                                {"storage", required_argument, 0, O_STORAGE},
+                                                {"label", required_argument, 0, O_LABEL},
+                                                {"out", required_argument, 0, O_FILE},
+                                                {0, 0, 0, 0}};
+    int c, rc;
+    while ((c = getopt_long(argc, argv, ":", seal ? seal_opts : unseal_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_HELP:
+            if (seal)
+                printf("usage: drot-agent seal --storage DIR --label L [--in FILE]\n"
+                       "Seals data (FILE, or stdin; at most %u bytes) with the APM's "
+                       "sealing key and\n"
+                       "stores the blob as DIR/L. Only this device's APM, running "
+                       "firmware from the same\n"
+                       "signer, opens it again, and only under the same label.\n"
+                       "  --storage DIR   the protected directory: created 0700 if "
+                       "absent; refused if\n"
+                       "                  group/other-accessible or owned by someone "
+                       "else\n"
+                       "  --label L       the blob's name: 1 to 64 of A-Z a-z 0-9 . _ "
+                       "- (not . or ..)\n"
+                       "  --in FILE       read the data from FILE instead of "
+                       "stdin\n" GLOBAL_HELP EXIT_CODES_HELP,
+                       (unsigned)AGENT_SEAL_MAX);
+            else
+                printf("usage: drot-agent unseal --storage DIR --label L [--out FILE]\n"
+                       "Reads DIR/L, has the APM open it, and writes the data to "
+                       "stdout (or FILE,\n"
+                       "created with mode 0600). A blob from another device, under "
+                       "another label, or\n"
+                       "modified in any way is refused (exit status 1) and nothing is "
+                       "written.\n"
+                       "  --storage DIR   the protected directory (mode 0700, owned by "
+                       "this user)\n"
+                       "  --label L       the blob's name: 1 to 64 of A-Z a-z 0-9 . _ "
+                       "- (not . or ..)\n"
+                       "  --out FILE      write the data to FILE (mode 0600) instead "
+                       "of stdout\n" GLOBAL_HELP EXIT_CODES_HELP);
+            return -1;
+        case O_STORAGE: *dir = optarg; break;
+        case O_LABEL: *label = optarg; break;
+        case O_FILE: *file = optarg; break;
+        case '?':
+        case ':': return bad_option(a, c, argv);
+        default:
+            if ((rc = global_option(a, c, optarg)) != 0)
+                return rc == 1 ? bad_option(a, '?', argv) : rc;
+        }
+    }
+    if (optind != argc) {
+        msg("%s: unexpected argument '%s': see drot-agent %s --help", a->cmd, argv[optind], a->cmd);
+        return EXIT_USAGE;
+    }
+    if (*dir == NULL || *label == NULL) {
+        msg("%s: needs --storage DIR and --label L: see drot-agent %s --help", a->cmd, a->cmd);
+        return EXIT_USAGE;
+    }
+    if (!label_ok(*label)) {
+        msg("%s: bad --label '%.80s': 1 to 64 characters of A-Z a-z 0-9 . _ - (not "
+            "\".\" or \"..\")",
+            a->cmd, *label);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int cmd_seal(agent *a, int argc, char **argv)
+{
+    const char *dir = NULL, *label = NULL, *in = NULL;
+    int rc = storage_args(a, argc, argv, true, &dir, &label, &in);
+    if (rc != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    int fd = in != NULL ? open(in, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+    if (fd < 0) {
+        msg("seal: cannot open '%s': %s", in, strerror(errno));
+        return EXIT_USAGE;
+    }
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int r = read_bounded(fd, AGENT_SEAL_MAX, &data, &len);
+    if (in != NULL)
+        close(fd);
+    if (r == -2) {
+        msg("seal: the data is larger than %u bytes, the most one blob holds", (unsigned)AGENT_SEAL_MAX);
+        return EXIT_USAGE;
+    }
+    if (r != 0) {
+        msg("seal: cannot read '%s': %s", in != NULL ? in : "stdin", strerror(errno));
+        return EXIT_USAGE;
+    }
+    if ((rc = agent_open(a)) == 0) {
+        dh_status st = dh_storage_put(a->driver, dir, label, data, len);
+        rc = st == DH_OK ? EXIT_OK : agent_fail(a, "seal", st);
+    }
+    drot_wipe(data, AGENT_SEAL_MAX + 1);
+    free(data);
+    return rc;
+}
+
+static int cmd_unseal(agent *a, int argc, char **argv)
+{
+    const char *dir = NULL, *label = NULL, *out = NULL;
+    int rc = storage_args(a, argc, argv, false, &dir, &label, &out);
+    if (rc != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    if ((rc = agent_open(a)) != 0)
+        return rc;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    dh_status st = dh_storage_get(a->driver, dir, label, &data, &len);
+    if (st != DH_OK)
+        return agent_fail(a, "unseal", st);
+    if (out != NULL) {
+        int e = write_file(out, data, len, 0600);
+        if (e != 0) {
+            msg("unseal: cannot write '%s': %s", out, strerror(e));
+            rc = EXIT_FAILED;
+        }
+    } else if (write_all(STDOUT_FILENO, data, len) != 0) {
+        msg("unseal: cannot write to stdout: %s", strerror(errno));
+        rc = EXIT_FAILED;
+    }
+    dh_storage_free(data, len);
+    return rc;
+}
+
+/* ---- tamper-log
+ * -------------------------------------------------------------- */
+
+static int cmd_tamper_log(agent *a, int argc, char **argv)
+{
+    static const struct option opts[] = {GLOBAL_OPTIONS, {0, 0, 0, 0}};
+    int c, rc;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        if (c == OPT_HELP) {
+            printf("usage: drot-agent tamper-log [--json]\n"
+                   "Shows the APM's tamper log: the newest 16 events (kind, APM time "
+                   "in ms, reading:\n"
+                   "mV, milli-degrees C, or 1 for intrusion) and the count of events "
+                   "ever logged.\n"
+                   "  --json   one JSON object instead of the table\n" GLOBAL_HELP EXIT_CODES_HELP);
+            return EXIT_OK;
+        }
+        if (c == '?' || c == ':')
+            return bad_option(a, c, argv);
+        if ((rc = global_option(a, c, optarg)) != 0)
+            return rc == 1 ? bad_option(a, '?', argv) : rc;
+    }
+    if (optind != argc) {
+        msg("tamper-log: unexpected argument '%s': see drot-agent tamper-log "
+            "--help",
+            argv[optind]);
+        return EXIT_USAGE;
+    }
+    if ((rc = agent_open(a)) != 0)
+        return rc;
+    drot_link_tamper_log log;
+    dh_status st = dh_tamper_log(a->driver, &log);
+    if (st != DH_OK)
+        return agent_fail(a, "tamper-log", st);
+    size_t n = log.num_events < DROT_LINK_MAX_TAMPER ? log.num_events : DROT_LINK_MAX_TAMPER;
+    if (a->json) {
+        json_t *o = json_object(), *ev = json_array();
+        json_object_set_new(o, "total_count", json_integer((json_int_t)log.total_count));
+        for (size_t i = 0; i < n; i++) {
+            json_t *e = json_object();
+            json_object_set_new(e, "kind", json_string(tamper_kind_name(log.events[i].kind)));
+            json_object_set_new(e, "kind_value", json_integer(log.events[i].kind));
+            json_object_set_new(e, "tick_ms", json_integer((json_int_t)log.events[i].tick_ms));
+            json_object_set_new(e, "value", json_integer((json_int_t)log.events[i].value));
+            json_array_append_new(ev, e);
+        }
+        json_object_set_new(o, "events", ev);
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s != NULL)
+            puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("tamper events ever logged: %llu (showing %zu)\n", (unsigned long long)log.total_count, n);
+        for (size_t i = 0; i < n; i++)
+            printf("  %-12s tick %llu ms  value %lld\n", tamper_kind_name(log.events[i].kind),
+                   (unsigned long long)log.events[i].tick_ms, (long long)log.events[i].value);
+    }
+    return EXIT_OK;
+}
+
+/* ---- main
+ * -------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: drot-agent [global options] COMMAND [options]\n"
+               "The host side of the APM: attestation, measured host boot, secure "
+               "storage.\n"
+               "commands:\n"
+               "  info         device id, epoch, lifecycle, instance id, boot status, "
+               "tamper state,\n"
+               "               measurements (--json for JSON)\n"
+               "  attest       an attestation token: --nonce HEX | --challenge HEX "
+               "--exporter HEX,\n"
+               "               [--profile psa|drot] [--out FILE]\n"
+               "  measure      hash a host firmware image and extend it into the APM\n"
+               "  seal         seal data into the protected storage directory\n"
+               "  unseal       open a sealed blob\n"
+               "  tamper-log   the APM's tamper events (--json for JSON)\n"
+               "'drot-agent COMMAND --help' describes each command.\n" GLOBAL_HELP EXIT_CODES_HELP);
+}
+
+int main(int argc, char **argv)
+{
+    agent a;
+    memset(&a, 0, sizeof a);
+    a.socket = getenv("DROT_APM_SOCKET");
+    opterr = 0;
+    static const struct option opts[] = {GLOBAL_OPTIONS, {0, 0, 0, 0}};
+    int c, rc;
+    while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+        if (c == OPT_HELP) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        if (c == '?' || c == ':')
+            return bad_option(&a, c, argv);
+        if ((rc = global_option(&a, c, optarg)) != 0)
+            return rc == 1 ? bad_option(&a, '?', argv) : rc;
+    }
+    if (optind >= argc) {
+        msg("no command: see drot-agent --help");
+        return EXIT_USAGE;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(agent *, int, char **);
+    } cmds[] = {{"info", cmd_info}, {"attest", cmd_attest}, {"measure", cmd_measure},
+                {"seal", cmd_seal}, {"unseal", cmd_unseal}, {"tamper-log", cmd_tamper_log}};
+    const char *name = argv[optind];
+    if (strcmp(name, "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (strcmp(name, cmds[i].name) != 0)
+            continue;
+        a.cmd = name;
+        int sub_argc = argc - optind;
+        char **sub_argv = argv + optind;
+        optind = 0; /* GNU getopt: start over on the command's own arguments */
+        rc = cmds[i].fn(&a, sub_argc, sub_argv);
+        if (a.driver != NULL)
+            dh_driver_close(a.driver);
+        fflush(stdout);
+        if (ferror(stdout) && rc == EXIT_OK) {
+            msg("%s: cannot write to stdout", name);
+            rc = EXIT_FAILED;
+        }
+        return rc;
+    }
+    msg("unknown command '%.40s': see drot-agent --help", name);
+    return EXIT_USAGE;
+}
