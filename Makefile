@@ -30,10 +30,11 @@ test-sanitize: build-sanitize
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_SAN) --output-on-failure -j$(JOBS)
 
-# The end-to-end demonstration. Today: the self-check of the foundation
-# (see README); later issues turn it into the fleet demo.
+# The end-to-end demonstration (scripts/demo.sh): the self-check, then two
+# simulated APMs driven through drot-agent. The fleet demo with the server
+# arrives with issue 5.
 demo: build
-	@$(BUILD)/tools/drot-selfcheck
+	@BUILD=$(BUILD) bash scripts/demo.sh
 
 # Crypto reference benchmarks (tests/bench/, docs/performance.md): both backends, one after the
 # other in the same run; figures are ratios to one raw ECDSA P-256 verify. BENCH_ARGS is passed

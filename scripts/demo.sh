@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# make demo: what drot can do today, end to end, with real processes.
+#   1. the foundation's known-answer self-test (drot-selfcheck);
+#   2. an authority key and two simulated APMs (drot-apm provision, run);
+#   3. the host side (drot-agent): device info, measured host boot, an
+#      attestation token bound to a challenge and a TLS exporter value,
+#      sealed storage, and what the APM refuses (another device's blob,
+#      key use after a tamper event).
+# Everything runs in a temporary directory and every process it starts is
+# stopped at the end, whatever happens. The server and the fleet demo
+# arrive with issue 5.
+set -euo pipefail
+
+BUILD=${BUILD:-build}
+APM=$BUILD/fw/drot-apm
+AGENT=$BUILD/host/drot-agent
+SELFCHECK=$BUILD/tools/drot-selfcheck
+for p in "$APM" "$AGENT" "$SELFCHECK"; do
+  [ -x "$p" ] || { echo "demo: $p is missing; run 'make build' first" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/drot-demo-XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+agent() { local dev=$1; shift; "$AGENT" --socket "$work/$dev/apm.sock" --link-key "$work/$dev/host-link.key" "$@"; }
+control() { python3 - "$work/$1/control.sock" "$2" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.send((sys.argv[2] + "\n").encode())
+print(s.recv(256).decode().strip())
+EOF
+}
+wait_socket() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "demo: $1 did not appear" >&2; exit 1; }
+
+step "1. known-answer self-test of the crypto port and the formats"
+"$SELFCHECK"
+
+step "2. an authority key, and two devices manufactured with it"
+openssl ecparam -genkey -name prime256v1 -noout -out "$work/authority.pem" 2>/dev/null
+for dev in dev1 dev2; do
+  "$APM" provision --state "$work/$dev" --authority-key "$work/authority.pem" | tee "$work/$dev.json"
+  "$APM" run --state "$work/$dev" 2>/dev/null &
+  pids+=($!)
+  wait_socket "$work/$dev/apm.sock"
+done
+
+step "3. dev1 as its host sees it"
+agent dev1 info
+
+step "4. measured host boot: the host's boot loader image is hashed and extended"
+head -c 65536 /dev/urandom > "$work/host-bl.bin"
+anchor=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["anchor"])' "$work/dev1.json")
+index=$(agent dev1 measure --type HOST-BL --version 2.4.1 --signer "$anchor" "$work/host-bl.bin")
+echo "extended as measurement $index: SHA-256 $(sha256sum "$work/host-bl.bin" | cut -c1-64)"
+
+step "5. an attestation token bound to a server challenge and the TLS exporter"
+challenge=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+exporter=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+agent dev1 attest --challenge "$challenge" --exporter "$exporter" --out "$work/token.cbor"
+echo "token: $(stat -c %s "$work/token.cbor") bytes, COSE_Sign1 signed by dev1's device root key;"
+echo "its nonce is SHA-256(challenge || exporter), so it is useless on any other connection"
+
+step "6. sealed storage: a secret only dev1's APM can open"
+echo "wifi-psk=correct horse battery staple" | agent dev1 seal --storage "$work/dev1-storage" --label wifi.conf
+ls -l "$work/dev1-storage"
+agent dev1 unseal --storage "$work/dev1-storage" --label wifi.conf
+
+step "7. the same blob given to dev2's APM is refused"
+mkdir -m 700 "$work/dev2-storage"
+cp "$work/dev1-storage/wifi.conf" "$work/dev2-storage/wifi.conf"
+if agent dev2 unseal --storage "$work/dev2-storage" --label wifi.conf; then
+  echo "demo: dev2 opened dev1's blob: this must never happen" >&2; exit 1
+fi
+
+step "8. tamper: dev2's supply voltage drops out of range"
+control dev2 "tamper voltage 2500"
+if agent dev2 attest --nonce "$challenge"; then
+  echo "demo: a tampered device signed a token: this must never happen" >&2; exit 1
+fi
+agent dev2 tamper-log
+
+step "9. done: stopping the devices"
