@@ -20,7 +20,7 @@ if ! [[ $secs =~ ^[0-9]+$ ]] || [ "$secs" -lt 1 ]; then
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${DROT_FUZZ_BUILD_DIR:-$root/build-fuzz}
-targets=${DROT_FUZZ_TARGETS:-cbor cose eat hpke}
+targets=${DROT_FUZZ_TARGETS:-cbor cose eat hpke link}
 jobs=${DROT_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 4)}
 export DROT_VECTORS_DIR=${DROT_VECTORS_DIR:-$root/../shared/vectors}
 

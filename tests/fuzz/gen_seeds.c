@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "drot/cbor.h"
+#include "drot/link_msg.h"
 #include "drot_test_support.h"
 #include "fuzz_fixtures.h"
 
@@ -316,10 +317,103 @@ static void hpke_seeds(void)
     }
 }
 
+/* One valid encoding of every link message, prefixed with the selector byte
+ * fuzz_link.c uses for its decoder. */
+static void link_seed(uint8_t which, const char *name, const uint8_t *p, size_t n)
+{
+    static uint8_t buf[1 + DROT_LINK_MAX_PAYLOAD];
+    buf[0] = which;
+    memcpy(buf + 1, p, n);
+    write_seed("link", name, buf, n + 1);
+}
+
+static void link_seeds(void)
+{
+    static uint8_t enc[DROT_LINK_MAX_PAYLOAD], data[64];
+    static drot_link_info info;
+    size_t n = 0;
+    memset(&info, 0, sizeof info);
+    memset(info.device_id, 0xd1, sizeof info.device_id);
+    info.epoch = 3;
+    info.lifecycle = 2;
+    info.instance_id[0] = 0x01;
+    info.drk_pub[0] = 0x04;
+    info.num_svns = 2;
+    info.svns[1].component = 1;
+    info.svns[1].svn = 7;
+    info.apm_version_len = 5;
+    memcpy(info.apm_version, "1.0.0", 5);
+    info.num_measurements = 1;
+    info.measurements[0].type_len = 3;
+    memcpy(info.measurements[0].type, "APM", 3);
+    info.measurements[0].version_len = 1;
+    info.measurements[0].version[0] = '1';
+    if (drot_link_info_encode(&info, enc, sizeof enc, &n) == DROT_OK)
+        link_seed(0, "info", enc, n);
+
+    drot_link_token_req tr = {.nonce_len = 32, .profile = 2};
+    if (drot_link_token_req_encode(&tr, enc, sizeof enc, &n) == DROT_OK)
+        link_seed(1, "token-req", enc, n);
+
+    drot_link_measurement m;
+    memset(&m, 0, sizeof m);
+    m.type_len = 7;
+    memcpy(m.type, "HOST-BL", 7);
+    m.version_len = 3;
+    memcpy(m.version, "2.0", 3);
+    if (drot_link_extend_req_encode(&m, enc, sizeof enc, &n) == DROT_OK)
+        link_seed(2, "extend-req", enc, n);
+
+    static drot_link_tamper_log log;
+    memset(&log, 0, sizeof log);
+    log.num_events = 2;
+    log.events[0].kind = 1;
+    log.events[0].value = 2500;
+    log.events[1].kind = 3;
+    log.events[1].value = 1;
+    log.total_count = 5;
+    if (drot_link_tamper_log_encode(&log, enc, sizeof enc, &n) == DROT_OK)
+        link_seed(3, "tamper-log", enc, n);
+
+    drot_link_error e = {.code = -108, .message_len = 6};
+    memcpy(e.message, "locked", 6);
+    if (drot_link_error_encode(&e, enc, sizeof enc, &n) == DROT_OK)
+        link_seed(4, "error", enc, n);
+
+    drot_link_seal_req sr;
+    memset(&sr, 0, sizeof sr);
+    sr.label_len = 9;
+    memcpy(sr.label, "wifi.conf", 9);
+    sr.data = data;
+    sr.data_len = sizeof data;
+    if (drot_link_seal_req_encode(&sr, enc, sizeof enc, &n) == DROT_OK)
+        link_seed(5, "seal-req", enc, n);
+
+    drot_link_unseal_req ur;
+    memset(&ur, 0, sizeof ur);
+    ur.label_len = 9;
+    memcpy(ur.label, "wifi.conf", 9);
+    ur.blob = data;
+    ur.blob_len = sizeof data;
+    if (drot_link_unseal_req_encode(&ur, enc, sizeof enc, &n) == DROT_OK)
+        link_seed(6, "unseal-req", enc, n);
+
+    if (drot_link_token_resp_encode(data, sizeof data, enc, sizeof enc, &n) == DROT_OK)
+        link_seed(7, "token-resp", enc, n);
+    if (drot_link_blob_resp_encode(data, sizeof data, enc, sizeof enc, &n) == DROT_OK)
+        link_seed(8, "blob-resp", enc, n);
+    if (drot_link_data_resp_encode(data, 10, enc, sizeof enc, &n) == DROT_OK)
+        link_seed(9, "data-resp", enc, n);
+    if (drot_link_hello_encode(data, enc, sizeof enc, &n) == DROT_OK)
+        link_seed(10, "hello", enc, n);
+    if (drot_link_extend_resp_encode(3, enc, sizeof enc, &n) == DROT_OK)
+        link_seed(11, "extend-resp", enc, n);
+}
+
 int main(int argc, char **argv)
 {
     char path[PATH_MAX_LEN];
-    static const char *const targets[] = {"cbor", "cose", "eat", "hpke"};
+    static const char *const targets[] = {"cbor", "cose", "eat", "hpke", "link"};
 
     if (argc != 2) {
         fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
@@ -335,6 +429,7 @@ int main(int argc, char **argv)
     eat_seeds();
     cose_seeds();
     hpke_seeds();
+    link_seeds();
 
     const char *vec = getenv("DROT_VECTORS_DIR");
     unsigned before = g_written;
