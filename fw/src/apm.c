@@ -94,9 +94,13 @@ apm_status apm_device_boot(apm_device *dev, const apm_hal *hal)
     st = apm_tamper_init(&s->core, &s->tamper);
     if (st == APM_E_POWER)
         return st;
-    st = apm_ks_load(&s->core);
-    if (st == APM_E_POWER)
-        return st;
+    /* tamper.h T2: a TAMPERED device holds no key. If zeroizing failed (a
+     * flash error), the key must not be loaded into RAM either. */
+    if (st == APM_OK && s->core.otp.lifecycle != APM_LC_TAMPERED) {
+        st = apm_ks_load(&s->core);
+        if (st == APM_E_POWER)
+            return st;
+    }
     /* Any other key-store error leaves core.drk absent: key use is then
      * refused with APM_E_NO_KEY, and GET_INFO still answers. */
     apm_measure_reset(&s->meas);
@@ -144,16 +148,38 @@ static size_t error_payload(apm_state *s, apm_status code, const char *why)
     return len;
 }
 
-/* Seals an ERROR: in the session when there is one, else under k_hello. */
+/*
+ * Two kinds of ERROR, and why they must not be confused:
+ *
+ *   answer_error    the answer to a request that opened in the session (it
+ *                   was refused by the dispatcher): sealed in the session, so
+ *                   it consumes one APM sequence number, exactly like a
+ *                   successful answer would have.
+ *   refuse_frame    the answer to anything that did NOT open in the session
+ *                   (bad header, bad tag, replayed or old seq, bad CBOR, a
+ *                   refused HELLO, no session yet): sealed under k_hello and
+ *                   never in the session, and the session is not touched.
+ *
+ * The host sends one request and reads one answer. If a frame injected by
+ * someone without the link key could make the APM emit a session-sealed
+ * frame, that frame would sit in the byte stream and be taken as the answer
+ * to the host's next request, and every later answer would be one request
+ * late (an UNSEAL of label B answered with label A's secret). So every
+ * session-sealed frame the APM sends answers exactly one session request.
+ */
 static apm_status answer_error(apm_state *s, apm_status code, const char *why, uint8_t *out, size_t cap,
                                size_t *out_len)
 {
     size_t len = error_payload(s, code, why);
-    drot_status st;
-    if (s->link.established)
-        st = drot_link_session_seal(&s->link, DROT_LINK_T_ERROR, s->payload, len, out, cap, out_len);
-    else
-        st = drot_link_apm_seal_hello_error(&s->link, s->payload, len, out, cap, out_len);
+    drot_status st = drot_link_session_seal(&s->link, DROT_LINK_T_ERROR, s->payload, len, out, cap, out_len);
+    return st == DROT_OK ? APM_OK : (apm_status)st;
+}
+
+static apm_status refuse_frame(apm_state *s, apm_status code, const char *why, uint8_t *out, size_t cap,
+                               size_t *out_len)
+{
+    size_t len = error_payload(s, code, why);
+    drot_status st = drot_link_apm_seal_hello_error(&s->link, s->payload, len, out, cap, out_len);
     return st == DROT_OK ? APM_OK : (apm_status)st;
 }
 
@@ -326,18 +352,18 @@ apm_status apm_device_handle(apm_device *dev, const uint8_t *in, size_t in_len, 
 
     uint8_t type = 0;
     if (drot_link_parse_header(in, in_len, &type, NULL, NULL) != DROT_OK)
-        return answer_error(s, APM_E_ARG, "unusable frame header", out, cap, out_len);
+        return refuse_frame(s, APM_E_ARG, "unusable frame header", out, cap, out_len);
 
     if (type == DROT_LINK_T_HELLO) {
         drot_rng rng = apm_core_rng(&s->core);
         drot_status ds = drot_link_apm_accept_hello(&s->link, &rng, in, in_len, out, cap, out_len);
         if (ds == DROT_OK)
             return APM_OK;
-        return answer_error(s, (apm_status)ds, "HELLO refused (wrong link key or malformed)", out, cap,
+        return refuse_frame(s, (apm_status)ds, "HELLO refused (wrong link key or malformed)", out, cap,
                             out_len);
     }
     if (!s->link.established)
-        return answer_error(s, (apm_status)DROT_E_STATE, "no session: send HELLO first", out, cap, out_len);
+        return refuse_frame(s, (apm_status)DROT_E_STATE, "no session: send HELLO first", out, cap, out_len);
 
     drot_link_frame req;
     drot_status ds = drot_link_session_open(&s->link, in, in_len, &req);
@@ -345,7 +371,7 @@ apm_status apm_device_handle(apm_device *dev, const uint8_t *in, size_t in_len, 
         const char *why = ds == DROT_E_VERIFY  ? "frame tag does not verify"
                           : ds == DROT_E_STATE ? "replayed or out-of-order frame"
                                                : "malformed frame";
-        return answer_error(s, (apm_status)ds, why, out, cap, out_len);
+        return refuse_frame(s, (apm_status)ds, why, out, cap, out_len);
     }
 
     size_t len = 0;
@@ -356,6 +382,8 @@ apm_status apm_device_handle(apm_device *dev, const uint8_t *in, size_t in_len, 
         return answer_error(s, st, apm_status_str(st), out, cap, out_len);
     ds =
         drot_link_session_seal(&s->link, DROT_LINK_RESPONSE_TO(req.type), s->payload, len, out, cap, out_len);
+    if (req.type == DROT_LINK_T_SEAL || req.type == DROT_LINK_T_UNSEAL)
+        drot_wipe(s->payload, sizeof s->payload); /* it held the plaintext; out is the caller's to wipe */
     return ds == DROT_OK ? APM_OK : (apm_status)ds;
 }
 
@@ -403,7 +431,11 @@ apm_status apm_device_serve(apm_device *dev)
         apm_status st = apm_device_handle(dev, s->rx, total, s->tx, sizeof s->tx, &out_len);
         if (st == APM_E_POWER)
             return st;
-        if (out_len > 0 && hal->link_write(hal->ctx, s->tx, (uint32_t)out_len) != APM_HAL_OK)
+        hs = out_len > 0 ? hal->link_write(hal->ctx, s->tx, (uint32_t)out_len) : APM_HAL_OK;
+        /* Requests and answers may carry sealed plaintext (SEAL, UNSEAL). */
+        drot_wipe(s->rx, total);
+        drot_wipe(s->tx, out_len);
+        if (hs != APM_HAL_OK)
             return APM_OK;
         if (resync_lost)
             return APM_OK; /* the stream cannot be trusted to be in step any more */

@@ -49,7 +49,7 @@
 #include "layout.h"
 
 #define APM_BOOT_HDR_LEN      12u
-#define APM_BOOT_MANIFEST_BUF 512u
+#define APM_BOOT_MANIFEST_BUF APM_BOOT_MANIFEST_MAX
 #define APM_BOOT_CHUNK        256u
 
 _Static_assert(APM_BOOT_MANIFEST_BUF >= DROT_MANIFEST_SIGNED_MAX, "manifest buffer below the signed maximum");

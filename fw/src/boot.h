@@ -24,6 +24,10 @@
 
 #include "core.h"
 
+/* The largest manifest boot reads from a slot (bytes). Manufacturing and
+ * installs refuse larger ones, since boot could never verify them. */
+#define APM_BOOT_MANIFEST_MAX 512u
+
 typedef struct apm_boot_state {
     apm_verdict verdict;   /* APM_VERDICT_PASS or APM_VERDICT_FAIL (B1) */
     apm_status reason;     /* APM_OK on pass; else APM_E_BOOT, _ANCHOR, _ROLLBACK, _IMAGE, _CORRUPT… */

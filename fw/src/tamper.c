@@ -280,23 +280,36 @@ apm_status apm_tamper_poll(apm_core *core, apm_tamper_state *t)
     if (hs != APM_HAL_OK)
         return apm_from_hal(hs); /* no reading: no key use either */
 
-    if (voltage_excursion(s.supply_mv) && (t->bits & APM_TAMPER_BIT_VOLTAGE) == 0) {
-        st = respond_lock(core, t, APM_TAMPER_VOLTAGE, APM_TAMPER_BIT_VOLTAGE, s.supply_mv);
-        if (st != APM_OK)
-            return st;
-    }
-    if (temperature_excursion(s.temp_mc) && (t->bits & APM_TAMPER_BIT_TEMPERATURE) == 0) {
-        st = respond_lock(core, t, APM_TAMPER_TEMPERATURE, APM_TAMPER_BIT_TEMPERATURE, s.temp_mc);
-        if (st != APM_OK)
-            return st;
-    }
+    /* Intrusion first, and nothing returns before every reading has been
+     * acted on: the port's intrusion latch is cleared by this read, so an
+     * early return (a failed log write for a voltage event, say) would lose
+     * the intrusion for good. The first failure is reported at the end. */
+    apm_status first = APM_OK;
     if (is_tampered(core))
         t->bits |= APM_TAMPER_BIT_INTRUSION;
     if (s.intrusion && (t->bits & APM_TAMPER_BIT_INTRUSION) == 0) {
         st = respond_intrusion(core, t);
-        if (st != APM_OK)
+        if (st == APM_E_POWER)
             return st;
+        if (first == APM_OK)
+            first = st;
     }
+    if (voltage_excursion(s.supply_mv) && (t->bits & APM_TAMPER_BIT_VOLTAGE) == 0) {
+        st = respond_lock(core, t, APM_TAMPER_VOLTAGE, APM_TAMPER_BIT_VOLTAGE, s.supply_mv);
+        if (st == APM_E_POWER)
+            return st;
+        if (first == APM_OK)
+            first = st;
+    }
+    if (temperature_excursion(s.temp_mc) && (t->bits & APM_TAMPER_BIT_TEMPERATURE) == 0) {
+        st = respond_lock(core, t, APM_TAMPER_TEMPERATURE, APM_TAMPER_BIT_TEMPERATURE, s.temp_mc);
+        if (st == APM_E_POWER)
+            return st;
+        if (first == APM_OK)
+            first = st;
+    }
+    if (first != APM_OK && first != APM_E_LOCKED && first != APM_E_LIFECYCLE)
+        return first;
 
     if (is_tampered(core) || (t->bits & APM_TAMPER_BIT_INTRUSION) != 0)
         return APM_E_LIFECYCLE;

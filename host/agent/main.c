@@ -241,12 +241,21 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* Writes p to path (created with mode, replaced if present). 0 or errno. */
+/* Writes p to path with exactly `mode`, replacing a regular file if present.
+ * O_NOFOLLOW refuses a symbolic link planted at path, and fchmod sets the
+ * mode on an existing file too (open's mode applies only to new files): the
+ * plaintext of an unseal must never land in a looser file. 0 or errno. */
 static int write_file(const char *path, const uint8_t *p, size_t n, mode_t mode)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return errno;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fchmod(fd, mode) != 0 || ftruncate(fd, 0) != 0) {
+        int e = errno != 0 ? errno : EINVAL;
+        close(fd);
+        return e;
+    }
     int e = 0;
     if (write_all(fd, p, n) != 0)
         e = errno != 0 ? errno : EIO;

@@ -61,7 +61,10 @@ static bool label_ok(const char *label)
     size_t n = strnlen(label, STORAGE_LABEL_MAX + 1);
     if (n == 0 || n > STORAGE_LABEL_MAX)
         return false;
-    if (strcmp(label, ".") == 0 || strcmp(label, "..") == 0)
+    /* No leading dot: names starting with "." are the temp files of a put
+     * (".LABEL.tmp.PID"), so no label may ever name one (and "." and ".."
+     * are excluded with them). */
+    if (label[0] == '.')
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = label[i];

@@ -83,9 +83,16 @@ static dh_status unix_connect(void *ctx, int timeout_ms)
     do {
         r = connect(fd, (struct sockaddr *)&a, sizeof a);
     } while (r != 0 && errno == EINTR);
-    if (r != 0 && (errno == EAGAIN || errno == EINPROGRESS)) {
-        /* A full listen backlog: wait for room, then ask the socket how the
-         * connection ended. */
+    if (r != 0 && errno == EAGAIN) {
+        /* On AF_UNIX, EAGAIN means the listen backlog is full: the socket is
+         * NOT connected and will not become so; the APM is overloaded. */
+        close(fd);
+        errno = EAGAIN;
+        return DH_E_CONNECT;
+    }
+    if (r != 0 && errno == EINPROGRESS) {
+        /* Wait for the connection to complete, then ask the socket how it
+         * ended. */
         dh_status st = wait_fd(fd, POLLOUT, deadline);
         int soerr = 0;
         socklen_t sl = sizeof soerr;

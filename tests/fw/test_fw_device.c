@@ -161,6 +161,20 @@ static int32_t error_code(const drot_link_frame *v)
     return e.code;
 }
 
+/* The answer in f->in refuses a frame that did not open in the session: it is
+ * an ERROR under k_hello with the given code, and it does NOT open in the
+ * session (so it can never be taken as the answer to a session request). */
+static void expect_refused(fixture *f, int32_t code)
+{
+    uint8_t k_hello[32];
+    drot_link_frame v;
+    drot_link_session probe = f->host;
+    assert_int_not_equal(drot_link_session_open(&probe, f->in, f->in_len, &v), DROT_OK);
+    assert_int_equal(drot_link_hello_key(f->link_key, k_hello), DROT_OK);
+    assert_int_equal(drot_link_frame_open(k_hello, f->in, f->in_len, &v), DROT_OK);
+    assert_int_equal(error_code(&v), code);
+}
+
 static drot_link_info *get_info(fixture *f)
 {
     static drot_link_info info;
@@ -308,11 +322,8 @@ static void test_flipped_bits(void **state)
         f->out[i] ^= 0x10;
         drot_link_frame v;
         drot_link_session probe = f->host;
-        if (drot_link_session_open(&probe, f->in, f->in_len, &v) == DROT_OK) {
-            f->host = probe;
-            assert_int_equal(v.type, DROT_LINK_T_ERROR);
-        }
-        /* else: a header flip the device answered under k_hello, or closed */
+        /* Refused frames are answered outside the session, never in it. */
+        assert_int_not_equal(drot_link_session_open(&probe, f->in, f->in_len, &v), DROT_OK);
     }
     /* the host's own session moved only by the answers it accepted */
     assert_true(f->host.last_rx_seq >= saved.last_rx_seq);
@@ -343,8 +354,7 @@ static void test_replay(void **state)
     assert_int_equal(drot_link_session_open(&f->host, f->in, f->in_len, &v), DROT_OK);
     assert_int_equal(v.type, DROT_LINK_RESPONSE_TO(DROT_LINK_T_EXTEND_MEASUREMENT));
     exchange(f, first, len); /* the same frame again */
-    assert_int_equal(drot_link_session_open(&f->host, f->in, f->in_len, &v), DROT_OK);
-    assert_int_equal(error_code(&v), DROT_E_STATE);
+    expect_refused(f, DROT_E_STATE);
     assert_int_equal(get_info(f)->num_measurements, 2);
 }
 
@@ -378,14 +388,60 @@ static void test_bad_frames(void **state)
     assert_int_equal(drot_hmac_sha256(f->host.k_tx, 32, frame, 13, mac), DROT_OK);
     memcpy(frame + 13, mac, 16);
     exchange(f, frame, 29);
-    assert_int_equal(drot_link_session_open(&f->host, f->in, f->in_len, &v), DROT_OK);
-    assert_int_equal(error_code(&v), DROT_E_MALFORMED);
+    expect_refused(f, DROT_E_MALFORMED);
 
     /* a type no message is assigned to */
     v = request(f, 0x7E, empty, 1);
     assert_int_equal(error_code(&v), DROT_E_UNSUPPORTED);
     /* and the session still works */
     assert_int_equal(get_info(f)->epoch, 0);
+}
+
+/* Test 6b: the misbinding attack (found in review). Stimulus: someone
+ * without the link key injects a frame with a valid header and a wrong tag
+ * just before each of the host's UNSEAL requests. Expected: the injected
+ * frame's answer never opens in the session, and each request gets its own
+ * answer: label B's request is never answered with label A's secret. */
+static void test_injected_frames_never_shift_answers(void **state)
+{
+    fixture *f = *state;
+    handshake(f);
+    static const char *const labels[2] = {"label-a", "label-b"};
+    static const char *const secrets[2] = {"secret-for-label-A", "secret-for-label-B"};
+    uint8_t blobs[2][DROT_LINK_SEAL_MAX_BLOB];
+    size_t blob_len[2];
+    uint8_t p[DROT_LINK_MAX_PAYLOAD];
+    size_t plen = 0;
+    for (int i = 0; i < 2; i++) {
+        drot_link_seal_req sr = {.label_len = 7, .data = (const uint8_t *)secrets[i], .data_len = 18};
+        memcpy(sr.label, labels[i], 7);
+        assert_int_equal(drot_link_seal_req_encode(&sr, p, sizeof p, &plen), DROT_OK);
+        drot_link_frame v = request(f, DROT_LINK_T_SEAL, p, plen);
+        assert_int_equal(v.type, DROT_LINK_RESPONSE_TO(DROT_LINK_T_SEAL));
+        const uint8_t *b;
+        assert_int_equal(drot_link_blob_resp_decode(v.payload, v.payload_len, &b, &blob_len[i]), DROT_OK);
+        memcpy(blobs[i], b, blob_len[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        /* the injected frame: header of a GET_INFO, garbage tag */
+        uint8_t junk[27] = {0x44, 0x4c, 0x01, DROT_LINK_T_GET_INFO, 0, 0, 0x10, 0, 0, 1, 0xa0};
+        memset(junk + 11, 0x5a, 16);
+        exchange(f, junk, sizeof junk);
+        expect_refused(f, DROT_E_VERIFY);
+
+        drot_link_unseal_req ur = {.label_len = 7, .blob = blobs[i], .blob_len = blob_len[i]};
+        memcpy(ur.label, labels[i], 7);
+        assert_int_equal(drot_link_unseal_req_encode(&ur, p, sizeof p, &plen), DROT_OK);
+        uint32_t before = f->host.last_rx_seq;
+        drot_link_frame v = request(f, DROT_LINK_T_UNSEAL, p, plen);
+        assert_int_equal(v.type, DROT_LINK_RESPONSE_TO(DROT_LINK_T_UNSEAL));
+        assert_int_equal(f->host.last_rx_seq, before + 1); /* the APM's session did not move on the junk */
+        const uint8_t *data;
+        size_t dlen;
+        assert_int_equal(drot_link_data_resp_decode(v.payload, v.payload_len, &data, &dlen), DROT_OK);
+        assert_int_equal(dlen, 18);
+        assert_memory_equal(data, secrets[i], 18);
+    }
 }
 
 /* Test 7: apm_device_serve over a socketpair (the byte-stream loop a UART
@@ -439,6 +495,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flipped_bits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_injected_frames_never_shift_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_loop, setup, teardown),
     };
     return cmocka_run_group_tests_name("fw_device", tests, NULL, NULL);

@@ -46,8 +46,16 @@ apm_status apm_device_boot(apm_device *dev, const apm_hal *hal);
 
 /* Answers one link frame: in[0..in_len) is a whole frame (header, payload,
  * tag); the answer frame goes to out[0..cap), *out_len its length. Every
- * frame gets an answer (an ERROR frame for anything refused), except after
- * power loss (APM_E_POWER: stop). cap MUST be at least APM_FRAME_MAX. */
+ * frame gets an answer, except after power loss (APM_E_POWER: stop):
+ *   - a frame that opens in the session gets its answer in the session (the
+ *     response, or an ERROR if the request is refused);
+ *   - anything else (bad header or tag, replayed or old sequence number,
+ *     malformed, a refused HELLO, no session) gets an ERROR under k_hello
+ *     and leaves the session untouched, so an injected frame can never make
+ *     the APM emit a session frame that the host would take as the answer
+ *     to its next request (docs/link.md).
+ * in and out may hold sealed plaintext (SEAL, UNSEAL): the caller wipes
+ * them when done. cap MUST be at least APM_FRAME_MAX. */
 #define APM_FRAME_MAX (10u + 4096u + 16u)
 apm_status apm_device_handle(apm_device *dev, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,
                              size_t *out_len);

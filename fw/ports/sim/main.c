@@ -246,7 +246,9 @@ static int cmd_provision(int argc, char **argv)
 
     char path[1024];
     snprintf(path, sizeof path, "%s/host-link.key", state);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    /* O_EXCL | O_NOFOLLOW: never write the link key through a planted link
+     * or into an existing file whose mode may be looser. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
     if (fd < 0 || write(fd, p.link_key, sizeof p.link_key) != (ssize_t)sizeof p.link_key || close(fd) != 0)
         die(1, "cannot write '%s': %s", path, strerror(errno));
     drot_wipe(&p, sizeof p);
@@ -325,6 +327,28 @@ static void control_line(apm_sim *sim, char *line, int fd)
     (void)!write(fd, reply, strlen(reply));
 }
 
+/* Writes all of buf to a non-blocking socket, waiting at most WRITE_MS for
+ * it to drain: a peer that sends frames but never reads its answers must
+ * not stall the loop (and with it the tamper tick and the control socket). */
+#define WRITE_MS 1000
+static bool write_bounded(int fd, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return false;
+        struct pollfd p = {fd, POLLOUT, 0};
+        if (poll(&p, 1, WRITE_MS) <= 0)
+            return false; /* the peer is not reading: drop it */
+    }
+    return true;
+}
+
 typedef struct host_conn {
     int fd;
     uint8_t buf[APM_FRAME_MAX];
@@ -353,11 +377,14 @@ static bool host_readable(apm_device *dev, host_conn *h, apm_status *power)
             *power = st;
             return false;
         }
-        if (out_len > 0 && write(h->fd, out, out_len) != (ssize_t)out_len)
-            return false;
-        if (bad)
-            return false; /* the byte stream is out of step: drop it */
+        bool sent = out_len == 0 || write_bounded(h->fd, out, out_len);
+        /* Frames may carry sealed plaintext (SEAL, UNSEAL): wipe both. */
+        drot_wipe(out, out_len);
+        drot_wipe(h->buf, total);
+        if (!sent || bad)
+            return false; /* peer gone or not reading, or the stream is out of step */
         memmove(h->buf, h->buf + total, h->have - total);
+        drot_wipe(h->buf + h->have - total, total);
         h->have -= total;
     }
 }
@@ -453,6 +480,7 @@ static int cmd_run(int argc, char **argv)
             if (fd >= 0) {
                 if (host.fd >= 0)
                     close(host.fd); /* one host at a time: the newest wins */
+                drot_wipe(host.buf, sizeof host.buf);
                 host.fd = fd;
                 host.have = 0;
             }
@@ -473,6 +501,8 @@ static int cmd_run(int argc, char **argv)
             if (!host_readable(&dev, &host, &power)) {
                 close(host.fd);
                 host.fd = -1;
+                drot_wipe(host.buf, sizeof host.buf);
+                host.have = 0;
                 if (power == APM_E_POWER) {
                     exit_code = EXIT_POWER_LOST;
                     break;
