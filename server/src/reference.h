@@ -1,0 +1,110 @@
+/*
+ * reference.h — reference values of a device class, for the verifier.
+ *
+ * A device class (one hardware model with one firmware policy) has one set of
+ * reference values: which software components a token must report, and for
+ * each of them the allowed digests, the allowed signers, the minimum version
+ * and the minimum SVN; whether a device may still be in PSA RoT provisioning;
+ * which tamper bits fail or warn; which token profile is required. The
+ * policy engine keeps them as JSON (DESIGN.md §6); docs/verifier.md gives the
+ * format with a complete example. The verifier (verify.h) reads only the
+ * parsed, fixed-size struct below.
+ *
+ * JSON format (every field not listed is refused):
+ *
+ *   {
+ *     "class": "sensor-gw-v2",                     1..64 printable ASCII, required
+ *     "components": [                              1..DS_REF_MAX_COMPONENTS, required
+ *       { "type": "APM",                           1..64 printable ASCII, unique, required
+ *         "digests": ["<64 hex>", ...],            0..DS_REF_MAX_DIGESTS; [] or absent = any
+ *         "signers": ["<64 hex>", ...],            0..DS_REF_MAX_SIGNERS; [] or absent = any
+ *         "min_version": "1.0.0",                  dotted numeric, optional
+ *         "min_svn": 1 }                           0..2^63-1, optional
+ *     ],
+ *     "lifecycle": { "allow_provisioning": false },            optional (default false)
+ *     "tamper": { "fail_on": ["intrusion"],                    optional, see below
+ *                 "warn_on": ["voltage", "temperature"],
+ *                 "max_count": 0 },
+ *     "require_profile": "drot"                                "drot" (default) or "psa"
+ *   }
+ *
+ * Tamper bit names are the APM's (docs/apm-boot.md, T3): "voltage" (0x1),
+ * "temperature" (0x2), "intrusion" (0x4), "locked" (0x8). A name may appear
+ * in at most one of the two lists. Without a "tamper" object the defaults are
+ * fail_on ["intrusion"], warn_on ["voltage", "temperature", "locked"], no
+ * max_count. With one, absent lists are empty.
+ *
+ * Every error names the field as a JSON pointer (RFC 6901), e.g.
+ * "/components/1/digests/0: not 64 hex digits".
+ */
+#ifndef DS_REFERENCE_H
+#define DS_REFERENCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drot/eat.h"
+
+/* Limits: every array in the format has one, so the struct has a fixed size. */
+#define DS_REF_MAX_COMPONENTS DROT_EAT_MAX_COMPONENTS
+#define DS_REF_MAX_DIGESTS    16
+#define DS_REF_MAX_SIGNERS    8
+#define DS_REF_MAX_NAME       64          /* class, component type, min_version (bytes) */
+#define DS_REF_MAX_JSON       (64 * 1024) /* larger documents are refused unparsed */
+#define DS_REF_DIGEST_LEN     32
+
+/* Tamper state bits as the APM reports them (claim -80004; docs/apm-boot.md T3). */
+#define DS_TAMPER_VOLTAGE     0x1u
+#define DS_TAMPER_TEMPERATURE 0x2u
+#define DS_TAMPER_INTRUSION   0x4u
+#define DS_TAMPER_LOCKED      0x8u
+
+typedef struct ds_ref_component {
+    char type[DS_REF_MAX_NAME + 1]; /* NUL-terminated measurement type, e.g. "APM" */
+    size_t num_digests;             /* 0 = any digest */
+    uint8_t digests[DS_REF_MAX_DIGESTS][DS_REF_DIGEST_LEN];
+    size_t num_signers; /* 0 = any signer */
+    uint8_t signers[DS_REF_MAX_SIGNERS][DS_REF_DIGEST_LEN];
+    bool has_min_version;
+    char min_version[DS_REF_MAX_NAME + 1]; /* valid dotted numeric (ds_version_compare) */
+    bool has_min_svn;
+    uint64_t min_svn;
+} ds_ref_component;
+
+typedef struct ds_reference {
+    char class_name[DS_REF_MAX_NAME + 1];
+    size_t num_components;
+    ds_ref_component components[DS_REF_MAX_COMPONENTS];
+    bool allow_provisioning; /* lifecycle 0x2000..0x20ff is WARN instead of FAIL */
+    uint32_t tamper_fail;    /* DS_TAMPER_* bits that make the verdict FAIL */
+    uint32_t tamper_warn;    /* DS_TAMPER_* bits that make it WARN */
+    bool has_tamper_max_count;
+    uint64_t tamper_max_count; /* a larger tamper count is WARN */
+    drot_eat_profile require_profile;
+} ds_reference;
+
+/*
+ * Parses json[0..len) (UTF-8, not necessarily NUL-terminated) into *out.
+ * Returns 0 on success. On failure returns -1, zeroes *out, and writes a
+ * NUL-terminated message naming the field into err[0..errlen) (err may be
+ * NULL when errlen is 0). Duplicate keys, unknown fields, wrong types,
+ * values out of range and documents over DS_REF_MAX_JSON bytes are refused.
+ */
+int ds_reference_parse(const char *json, size_t len, ds_reference *out, char *err, size_t errlen);
+
+/*
+ * Compares two dotted numeric versions: one to DS_VERSION_MAX_PARTS decimal
+ * parts of 1..9 digits separated by single dots ("1", "1.2", "10.0.3"; no
+ * sign, no suffix such as "-rc1"). Parts compare as numbers, left to right,
+ * and a missing part counts as 0, so "1.2" == "1.2.0" and "1.10" > "1.9".
+ * Returns 0 and sets *cmp to -1, 0 or 1 (a < b, a == b, a > b), or -1 when
+ * either string is not a dotted numeric version.
+ */
+#define DS_VERSION_MAX_PARTS 8
+int ds_version_compare(const char *a, size_t alen, const char *b, size_t blen, int *cmp);
+
+/* Name of one DS_TAMPER_* bit ("voltage", ...), or NULL for any other value. */
+const char *ds_tamper_bit_name(uint32_t bit);
+
+#endif /* DS_REFERENCE_H */

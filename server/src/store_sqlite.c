@@ -1,0 +1,813 @@
+/*
+ * store_sqlite.c — the SQLite backend of store.h (the embedded default).
+ *
+ * Connection settings, and why:
+ *   journal_mode=WAL   readers never block the writer and a crash (even
+ *                      SIGKILL mid-commit) leaves the last committed state;
+ *   synchronous=FULL   the WAL is synced at every commit, so a committed
+ *                      attestation or a consumed challenge survives power loss;
+ *   busy_timeout=5000  other processes holding the write lock are waited for
+ *                      instead of failing at once;
+ *   foreign_keys=ON    SQLite's default is off.
+ *
+ * Atomicity: every write transaction starts with BEGIN IMMEDIATE, which takes
+ * the database's single write lock before reading anything. So a transaction
+ * that reads a row and then changes it (status transitions, key rotation)
+ * cannot interleave with another writer, and the deferred-upgrade case that
+ * fails without waiting (SQLITE_BUSY_SNAPSHOT) cannot occur. A challenge is
+ * consumed by one DELETE … RETURNING under that lock: the first consumer
+ * deletes the row, every later one finds nothing.
+ *
+ * Statements are prepared once per connection (lazily, SQLITE_PREPARE_PERSISTENT)
+ * and reset after every use so that no statement keeps a read snapshot open.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store_internal.h"
+
+enum {
+    Q_DEV_INSERT,
+    Q_DEV_GET,
+    Q_DEV_GET_INST,
+    Q_DEV_LIST,
+    Q_DEV_STATUS,
+    Q_DEV_SET_STATUS,
+    Q_STATUS_LOG,
+    Q_DEV_KEY,
+    Q_KEY_INSERT,
+    Q_DEV_SET_KEY,
+    Q_KEY_HISTORY,
+    Q_DEV_EXISTS,
+    Q_CH_INSERT,
+    Q_CH_CONSUME,
+    Q_CH_PURGE,
+    Q_ATT_DEVICE,
+    Q_ATT_INSERT,
+    Q_ATT_LIST,
+    Q_MIG_TABLE,
+    Q_MIG_VERSION,
+    Q_MIG_INSERT,
+    Q_CHECK,
+    Q_COUNT
+};
+
+#define DEV_COLS                                                                                             \
+    "device_id, class, drk_pub, instance_id, epoch, status, status_reason, registered_at, updated_at, "      \
+    "last_attest_at, last_result, attest_count"
+
+static const char *const sql_text[Q_COUNT] = {
+    [Q_DEV_INSERT] =
+        "INSERT INTO devices (device_id, class, drk_pub, instance_id, epoch, status, registered_at, "
+        "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'registered', ?6, ?6)",
+    [Q_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE device_id = ?1",
+    [Q_DEV_GET_INST] = "SELECT " DEV_COLS " FROM devices WHERE instance_id = ?1",
+    [Q_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE (?1 IS NULL OR class = ?1) AND "
+                   "(?2 IS NULL OR status = ?2) ORDER BY device_id LIMIT ?3 OFFSET ?4",
+    [Q_DEV_STATUS] = "SELECT status FROM devices WHERE device_id = ?1",
+    [Q_DEV_SET_STATUS] =
+        "UPDATE devices SET status = ?2, status_reason = ?3, updated_at = ?4 WHERE device_id = ?1",
+    [Q_STATUS_LOG] = "INSERT INTO device_status_log (device_id, from_status, to_status, reason, at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_DEV_KEY] = "SELECT drk_pub, instance_id, epoch, status FROM devices WHERE device_id = ?1",
+    [Q_KEY_INSERT] = "INSERT INTO device_keys (device_id, epoch, drk_pub, instance_id, retired_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_DEV_SET_KEY] = "UPDATE devices SET drk_pub = ?2, instance_id = ?3, epoch = ?4, updated_at = ?5 "
+                      "WHERE device_id = ?1",
+    [Q_KEY_HISTORY] = "SELECT epoch, drk_pub, instance_id, retired_at FROM device_keys WHERE device_id = ?1 "
+                      "ORDER BY epoch",
+    [Q_DEV_EXISTS] = "SELECT 1 FROM devices WHERE device_id = ?1",
+    [Q_CH_INSERT] =
+        "INSERT INTO challenges (challenge, device_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    [Q_CH_CONSUME] = "DELETE FROM challenges WHERE challenge = ?1 RETURNING device_id, expires_at",
+    [Q_CH_PURGE] = "DELETE FROM challenges WHERE expires_at <= ?1",
+    [Q_ATT_DEVICE] =
+        "UPDATE devices SET last_attest_at = ?2, last_result = ?3, attest_count = attest_count + 1 "
+        "WHERE device_id = ?1",
+    [Q_ATT_INSERT] = "INSERT INTO attestations (device_id, at, result, reasons, evidence_digest, token) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_ATT_LIST] = "SELECT id, device_id, at, result, reasons, evidence_digest, token FROM attestations "
+                   "WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2",
+    [Q_MIG_TABLE] = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    [Q_MIG_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
+    [Q_MIG_INSERT] = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+    [Q_CHECK] = DS_SQL_CHECK,
+};
+
+typedef struct sq_store {
+    ds_store base; /* first: a ds_store * is an sq_store * */
+    sqlite3 *db;
+    sqlite3_stmt *stmt[Q_COUNT];
+} sq_store;
+
+static sq_store *sq(ds_store *s)
+{
+    return (sq_store *)s;
+}
+
+/* Maps SQLite's result to a ds_status and records the message. */
+static ds_status sq_fail(sq_store *s, int rc, const char *what)
+{
+    int ext = sqlite3_extended_errcode(s->db);
+    const char *msg = sqlite3_errmsg(s->db);
+    ds_status st = DS_E_DB;
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        st = DS_E_BUSY;
+    else if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
+        st = DS_E_EXISTS;
+    else if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+        st = DS_E_NOT_FOUND;
+    else if (rc == SQLITE_NOMEM)
+        st = DS_E_NOMEM;
+    else if (strncmp(msg, "no such table", 13) == 0)
+        st = DS_E_SCHEMA;
+    return ds_store_fail(&s->base, st, "sqlite: %s: %s", what, msg);
+}
+
+/* The cached statement q, prepared on first use, reset with no bindings. */
+static ds_status sq_prep(sq_store *s, int q, sqlite3_stmt **out)
+{
+    if (s->stmt[q] == NULL) {
+        int rc = sqlite3_prepare_v3(s->db, sql_text[q], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[q], NULL);
+        if (rc != SQLITE_OK)
+            return sq_fail(s, rc, "prepare");
+    }
+    sqlite3_reset(s->stmt[q]);
+    sqlite3_clear_bindings(s->stmt[q]);
+    *out = s->stmt[q];
+    return DS_OK;
+}
+
+/* Runs constant SQL (transaction control, migrations): never data. */
+static ds_status sq_exec(sq_store *s, const char *sqltext, const char *what)
+{
+    int rc = sqlite3_exec(s->db, sqltext, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? DS_OK : sq_fail(s, rc, what);
+}
+
+static ds_status sq_begin(sq_store *s)
+{
+    return sq_exec(s, "BEGIN IMMEDIATE", "begin");
+}
+
+static ds_status sq_commit(sq_store *s)
+{
+    return sq_exec(s, "COMMIT", "commit");
+}
+
+/* Rolls back if a transaction is open, keeping the first error's message. */
+static ds_status sq_rollback(sq_store *s, ds_status st)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+/* Steps a statement that returns no row. */
+static ds_status sq_run(sq_store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? DS_OK : sq_fail(s, rc, what);
+}
+
+static void bind_blob(sqlite3_stmt *st, int i, const uint8_t *p, size_t n)
+{
+    if (p == NULL)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_blob(st, i, n ? (const void *)p : "", (int)n, SQLITE_STATIC);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *t)
+{
+    if (t == NULL)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
+}
+
+static bool col_blob(sqlite3_stmt *st, int c, uint8_t *out, size_t n)
+{
+    const void *p = sqlite3_column_blob(st, c);
+    if (p == NULL || (size_t)sqlite3_column_bytes(st, c) != n)
+        return false;
+    memcpy(out, p, n);
+    return true;
+}
+
+static void col_text(sqlite3_stmt *st, int c, char *out, size_t cap)
+{
+    const char *t = (const char *)sqlite3_column_text(st, c);
+    ds_copy_text(out, cap, t, t == NULL ? 0 : (size_t)sqlite3_column_bytes(st, c));
+}
+
+/* Reads a DEV_COLS row. */
+static ds_status row_device(sq_store *s, sqlite3_stmt *st, ds_device *d)
+{
+    char status[32], result[8];
+    memset(d, 0, sizeof *d);
+    bool ok = col_blob(st, 0, d->device_id, DS_DEVICE_ID_LEN) &&
+              col_blob(st, 2, d->drk_pub, DS_DRK_PUB_LEN) &&
+              col_blob(st, 3, d->instance_id, DS_INSTANCE_ID_LEN);
+    col_text(st, 1, d->class_name, sizeof d->class_name);
+    d->epoch = (uint64_t)sqlite3_column_int64(st, 4);
+    col_text(st, 5, status, sizeof status);
+    col_text(st, 6, d->status_reason, sizeof d->status_reason);
+    d->registered_at = sqlite3_column_int64(st, 7);
+    d->updated_at = sqlite3_column_int64(st, 8);
+    d->last_attest_at = sqlite3_column_int64(st, 9); /* NULL reads as 0 = never */
+    col_text(st, 10, result, sizeof result);
+    d->attest_count = (uint64_t)sqlite3_column_int64(st, 11);
+    if (!ok || ds_device_status_parse(status, &d->status) != DS_OK ||
+        (result[0] != '\0' && ds_result_parse(result, &d->last_result) != DS_OK))
+        return ds_store_fail(&s->base, DS_E_CORRUPT, "sqlite: malformed devices row");
+    return DS_OK;
+}
+
+/* ---- open / close / schema ------------------------------------------------------ */
+
+static void sq_close(ds_store *base)
+{
+    sq_store *s = sq(base);
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(s->stmt[i]);
+    sqlite3_close(s->db);
+    ds_free(s);
+}
+
+static ds_status sq_schema_version(ds_store *base, int *version_out)
+{
+    sq_store *s = sq(base);
+    sqlite3_stmt *st;
+    ds_status r = sq_prep(s, Q_MIG_TABLE, &st);
+    if (r != DS_OK)
+        return r;
+    int rc = sqlite3_step(st);
+    int64_t have = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return sq_fail(s, rc, "schema version");
+    *version_out = 0;
+    if (have == 0)
+        return DS_OK;
+    if ((r = sq_prep(s, Q_MIG_VERSION, &st)) != DS_OK)
+        return r;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *version_out = (int)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? DS_OK : sq_fail(s, rc, "schema version");
+}
+
+/* One migration step: under the write lock, find the first version above the
+ * recorded one and apply it with its schema_migrations row. *applied tells
+ * the caller whether to go on. */
+static ds_status sq_migrate_step(sq_store *s, const ds_migration *m, size_t n, int64_t now, bool *applied,
+                                 int *cur)
+{
+    *applied = false;
+    ds_status r = sq_begin(s);
+    if (r != DS_OK)
+        return r;
+    r = sq_exec(s,
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+                "create schema_migrations");
+    if (r == DS_OK)
+        r = sq_schema_version(&s->base, cur);
+    if (r != DS_OK)
+        return sq_rollback(s, r);
+    int latest = n == 0 ? 0 : m[n - 1].version;
+    if (*cur > latest)
+        return sq_rollback(s, ds_store_fail(&s->base, DS_E_SCHEMA,
+                                            "database schema version %d is newer than this program's %d",
+                                            *cur, latest));
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].version <= *cur)
+            continue;
+        r = sq_exec(s, m[i].sql, m[i].name);
+        if (r != DS_OK)
+            return sq_rollback(s, ds_store_fail(&s->base, DS_E_SCHEMA, "migration %03d_%s failed: %s",
+                                                m[i].version, m[i].name, s->base.err));
+        sqlite3_stmt *st;
+        if ((r = sq_prep(s, Q_MIG_INSERT, &st)) != DS_OK)
+            return sq_rollback(s, r);
+        sqlite3_bind_int(st, 1, m[i].version);
+        bind_text(st, 2, m[i].name);
+        sqlite3_bind_int64(st, 3, now);
+        if ((r = sq_run(s, st, "record migration")) != DS_OK)
+            return sq_rollback(s, r);
+        *applied = true;
+        *cur = m[i].version;
+        break;
+    }
+    r = sq_commit(s);
+    return r == DS_OK ? DS_OK : sq_rollback(s, r);
+}
+
+static ds_status sq_migrate(ds_store *base, const ds_migration *m, size_t n, int64_t now, int *version_out)
+{
+    sq_store *s = sq(base);
+    bool applied = true;
+    int cur = 0;
+    ds_status r = DS_OK;
+    while (applied && r == DS_OK)
+        r = sq_migrate_step(s, m, n, now, &applied, &cur);
+    if (r == DS_OK && version_out != NULL)
+        *version_out = cur;
+    return r;
+}
+
+static ds_status sq_check(ds_store *base)
+{
+    sq_store *s = sq(base);
+    char first[256] = "";
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, "integrity_check");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        col_text(st, 0, first, sizeof first);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return sq_fail(s, rc, "integrity_check");
+    if (strcmp(first, "ok") != 0)
+        return ds_store_fail(base, DS_E_CORRUPT, "sqlite integrity_check: %s", first);
+    rc = sqlite3_prepare_v2(s->db, "PRAGMA foreign_key_check", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, "foreign_key_check");
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return ds_store_fail(base, DS_E_CORRUPT,
+                             "sqlite foreign_key_check: a row references a missing parent");
+    if (rc != SQLITE_DONE)
+        return sq_fail(s, rc, "foreign_key_check");
+
+    ds_status r = sq_prep(s, Q_CHECK, &st);
+    if (r != DS_OK)
+        return r;
+    rc = sqlite3_step(st);
+    int64_t v[DS_CHECK_COLS] = {0};
+    for (int i = 0; rc == SQLITE_ROW && i < DS_CHECK_COLS; i++)
+        v[i] = sqlite3_column_int64(st, i);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return sq_fail(s, rc, "consistency check");
+    return ds_check_verdict(base, v);
+}
+
+/* ---- devices -------------------------------------------------------------------- */
+
+static ds_status sq_register_bulk(ds_store *base, const ds_device_new *devs,
+                                  const uint8_t (*inst)[DS_INSTANCE_ID_LEN], size_t n, int64_t now,
+                                  size_t *dup_index)
+{
+    sq_store *s = sq(base);
+    ds_status r = sq_begin(s);
+    if (r != DS_OK)
+        return r;
+    sqlite3_stmt *st;
+    if ((r = sq_prep(s, Q_DEV_INSERT, &st)) != DS_OK)
+        return sq_rollback(s, r);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        bind_blob(st, 1, devs[i].device_id, DS_DEVICE_ID_LEN);
+        bind_text(st, 2, devs[i].class_name);
+        bind_blob(st, 3, devs[i].drk_pub, DS_DRK_PUB_LEN);
+        bind_blob(st, 4, inst[i], DS_INSTANCE_ID_LEN);
+        sqlite3_bind_int64(st, 5, (int64_t)devs[i].epoch);
+        sqlite3_bind_int64(st, 6, now);
+        r = sq_run(s, st, "register");
+        if (r != DS_OK) {
+            if (r == DS_E_EXISTS) {
+                char hex[2 * DS_DEVICE_ID_LEN + 1];
+                ds_hex(devs[i].device_id, DS_DEVICE_ID_LEN, hex);
+                if (dup_index != NULL)
+                    *dup_index = i;
+                ds_store_fail(base, r, "device %zu (%s) already registered (%s); nothing inserted", i, hex,
+                              sqlite3_errmsg(s->db));
+            }
+            return sq_rollback(s, r);
+        }
+    }
+    r = sq_commit(s);
+    return r == DS_OK ? DS_OK : sq_rollback(s, r);
+}
+
+static ds_status sq_device_get(ds_store *base, const uint8_t *key, bool by_instance, ds_device *out)
+{
+    sq_store *s = sq(base);
+    sqlite3_stmt *st;
+    ds_status r = sq_prep(s, by_instance ? Q_DEV_GET_INST : Q_DEV_GET, &st);
+    if (r != DS_OK)
+        return r;
+    bind_blob(st, 1, key, by_instance ? DS_INSTANCE_ID_LEN : DS_DEVICE_ID_LEN);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        r = row_device(s, st, out);
+    else if (rc == SQLITE_DONE)
+        r = ds_store_fail(base, DS_E_NOT_FOUND, "no such device");
+    else
+        r = sq_fail(s, rc, "device get");
+    sqlite3_reset(st);
+    return r;
+}
+
+static ds_status sq_device_list(ds_store *base, const ds_device_filter *f, ds_device_cb cb, void *ctx)
+{
+    sq_store *s = sq(base);
+    sqlite3_stmt *st;
+    ds_status r = sq_prep(s, Q_DEV_LIST, &st);
+    if (r != DS_OK)
+        return r;
+    bind_text(st, 1, f->class_name);
+    bind_text(st, 2, f->status == DS_DEV_ANY ? NULL : ds_device_status_name(f->status));
+    sqlite3_bind_int64(st, 3, f->limit == 0 ? -1 : (int64_t)f->limit); /* LIMIT -1: none */
+    sqlite3_bind_int64(st, 4, (int64_t)f->offset);
+    int rc;
+    ds_device d;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((r = row_device(s, st, &d)) != DS_OK)
+            break;
+        if (cb(&d, ctx) != 0)
+            break;
+    }
+    if (r == DS_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = sq_fail(s, rc, "device list");
+    sqlite3_reset(st);
+    return r;
+}
+
+/* Reads the current status of a device inside the open transaction. */
+static ds_status sq_current_status(sq_store *s, const uint8_t *id, ds_device_status *cur)
+{
+    sqlite3_stmt *st;
+    ds_status r = sq_prep(s, Q_DEV_STATUS, &st);
+    if (r != DS_OK)
+        return r;
+    bind_blob(st, 1, id, DS_DEVICE_ID_LEN);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        char name[32];
+        col_text(st, 0, name, sizeof name);
+        if (ds_device_status_parse(name, cur) != DS_OK)
+            r = ds_store_fail(&s->base, DS_E_CORRUPT, "sqlite: bad status '%s'", name);
+    } else {
+        r = rc == SQLITE_DONE ? ds_store_fail(&s->base, DS_E_NOT_FOUND, "no such device")
+                              : sq_fail(s, rc, "device status");
+    }
+    sqlite3_reset(st);
+    return r;
+}
+
+static ds_status sq_set_status(ds_store *base, const uint8_t *id, ds_device_status to, const char *reason,
+                               int64_t now)
+{
+    sq_store *s = sq(base);
+    ds_device_status cur;
+    ds_status r = sq_begin(s);
+    if (r != DS_OK)
+        return r;
+    if ((r = sq_current_status(s, id, &cur)) != DS_OK)
+        return sq_rollback(s, r);
+    if (cur == to) /* idempotent retry: nothing to record */
+        return sq_rollback(s, DS_OK);
+    if (!ds_device_transition_allowed(cur, to))
+        return sq_rollback(s, ds_store_fail(base, DS_E_CONFLICT, "status transition %s -> %s is not allowed",
+                                            ds_device_status_name(cur), ds_device_status_name(to)));
+    sqlite3_stmt *st;
+    if ((r = sq_prep(s, Q_DEV_SET_STATUS, &st)) != DS_OK)
+        return sq_rollback(s, r);
+    bind_blob(st, 1, id, DS_DEVICE_ID_LEN);
+    bind_text(st, 2, ds_device_status_name(to));
+    bind_text(st, 3, reason);
+    sqlite3_bind_int64(st, 4, now);
+    if ((r = sq_run(s, st, "set status")) != DS_OK)
+        return sq_rollback(s, r);
+    if ((r = sq_prep(s, Q_STATUS_LOG, &st)) != DS_OK)
+        return sq_rollback(s, r);
+    bind_blob(st, 1, id, DS_DEVICE_ID_LEN);
+    bind_text(st, 2, ds_device_status_name(cur));
+    bind_text(st, 3, ds_device_status_name(to));
+    bind_text(st, 4, reason);
+    sqlite3_bind_int64(st, 5, now);
+    if ((r = sq_run(s, st, "status log")) != DS_OK)
+        return sq_rollback(s, r);
+    r = sq_commit(s);
+    return r == DS_OK ? DS_OK : sq_rollback(s, r);
+}
+
+static ds_status sq_set_key(ds_store *base, const uint8_t *id, const uint8_t *new_pub,
+                            const uint8_t *new_inst, uint64_t new_epoch, int64_t now)
+{
+    sq_store *s = sq(base);
+    ds_status r = sq_begin(s);
+    if (r != DS_OK)
+        return r;
+    sqlite3_stmt *st;
+    if ((r = sq_prep(s, Q_DEV_KEY, &st)) != DS_OK)
+        return sq_rollback(s, r);
+    bind_blob(st, 1, id, DS_DEVICE_ID_LEN);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        r = rc == SQLITE_DONE ? ds_store_fail(base, DS_E_NOT_FOUND, "no such device") : sq_fail(s, rc, "key");
+        sqlite3_reset(st);
+        return sq_rollback(s, r);
+    }
+    uint8_t old_pub[DS_DRK_PUB_LEN], old_inst[DS_INSTANCE_ID_LEN];
+    char status[32];
+    bool ok = col_blob(st, 0, old_pub, sizeof old_pub) && col_blob(st, 1, old_inst, sizeof old_inst);
+    uint64_t old_epoch = (uint64_t)sqlite3_column_int64(st, 2);
+    col_text(st, 3, status, sizeof status);
+    sqlite3_reset(st);
+    if (!ok)
+        return sq_rollback(s, ds_store_fail(base, DS_E_CORRUPT, "sqlite: malformed key columns"));
+    if (strcmp(status, "revoked") == 0 || strcmp(status, "decommissioned") == 0)
+        return sq_rollback(s, ds_store_fail(base, DS_E_CONFLICT, "device is %s: no new key", status));
+    if (new_epoch <= old_epoch)
+        return sq_rollback(s, ds_store_fail(base, DS_E_CONFLICT, "new epoch %llu is not above current %llu",
+                                            (unsigned long long)new_epoch, (unsigned long long)old_epoch));
+    if ((r = sq_prep(s, Q_KEY_INSERT, &st)) != DS_OK)
+        return sq_rollback(s, r);
+    bind_blob(st, 1, id, DS_DEVICE_ID_LEN);
+    sqlite3_bind_int64(st, 2, (int64_t)old_epoch);
+    bind_blob(st, 3, old_pub, DS_DRK_PUB_LEN);
+    bind_blob(st, 4, old_inst, DS_INSTANCE_ID_LEN);
+    sqlite3_bind_int64(st, 5, now);
+    if ((r = sq_run(s, st, "key history")) != DS_OK)
+        return sq_rollback(s, r);
+    if ((r = sq_prep(s, Q_DEV_SET_KEY, &st)) != DS_OK)
+        return sq_rollback(s, r);
+    bind_blob(st, 1, id, DS_DEVICE_ID_LEN);
+    bind_blob(st, 2, new_pub, DS_DRK_PUB_LEN);
+    bind_blob(st, 3, new_inst, DS_INSTANCE_ID_LEN);
+    sqlite3_bind_int64(st, 4, (int64_t)new_epoch);
+    sqlite3_bind_int64(st, 5, now);
+    if ((r = sq_run(s, st, "set key")) != DS_OK)
+        return sq_rollback(s, r);
+    r = sq_commit(s);
+    return r == DS_OK ? DS_OK : sq_rollback(s, r);
+}
+
+static ds_status sq_exists(sq_store *s, const uint8_t *id)
+{
+    sqlite3_stmt *st;
+    ds_status r = sq_prep(s, Q_DEV_EXISTS, &st);
+    if (r != DS_OK)
+        return r;
+    bind_blob(st, 1, id, DS_DEVICE_ID_LEN);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return DS_OK;
+    return rc == SQLITE_DONE ? ds_store_fail(&s->base, DS_E_NOT_FOUND, "no such device")
+                             : sq_fail(s, rc, "exists");
+}
+
+static ds_status sq_key_history(ds_store *base, const uint8_t *id, ds_key_cb cb, void *ctx)
+{
+    sq_store *s = sq(base);
+    /* One read transaction, so the existence check and the rows agree. */
+    ds_status r = sq_exec(s, "BEGIN", "begin");
+    if (r != DS_OK)
+        return r;
+    if ((r = sq_exists(s, id)) != DS_OK)
+        return sq_rollback(s, r);
+    sqlite3_stmt *st;
+    if ((r = sq_prep(s, Q_KEY_HISTORY, &st)) != DS_OK)
+        return sq_rollback(s, r);
+    bind_blob(st, 1, id, DS_DEVICE_ID_LEN);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ds_device_key k = {0};
+        k.epoch = (uint64_t)sqlite3_column_int64(st, 0);
+        k.retired_at = sqlite3_column_int64(st, 3);
+        if (!col_blob(st, 1, k.drk_pub, DS_DRK_PUB_LEN) ||
+            !col_blob(st, 2, k.instance_id, DS_INSTANCE_ID_LEN)) {
+            r = ds_store_fail(base, DS_E_CORRUPT, "sqlite: malformed device_keys row");
+            break;
+        }
+        if (cb(&k, ctx) != 0)
+            break;
+    }
+    if (r == DS_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = sq_fail(s, rc, "key history");
+    sqlite3_reset(st);
+    return sq_rollback(s, r);
+}
+
+/* ---- challenges ------------------------------------------------------------------- */
+
+static ds_status sq_challenge_issue(ds_store *base, const uint8_t *ch, const uint8_t *id, int64_t issued_at,
+                                    int64_t expires_at)
+{
+    sq_store *s = sq(base);
+    sqlite3_stmt *st;
+    ds_status r = sq_prep(s, Q_CH_INSERT, &st);
+    if (r != DS_OK)
+        return r;
+    bind_blob(st, 1, ch, DS_CHALLENGE_LEN);
+    bind_blob(st, 2, id, DS_DEVICE_ID_LEN);
+    sqlite3_bind_int64(st, 3, issued_at);
+    sqlite3_bind_int64(st, 4, expires_at);
+    r = sq_run(s, st, "challenge issue");
+    if (r == DS_E_NOT_FOUND)
+        ds_store_fail(base, r, "challenge bound to an unknown device");
+    return r;
+}
+
+static ds_status sq_challenge_consume(ds_store *base, const uint8_t *ch, int64_t now, uint8_t *id_out,
+                                      bool *bound_out)
+{
+    sq_store *s = sq(base);
+    ds_status r = sq_begin(s);
+    if (r != DS_OK)
+        return r;
+    sqlite3_stmt *st;
+    if ((r = sq_prep(s, Q_CH_CONSUME, &st)) != DS_OK)
+        return sq_rollback(s, r);
+    bind_blob(st, 1, ch, DS_CHALLENGE_LEN);
+    int rc = sqlite3_step(st);
+    bool found = rc == SQLITE_ROW, bound = false;
+    int64_t expires_at = 0;
+    uint8_t id[DS_DEVICE_ID_LEN] = {0};
+    if (found) {
+        bound = sqlite3_column_type(st, 0) != SQLITE_NULL;
+        if (bound && !col_blob(st, 0, id, sizeof id))
+            r = ds_store_fail(base, DS_E_CORRUPT, "sqlite: malformed challenge row");
+        expires_at = sqlite3_column_int64(st, 1);
+        rc = sqlite3_step(st); /* the key is unique: DONE follows */
+    }
+    sqlite3_reset(st);
+    if (r != DS_OK)
+        return sq_rollback(s, r);
+    if (rc != SQLITE_DONE)
+        return sq_rollback(s, sq_fail(s, rc, "challenge consume"));
+    if ((r = sq_commit(s)) != DS_OK)
+        return sq_rollback(s, r);
+    if (!found)
+        return ds_store_fail(base, DS_E_NOT_FOUND, "unknown or already used challenge");
+    if (now >= expires_at)
+        return ds_store_fail(base, DS_E_EXPIRED, "challenge expired");
+    if (bound_out != NULL)
+        *bound_out = bound;
+    if (id_out != NULL)
+        memcpy(id_out, id, DS_DEVICE_ID_LEN);
+    return DS_OK;
+}
+
+static ds_status sq_challenge_purge(ds_store *base, int64_t now, uint64_t *purged)
+{
+    sq_store *s = sq(base);
+    sqlite3_stmt *st;
+    ds_status r = sq_prep(s, Q_CH_PURGE, &st);
+    if (r != DS_OK)
+        return r;
+    sqlite3_bind_int64(st, 1, now);
+    if ((r = sq_run(s, st, "challenge purge")) == DS_OK && purged != NULL)
+        *purged = (uint64_t)sqlite3_changes64(s->db);
+    return r;
+}
+
+/* ---- attestations --------------------------------------------------------------- */
+
+static ds_status sq_att_record(ds_store *base, const ds_attestation *a, int64_t *id_out)
+{
+    sq_store *s = sq(base);
+    ds_status r = sq_begin(s);
+    if (r != DS_OK)
+        return r;
+    sqlite3_stmt *st;
+    if ((r = sq_prep(s, Q_ATT_DEVICE, &st)) != DS_OK)
+        return sq_rollback(s, r);
+    bind_blob(st, 1, a->device_id, DS_DEVICE_ID_LEN);
+    sqlite3_bind_int64(st, 2, a->at);
+    bind_text(st, 3, ds_result_name(a->result));
+    if ((r = sq_run(s, st, "attestation device")) != DS_OK)
+        return sq_rollback(s, r);
+    if (sqlite3_changes64(s->db) != 1)
+        return sq_rollback(s, ds_store_fail(base, DS_E_NOT_FOUND, "no such device"));
+    if ((r = sq_prep(s, Q_ATT_INSERT, &st)) != DS_OK)
+        return sq_rollback(s, r);
+    bind_blob(st, 1, a->device_id, DS_DEVICE_ID_LEN);
+    sqlite3_bind_int64(st, 2, a->at);
+    bind_text(st, 3, ds_result_name(a->result));
+    bind_text(st, 4, a->reasons);
+    bind_blob(st, 5, a->evidence_digest, DS_DIGEST_LEN);
+    bind_blob(st, 6, a->token, a->token_len);
+    if ((r = sq_run(s, st, "attestation insert")) != DS_OK)
+        return sq_rollback(s, r);
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    if ((r = sq_commit(s)) != DS_OK)
+        return sq_rollback(s, r);
+    if (id_out != NULL)
+        *id_out = id;
+    return DS_OK;
+}
+
+static ds_status sq_att_list(ds_store *base, const uint8_t *id, size_t limit, ds_attestation_cb cb, void *ctx)
+{
+    sq_store *s = sq(base);
+    ds_status r = sq_exec(s, "BEGIN", "begin");
+    if (r != DS_OK)
+        return r;
+    if ((r = sq_exists(s, id)) != DS_OK)
+        return sq_rollback(s, r);
+    sqlite3_stmt *st;
+    if ((r = sq_prep(s, Q_ATT_LIST, &st)) != DS_OK)
+        return sq_rollback(s, r);
+    bind_blob(st, 1, id, DS_DEVICE_ID_LEN);
+    sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (int64_t)limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ds_attestation a = {0};
+        char result[8];
+        a.id = sqlite3_column_int64(st, 0);
+        a.at = sqlite3_column_int64(st, 2);
+        col_text(st, 3, result, sizeof result);
+        a.reasons = (const char *)sqlite3_column_text(st, 4);
+        a.token = sqlite3_column_blob(st, 6);
+        a.token_len = (size_t)sqlite3_column_bytes(st, 6);
+        if (!col_blob(st, 1, a.device_id, DS_DEVICE_ID_LEN) ||
+            !col_blob(st, 5, a.evidence_digest, DS_DIGEST_LEN) ||
+            ds_result_parse(result, &a.result) != DS_OK) {
+            r = ds_store_fail(base, DS_E_CORRUPT, "sqlite: malformed attestations row");
+            break;
+        }
+        if (a.reasons == NULL)
+            a.reasons = "";
+        if (cb(&a, ctx) != 0)
+            break;
+    }
+    if (r == DS_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = sq_fail(s, rc, "attestation list");
+    sqlite3_reset(st);
+    return sq_rollback(s, r);
+}
+
+static const ds_store_ops sq_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .schema_version = sq_schema_version,
+    .check = sq_check,
+    .device_register_bulk = sq_register_bulk,
+    .device_get = sq_device_get,
+    .device_list = sq_device_list,
+    .device_set_status = sq_set_status,
+    .device_set_key = sq_set_key,
+    .device_key_history = sq_key_history,
+    .challenge_issue = sq_challenge_issue,
+    .challenge_consume = sq_challenge_consume,
+    .challenge_purge_expired = sq_challenge_purge,
+    .attestation_record = sq_att_record,
+    .attestation_list = sq_att_list,
+};
+
+/* see store_internal.h */
+ds_status ds_store_sqlite_open(const char *path, ds_store **out, char *err, size_t errlen)
+{
+    sq_store *s = ds_calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return DS_E_NOMEM;
+    }
+    s->base.ops = &sq_ops;
+    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    ds_status r = DS_OK;
+    if (rc != SQLITE_OK) {
+        r = sq_fail(s, rc, path);
+    } else {
+        sqlite3_busy_timeout(s->db, 5000);
+        sqlite3_extended_result_codes(s->db, 1);
+        r = sq_exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", "pragmas");
+    }
+    if (r == DS_OK) {
+        /* journal_mode answers with the mode in force: "memory" for :memory:,
+         * anything but "wal" for a file means WAL was refused. */
+        sqlite3_stmt *st = NULL;
+        char mode[16] = "";
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+            col_text(st, 0, mode, sizeof mode);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW)
+            r = sq_fail(s, rc, "journal_mode");
+        else if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0)
+            r = ds_store_fail(&s->base, DS_E_DB, "sqlite: WAL journal refused (mode %s)", mode);
+    }
+    if (r != DS_OK) {
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "%s", s->base.err);
+        sq_close(&s->base);
+        return r;
+    }
+    *out = &s->base;
+    return DS_OK;
+}
