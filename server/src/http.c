@@ -1,0 +1,500 @@
+/*
+ * http.c — see http.h. docs/api.md lists the routes, docs/operations.md the
+ * log format.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "http.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+
+#include "ca.h"
+#include "drot/cbor.h"
+
+#define METRIC_SLOTS 96
+
+typedef struct metric {
+    const char *path; /* a route's path (static) or "other" */
+    int status;
+    uint64_t n;
+} metric;
+
+struct ds_http {
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *sock;
+    struct event *sig_term, *sig_int;
+    SSL_CTX *ssl;
+    X509 *device_ca;
+    X509 *operator_ca;
+    const ds_route *routes;
+    size_t n_routes;
+    void *ctx;
+    bool stopping;
+    metric metrics[METRIC_SLOTS];
+    uint64_t verdicts[4];
+};
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+static SSL_CTX *make_ssl_ctx(const ds_http_config *cfg, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    X509_STORE *store = NULL;
+    if (ctx == NULL)
+        goto fail;
+    /* H1: TLS 1.3 only. */
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
+        goto fail;
+    if (SSL_CTX_use_certificate(ctx, cfg->server_cert) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, cfg->server_key) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+        goto fail;
+    /* H2: one store with both CAs; certificates requested, not required. */
+    store = X509_STORE_new();
+    if (store == NULL || X509_STORE_add_cert(store, cfg->device_ca) != 1 ||
+        X509_STORE_add_cert(store, cfg->operator_ca) != 1)
+        goto fail;
+    SSL_CTX_set_cert_store(ctx, store);
+    store = NULL;
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_verify_depth(ctx, 2);
+    /* Name both CAs in the CertificateRequest so clients pick the right cert. */
+    STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+    if (names == NULL)
+        goto fail;
+    SSL_CTX_set_client_CA_list(ctx, names);
+    if (SSL_CTX_add_client_CA(ctx, cfg->device_ca) != 1 || SSL_CTX_add_client_CA(ctx, cfg->operator_ca) != 1)
+        goto fail;
+    /* No tickets: every connection is a full handshake with a fresh exporter
+     * and a certificate verified now. */
+    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    return ctx;
+fail:
+    snprintf(err, errlen, "TLS context: %s", ERR_reason_error_string(ERR_get_error()));
+    X509_STORE_free(store);
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+static struct bufferevent *make_bev(struct event_base *base, void *arg)
+{
+    ds_http *h = arg;
+    SSL *ssl = SSL_new(h->ssl);
+    if (ssl == NULL)
+        return NULL;
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static SSL *req_ssl(struct evhttp_request *ev)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(ev);
+    if (conn == NULL)
+        return NULL;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+    return bev == NULL ? NULL : bufferevent_openssl_get_ssl(bev);
+}
+
+/* Which CA the peer's verified chain ends in: 1 device, 2 operator, 0 none. */
+static int peer_ca(const ds_http *h, SSL *ssl, X509 **leaf)
+{
+    *leaf = SSL_get0_peer_certificate(ssl);
+    if (*leaf == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+        return 0;
+    STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
+    int n = chain == NULL ? 0 : sk_X509_num(chain);
+    if (n < 2)
+        return 0; /* a bare CA certificate is no client certificate */
+    X509 *top = sk_X509_value(chain, n - 1);
+    if (X509_cmp(top, h->device_ca) == 0)
+        return 1;
+    if (X509_cmp(top, h->operator_ca) == 0)
+        return 2;
+    return 0;
+}
+
+/* ---- metrics and log -------------------------------------------------------- */
+
+static void count(ds_http *h, const char *path, int status)
+{
+    for (size_t i = 0; i < METRIC_SLOTS; i++) {
+        metric *m = &h->metrics[i];
+        if (m->path == NULL) {
+            m->path = path;
+            m->status = status;
+        }
+        if (m->status == status && strcmp(m->path, path) == 0) {
+            m->n++;
+            return;
+        }
+    }
+}
+
+static const char *verdict_name(int v)
+{
+    static const char *const names[] = {"-", "PASS", "WARN", "FAIL"};
+    return v >= 0 && v <= 3 ? names[v] : "-";
+}
+
+static void log_line(const ds_http_req *req, const char *path)
+{
+    char when[32] = "?";
+    struct timespec ts;
+    struct tm tm;
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm) != NULL)
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char dev[33] = "-";
+    const uint8_t *id = req->has_device ? req->device_id : req->log_device ? req->log_device_id : NULL;
+    if (id != NULL)
+        for (size_t i = 0; i < 16; i++)
+            snprintf(dev + 2 * i, 3, "%02x", id[i]);
+    const char *method = evhttp_request_get_command(req->ev) == EVHTTP_REQ_POST ? "POST" : "GET";
+    fprintf(stderr, "time=%s method=%s route=%s status=%d device=%s verdict=%s\n", when, method, path,
+            req->status, dev, verdict_name(req->verdict));
+}
+
+/* ---- replies ------------------------------------------------------------------ */
+
+static void send_raw(ds_http_req *req, int status, const char *ctype, const void *body, size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+    if (buf != NULL && len > 0)
+        evbuffer_add(buf, body, len);
+    struct evkeyvalq *hdr = evhttp_request_get_output_headers(req->ev);
+    evhttp_add_header(hdr, "Content-Type", ctype);
+    evhttp_add_header(hdr, "Cache-Control", "no-store");
+    evhttp_send_reply(req->ev, status, NULL, buf);
+    if (buf != NULL)
+        evbuffer_free(buf);
+    req->status = status;
+}
+
+/* see http.h */
+void ds_http_reply_cbor(ds_http_req *req, int status, const uint8_t *body, size_t len)
+{
+    send_raw(req, status, "application/cbor", body, len);
+}
+
+static void json_escape(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (; *s != '\0' && o + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20 || c > 0x7e) {
+            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* see http.h */
+void ds_http_reply_error_reasons(ds_http_req *req, int status, ds_http_err code, const char *msg,
+                                 const char *const *reasons, size_t n)
+{
+    if (req->route != NULL && req->route->json_errors) {
+        char esc[512], body[700];
+        json_escape(esc, sizeof esc, msg);
+        int len = snprintf(body, sizeof body, "{\"code\":%d,\"error\":\"%s\"}", (int)code, esc);
+        send_raw(req, status, "application/json", body, (size_t)len);
+        return;
+    }
+    uint8_t buf[8192];
+    drot_cbor_writer w;
+    drot_cbor_writer_init(&w, buf, sizeof buf);
+    drot_cbor_put_map(&w, n > 0 ? 3 : 2);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_uint(&w, (uint64_t)code);
+    drot_cbor_put_uint(&w, 2);
+    drot_cbor_put_tstr_z(&w, msg);
+    if (n > 0) {
+        drot_cbor_put_uint(&w, 3);
+        drot_cbor_put_array(&w, n);
+        for (size_t i = 0; i < n; i++)
+            drot_cbor_put_tstr_z(&w, reasons[i]);
+    }
+    size_t len = 0;
+    if (drot_cbor_writer_finish(&w, &len) != DROT_OK) {
+        send_raw(req, 500, "text/plain", "error body too large\n", 21);
+        return;
+    }
+    send_raw(req, status, "application/cbor", buf, len);
+}
+
+/* see http.h */
+void ds_http_reply_error(ds_http_req *req, int status, ds_http_err code, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ds_http_reply_error_reasons(req, status, code, msg, NULL, 0);
+}
+
+/* ---- built-in routes ------------------------------------------------------------ */
+
+static void healthz(ds_http_req *req, void *ctx)
+{
+    (void)ctx;
+    static const char ok[] = "{\"status\":\"ok\"}";
+    send_raw(req, 200, "application/json", ok, sizeof ok - 1);
+}
+
+static void metrics(ds_http_req *req, void *ctx)
+{
+    ds_http *h = ctx;
+    struct evbuffer *buf = evbuffer_new();
+    if (buf == NULL) {
+        ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "out of memory");
+        return;
+    }
+    evbuffer_add_printf(buf, "# HELP drot_http_requests_total HTTP requests by route and status.\n"
+                             "# TYPE drot_http_requests_total counter\n");
+    for (size_t i = 0; i < METRIC_SLOTS && h->metrics[i].path != NULL; i++)
+        evbuffer_add_printf(buf, "drot_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n",
+                            h->metrics[i].path, h->metrics[i].status, (unsigned long long)h->metrics[i].n);
+    evbuffer_add_printf(buf, "# HELP drot_attestations_total Attestation verdicts.\n"
+                             "# TYPE drot_attestations_total counter\n");
+    for (int v = 1; v <= 3; v++)
+        evbuffer_add_printf(buf, "drot_attestations_total{verdict=\"%s\"} %llu\n", verdict_name(v),
+                            (unsigned long long)h->verdicts[v]);
+    struct evkeyvalq *hdr = evhttp_request_get_output_headers(req->ev);
+    evhttp_add_header(hdr, "Content-Type", "text/plain; version=0.0.4");
+    evhttp_send_reply(req->ev, 200, NULL, buf);
+    evbuffer_free(buf);
+    req->status = 200;
+}
+
+static const ds_route builtin[] = {
+    {"/healthz", false, DS_AUTH_NONE, true, healthz},
+    {"/metrics", false, DS_AUTH_NONE, true, metrics},
+};
+
+/* ---- dispatch -------------------------------------------------------------------- */
+
+static const ds_route *find_route(const ds_http *h, const char *path, void **ctx)
+{
+    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+        if (strcmp(builtin[i].path, path) == 0) {
+            *ctx = (void *)h;
+            return &builtin[i];
+        }
+    for (size_t i = 0; i < h->n_routes; i++)
+        if (strcmp(h->routes[i].path, path) == 0) {
+            *ctx = h->ctx;
+            return &h->routes[i];
+        }
+    return NULL;
+}
+
+static bool is_cbor(struct evhttp_request *ev)
+{
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(ev), "Content-Type");
+    if (ct == NULL)
+        return false;
+    size_t n = strlen("application/cbor");
+    return strncmp(ct, "application/cbor", n) == 0 && (ct[n] == '\0' || ct[n] == ';');
+}
+
+/* Checks the route's policy (H2, H4); replies and returns false if refused. */
+static bool admit(ds_http *h, ds_http_req *req, SSL *ssl, uint8_t *copy)
+{
+    const ds_route *rt = req->route;
+    X509 *leaf = NULL;
+    int ca = peer_ca(h, ssl, &leaf);
+    if (rt->auth == DS_AUTH_DEVICE) {
+        if (ca != 1) {
+            ds_http_reply_error(req, 401, DS_ERR_CLIENT_CERT,
+                                "this route requires a device client certificate");
+            return false;
+        }
+        if (ds_ca_device_id_from_cert(leaf, req->device_id) != DS_KEYS_OK) {
+            ds_http_reply_error(req, 401, DS_ERR_CLIENT_CERT, "the client certificate names no device id");
+            return false;
+        }
+        req->has_device = true;
+    } else if (rt->auth == DS_AUTH_OPERATOR) {
+        if (ca != 2) {
+            ds_http_reply_error(req, 401, DS_ERR_CLIENT_CERT,
+                                "this route requires an operator client certificate");
+            return false;
+        }
+        req->has_operator = true;
+    }
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req->ev);
+    if ((rt->post && cmd != EVHTTP_REQ_POST) || (!rt->post && cmd != EVHTTP_REQ_GET)) {
+        ds_http_reply_error(req, 405, DS_ERR_METHOD, "method not allowed: use %s", rt->post ? "POST" : "GET");
+        return false;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req->ev);
+    size_t len = evbuffer_get_length(in);
+    if (len > DS_HTTP_MAX_BODY) {
+        ds_http_reply_error(req, 413, DS_ERR_TOO_LARGE, "body of %zu bytes exceeds the limit of %u bytes",
+                            len, DS_HTTP_MAX_BODY);
+        return false;
+    }
+    if (rt->post) {
+        if (!is_cbor(req->ev)) {
+            ds_http_reply_error(req, 415, DS_ERR_CONTENT_TYPE, "Content-Type must be application/cbor");
+            return false;
+        }
+        if (evbuffer_copyout(in, copy, len) != (ev_ssize_t)len) {
+            ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "cannot read the body");
+            return false;
+        }
+        req->body = copy;
+        req->body_len = len;
+    }
+    return true;
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    ds_http *h = arg;
+    static uint8_t body[DS_HTTP_MAX_BODY]; /* one thread: one request at a time */
+    ds_http_req req;
+    memset(&req, 0, sizeof req);
+    req.ev = ev;
+    req.http = h;
+    const char *uri = evhttp_request_get_uri(ev);
+    char path[128] = "";
+    const char *q = strchr(uri, '?');
+    size_t plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
+    if (plen < sizeof path) {
+        memcpy(path, uri, plen);
+        path[plen] = '\0';
+    }
+    void *ctx = NULL;
+    req.route = find_route(h, path, &ctx);
+    const char *label = req.route != NULL ? req.route->path : "other";
+    SSL *ssl = req_ssl(ev);
+    if (req.route == NULL) {
+        ds_http_reply_error(&req, 404, DS_ERR_NOT_FOUND, "no such route");
+    } else if (ssl == NULL || SSL_export_keying_material(ssl, req.exporter, sizeof req.exporter,
+                                                         "EXPORTER-Channel-Binding", 24, NULL, 0, 0) != 1) {
+        ds_http_reply_error(&req, 500, DS_ERR_INTERNAL, "no TLS exporter for this connection");
+    } else if (admit(h, &req, ssl, body)) {
+        req.route->fn(&req, ctx);
+        OPENSSL_cleanse(req.exporter, sizeof req.exporter);
+    }
+    if (req.status == 0)
+        ds_http_reply_error(&req, 500, DS_ERR_INTERNAL, "the handler sent no reply");
+    count(h, label, req.status);
+    log_line(&req, label);
+}
+
+/* ---- life cycle -------------------------------------------------------------------- */
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    fprintf(stderr, "drot-server: signal %d: stopping\n", (int)sig);
+    ds_http_stop(arg);
+}
+
+/* see http.h */
+ds_http *ds_http_start(const ds_http_config *cfg, char *err, size_t errlen)
+{
+    ds_http *h = calloc(1, sizeof *h);
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    h->device_ca = cfg->device_ca;
+    h->operator_ca = cfg->operator_ca;
+    h->routes = cfg->routes;
+    h->n_routes = cfg->n_routes;
+    h->ctx = cfg->ctx;
+    h->ssl = make_ssl_ctx(cfg, err, errlen);
+    if (h->ssl == NULL)
+        goto fail;
+    h->base = event_base_new();
+    h->http = h->base == NULL ? NULL : evhttp_new(h->base);
+    if (h->http == NULL) {
+        snprintf(err, errlen, "libevent: cannot create the HTTP server");
+        goto fail;
+    }
+    evhttp_set_bevcb(h->http, make_bev, h);
+    evhttp_set_gencb(h->http, on_request, h);
+    evhttp_set_max_body_size(h->http, DS_HTTP_HARD_BODY);
+    evhttp_set_max_headers_size(h->http, 16384);
+    evhttp_set_timeout(h->http, 30);
+    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    h->sock = evhttp_bind_socket_with_handle(h->http, cfg->host, cfg->port);
+    if (h->sock == NULL) {
+        snprintf(err, errlen, "cannot listen on %s:%u", cfg->host, (unsigned)cfg->port);
+        goto fail;
+    }
+    h->sig_term = evsignal_new(h->base, SIGTERM, on_signal, h);
+    h->sig_int = evsignal_new(h->base, SIGINT, on_signal, h);
+    if (h->sig_term == NULL || h->sig_int == NULL || evsignal_add(h->sig_term, NULL) != 0 ||
+        evsignal_add(h->sig_int, NULL) != 0) {
+        snprintf(err, errlen, "cannot install signal handlers");
+        goto fail;
+    }
+    return h;
+fail:
+    ds_http_free(h);
+    return NULL;
+}
+
+/* see http.h */
+int ds_http_run(ds_http *h)
+{
+    return event_base_dispatch(h->base) < 0 ? 1 : 0;
+}
+
+/* see http.h */
+void ds_http_stop(ds_http *h)
+{
+    if (h->stopping)
+        return;
+    h->stopping = true;
+    if (h->sock != NULL)
+        evhttp_del_accept_socket(h->http, h->sock);
+    h->sock = NULL;
+    struct timeval drain = {DS_HTTP_DRAIN_MS / 1000, (DS_HTTP_DRAIN_MS % 1000) * 1000};
+    event_base_loopexit(h->base, &drain);
+}
+
+/* see http.h */
+void ds_http_count_verdict(ds_http *h, int verdict)
+{
+    if (h != NULL && verdict >= 1 && verdict <= 3)
+        h->verdicts[verdict]++;
+}
+
+/* see http.h */
+void ds_http_free(ds_http *h)
+{
+    if (h == NULL)
+        return;
+    if (h->sig_term != NULL)
+        event_free(h->sig_term);
+    if (h->sig_int != NULL)
+        event_free(h->sig_int);
+    if (h->http != NULL)
+        evhttp_free(h->http);
+    if (h->base != NULL)
+        event_base_free(h->base);
+    SSL_CTX_free(h->ssl);
+    free(h);
+}

@@ -1,0 +1,142 @@
+/*
+ * http.h — drot-server's HTTPS front end (docs/api.md, docs/operations.md).
+ *
+ * One TLS 1.3-only listener on libevent 2.1 (evhttp, one bufferevent_openssl
+ * per connection) and OpenSSL 3. What it guarantees to every route handler:
+ *
+ *   H1. The connection is TLS 1.3 (min = max = TLS1_3_VERSION): a TLS 1.2
+ *       client fails the handshake.
+ *   H2. A client certificate is REQUESTED, not required, at the TLS layer.
+ *       When one is sent it MUST chain to the device CA or the operator CA
+ *       (one X509_STORE with both), else the handshake fails. Each route
+ *       then demands what it needs (ds_route_auth) before its handler runs:
+ *       DEVICE routes a certificate chained to the device CA that names a
+ *       device id (ds_ca_device_id_from_cert), OPERATOR routes one chained
+ *       to the operator CA, NONE routes nothing.
+ *   H3. req->exporter is the RFC 9266 exporter (label
+ *       "EXPORTER-Channel-Binding", empty context, 32 bytes) of the
+ *       connection that carried THIS request, computed by the server from
+ *       its own side of the connection.
+ *   H4. A body is at most DS_HTTP_MAX_BODY bytes (413 beyond) and, on routes
+ *       that take one, has Content-Type application/cbor (415 otherwise).
+ *   H5. Every response is logged as one line on stderr (time, method, path,
+ *       status, device id, verdict) and counted for /metrics. No key, token
+ *       or certificate is ever logged.
+ *
+ * Threading: one event base and one thread (ds_http_run). Handlers run to
+ * completion on that thread, so they may share one ds_store.
+ *
+ * Shutdown: ds_http_stop (called from the SIGTERM/SIGINT event) closes the
+ * listening socket at once, lets the loop write out the responses already
+ * queued for up to DS_HTTP_DRAIN_MS, then ds_http_run returns.
+ */
+#ifndef DS_HTTP_H
+#define DS_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#define DS_HTTP_MAX_BODY     16384u /* bytes of request body a route accepts */
+#define DS_HTTP_HARD_BODY    65536u /* libevent itself drops larger bodies (its own 413) */
+#define DS_HTTP_EXPORTER_LEN 32u
+#define DS_HTTP_DRAIN_MS     1000
+
+/* Error codes carried in error bodies ({1: code, 2: message}); docs/api.md. */
+typedef enum ds_http_err {
+    DS_ERR_BAD_REQUEST = 1,  /* malformed CBOR or fields */
+    DS_ERR_TOO_LARGE = 2,    /* body over DS_HTTP_MAX_BODY */
+    DS_ERR_CONTENT_TYPE = 3, /* not application/cbor */
+    DS_ERR_CLIENT_CERT = 4,  /* the route needs a client certificate of a given CA */
+    DS_ERR_UNKNOWN_DEVICE = 5,
+    DS_ERR_DEVICE_STATE = 6,  /* revoked, decommissioned */
+    DS_ERR_CHALLENGE = 7,     /* unknown, already used, or bound to another device */
+    DS_ERR_CHALLENGE_EXP = 8, /* expired */
+    DS_ERR_ATTESTATION = 9,   /* the token's verdict is FAIL */
+    DS_ERR_CSR = 10,          /* the CSR is refused */
+    DS_ERR_INTERNAL = 11,     /* database or CA failure */
+    DS_ERR_NOT_FOUND = 12,    /* no such route */
+    DS_ERR_METHOD = 13,       /* wrong method for the route */
+} ds_http_err;
+
+typedef enum ds_route_auth {
+    DS_AUTH_NONE = 0,     /* no client certificate needed */
+    DS_AUTH_DEVICE = 1,   /* client certificate of the device CA */
+    DS_AUTH_OPERATOR = 2, /* client certificate of the operator CA */
+} ds_route_auth;
+
+/* Verdict codes in device responses and in the log. */
+#define DS_HTTP_VERDICT_NONE 0
+#define DS_HTTP_VERDICT_PASS 1
+#define DS_HTTP_VERDICT_WARN 2
+#define DS_HTTP_VERDICT_FAIL 3
+
+/* One request as a handler sees it. body points into libevent's buffer and
+ * is valid during the call. */
+typedef struct ds_http_req {
+    struct evhttp_request *ev;
+    struct ds_http *http;
+    const struct ds_route *route;
+    const uint8_t *body;
+    size_t body_len;
+    uint8_t exporter[DS_HTTP_EXPORTER_LEN]; /* H3 */
+    bool has_device;                        /* DEVICE routes: always true */
+    uint8_t device_id[16];                  /* from the client certificate */
+    bool has_operator;
+    /* Set by the handler for the log line; device_id for the log when the
+     * body (not a certificate) named the device. */
+    bool log_device;
+    uint8_t log_device_id[16];
+    int verdict; /* DS_HTTP_VERDICT_* */
+    int status;  /* filled by the reply functions */
+} ds_http_req;
+
+typedef void (*ds_route_fn)(ds_http_req *req, void *ctx);
+
+typedef struct ds_route {
+    const char *path;
+    bool post; /* POST with a CBOR body; else GET without one */
+    ds_route_auth auth;
+    bool json_errors; /* admin and health routes answer errors in JSON */
+    ds_route_fn fn;
+} ds_route;
+
+typedef struct ds_http_config {
+    const char *host; /* numeric address to listen on */
+    uint16_t port;
+    X509 *server_cert; /* borrowed */
+    EVP_PKEY *server_key;
+    X509 *device_ca;
+    X509 *operator_ca;
+    const ds_route *routes; /* borrowed; /healthz and /metrics are built in */
+    size_t n_routes;
+    void *ctx; /* passed to every handler */
+} ds_http_config;
+
+typedef struct ds_http ds_http;
+
+/* Builds the TLS context, binds and listens. NULL on failure, with a reason
+ * in err[0..errlen). */
+ds_http *ds_http_start(const ds_http_config *cfg, char *err, size_t errlen);
+/* Runs the event loop until ds_http_stop; returns 0 (1 if the loop failed).
+ * SIGTERM and SIGINT call ds_http_stop. */
+int ds_http_run(ds_http *h);
+void ds_http_stop(ds_http *h);
+void ds_http_free(ds_http *h);
+
+/* Counts an attestation verdict for /metrics. */
+void ds_http_count_verdict(struct ds_http *h, int verdict);
+
+/* Replies. Each sends exactly once; a handler calls exactly one. */
+void ds_http_reply_cbor(ds_http_req *req, int status, const uint8_t *body, size_t len);
+/* Error: CBOR {1: code, 2: message} (JSON {"code","error"} on json routes). */
+void ds_http_reply_error(ds_http_req *req, int status, ds_http_err code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Error with extra reasons: CBOR {1: code, 2: message, 3: [tstr…]}. */
+void ds_http_reply_error_reasons(ds_http_req *req, int status, ds_http_err code, const char *msg,
+                                 const char *const *reasons, size_t n);
+
+#endif /* DS_HTTP_H */

@@ -1,0 +1,316 @@
+/*
+ * main.c — drot-server: the TLS 1.3 device API (docs/api.md), started as
+ * docs/operations.md describes.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/pem.h>
+
+#include "ca.h"
+#include "http.h"
+#include "keys.h"
+#include "reference.h"
+#include "routes.h"
+#include "store.h"
+
+static const char usage[] =
+    "usage: drot-server --keys DIR [options]\n"
+    "  --listen ADDR:PORT     numeric address to listen on (default 127.0.0.1:8443)\n"
+    "  --db URL               sqlite:PATH or postgresql://... (default sqlite:drot.db)\n"
+    "  --keys DIR             key directory made by `drotctl init`\n"
+    "  --passphrase-file F    key passphrase (else env DROT_KEY_PASSPHRASE)\n"
+    "  --reference DIR        reference values: one CLASS.json per device class\n"
+    "  --register FILE        JSON array of identities (drot-apm provision + \"class\") to register\n"
+    "  --attest-interval S    seconds between attestations told to devices (default 3600)\n"
+    "  --challenge-ttl S      challenge lifetime in seconds (default 60; for tests)\n"
+    "  --help\n";
+
+typedef struct opts {
+    char host[64];
+    unsigned port;
+    const char *db, *keys, *pass_file, *ref_dir, *reg_file;
+    long ttl, interval;
+} opts;
+
+static int parse_listen(const char *s, opts *o)
+{
+    const char *c = strrchr(s, ':');
+    if (c == NULL || (size_t)(c - s) >= sizeof o->host || c == s)
+        return -1;
+    char *end;
+    unsigned long p = strtoul(c + 1, &end, 10);
+    if (*end != '\0' || p > 65535 || c[1] == '\0')
+        return -1;
+    memcpy(o->host, s, (size_t)(c - s));
+    o->host[c - s] = '\0';
+    o->port = (unsigned)p;
+    return 0;
+}
+
+static long parse_pos(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    return (*end != '\0' || v <= 0 || v > 86400 * 365) ? -1 : v;
+}
+
+static int parse_args(int argc, char **argv, opts *o)
+{
+    memset(o, 0, sizeof *o);
+    strcpy(o->host, "127.0.0.1");
+    o->port = 8443;
+    o->db = "sqlite:drot.db";
+    o->ttl = 60;
+    o->interval = 3600;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if (v == NULL)
+            return -1;
+        i++;
+        if (strcmp(a, "--listen") == 0) {
+            if (parse_listen(v, o) != 0)
+                return -1;
+        } else if (strcmp(a, "--db") == 0) {
+            o->db = v;
+        } else if (strcmp(a, "--keys") == 0) {
+            o->keys = v;
+        } else if (strcmp(a, "--passphrase-file") == 0) {
+            o->pass_file = v;
+        } else if (strcmp(a, "--reference") == 0) {
+            o->ref_dir = v;
+        } else if (strcmp(a, "--register") == 0) {
+            o->reg_file = v;
+        } else if (strcmp(a, "--challenge-ttl") == 0) {
+            if ((o->ttl = parse_pos(v)) < 0)
+                return -1;
+        } else if (strcmp(a, "--attest-interval") == 0) {
+            if ((o->interval = parse_pos(v)) < 0)
+                return -1;
+        } else {
+            return -1;
+        }
+    }
+    return o->keys == NULL ? -1 : 0;
+}
+
+static char *read_text(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = malloc(max + 1);
+    size_t n = buf == NULL ? 0 : fread(buf, 1, max + 1, f);
+    fclose(f);
+    if (buf == NULL || n > max) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Every *.json in dir, parsed into a malloc'ed array. */
+static int load_refs(const char *dir, ds_reference **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (dir == NULL)
+        return 0;
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        fprintf(stderr, "drot-server: --reference %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".json") != 0)
+            continue;
+        char path[4096], err[256];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t len = 0;
+        char *json = read_text(path, DS_REF_MAX_JSON, &len);
+        ds_reference *grown = realloc(*out, (*n + 1) * sizeof **out);
+        if (json == NULL || grown == NULL) {
+            fprintf(stderr, "drot-server: %s: cannot read\n", path);
+            rc = -1;
+        } else if (*out = grown, ds_reference_parse(json, len, &grown[*n], err, sizeof err) != 0) {
+            fprintf(stderr, "drot-server: %s: %s\n", path, err);
+            rc = -1;
+        } else {
+            fprintf(stderr, "drot-server: reference values for class %s from %s\n", grown[*n].class_name,
+                    path);
+            (*n)++;
+        }
+        free(json);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int hexdec(const char *s, uint8_t *out, size_t n)
+{
+    if (s == NULL || strlen(s) != 2 * n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+/* --register FILE: devices not yet known are registered in one batch. */
+static int register_file(ds_store *st, const char *path)
+{
+    json_error_t jerr;
+    json_t *arr = json_load_file(path, 0, &jerr);
+    if (arr == NULL || !json_is_array(arr)) {
+        fprintf(stderr, "drot-server: --register %s: %s\n", path, arr == NULL ? jerr.text : "not an array");
+        json_decref(arr);
+        return -1;
+    }
+    size_t n = json_array_size(arr), k = 0;
+    ds_device_new *devs = calloc(n + 1, sizeof *devs);
+    int rc = devs == NULL ? -1 : 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        json_t *o = json_array_get(arr, i);
+        ds_device_new *d = &devs[k];
+        json_t *ep = json_object_get(o, "epoch");
+        d->class_name = json_string_value(json_object_get(o, "class"));
+        if (hexdec(json_string_value(json_object_get(o, "device_id")), d->device_id, 16) != 0 ||
+            hexdec(json_string_value(json_object_get(o, "drk_pub")), d->drk_pub, 65) != 0 ||
+            d->class_name == NULL || (ep != NULL && (!json_is_integer(ep) || json_integer_value(ep) < 0))) {
+            fprintf(stderr, "drot-server: --register %s: entry %zu: needs device_id, drk_pub (hex), class\n",
+                    path, i);
+            rc = -1;
+            break;
+        }
+        d->epoch = ep != NULL ? (uint64_t)json_integer_value(ep) : 0;
+        ds_device have;
+        if (ds_device_get(st, d->device_id, &have) == DS_OK)
+            continue; /* registered by an earlier start */
+        k++;
+    }
+    if (rc == 0 && k > 0) {
+        ds_status s = ds_device_register_bulk(st, devs, k, NULL);
+        if (s != DS_OK) {
+            fprintf(stderr, "drot-server: --register %s: %s\n", path, ds_store_error(st));
+            rc = -1;
+        }
+    }
+    if (rc == 0)
+        fprintf(stderr, "drot-server: registered %zu new device(s) from %s\n", k, path);
+    free(devs);
+    json_decref(arr);
+    return rc;
+}
+
+static X509 *read_cert(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    X509 *c = NULL;
+    if (ds_ca_read_cert(path, &c) != DS_KEYS_OK) {
+        fprintf(stderr, "drot-server: cannot read %s\n", path);
+        return NULL;
+    }
+    return c;
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    if (parse_args(argc, argv, &o) != 0) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    int rc = 1;
+    char err[512] = "", pass[DS_KEYS_PASSPHRASE_MAX + 1];
+    ds_store *store = NULL;
+    ds_keystore *ks = NULL;
+    EVP_PKEY *tls_key = NULL;
+    X509 *tls_cert = NULL, *op_ca = NULL;
+    ds_reference *refs = NULL;
+    size_t n_refs = 0, pem_len = 0;
+    char *ca_pem = NULL;
+    ds_ca dca;
+    memset(&dca, 0, sizeof dca);
+    ds_http *h = NULL;
+    int version = 0;
+
+    if (ds_store_open(o.db, &store, err, sizeof err) != DS_OK) {
+        fprintf(stderr, "drot-server: --db: %s\n", err);
+        goto out;
+    }
+    if (ds_store_migrate(store, &version) != DS_OK) {
+        fprintf(stderr, "drot-server: migration: %s\n", ds_store_error(store));
+        goto out;
+    }
+    fprintf(stderr, "drot-server: database %s schema version %d\n", ds_store_backend(store), version);
+    ds_keys_status kst = ds_keys_passphrase(o.pass_file, pass, sizeof pass);
+    if (kst != DS_KEYS_OK) {
+        fprintf(stderr, "drot-server: passphrase: %s\n", ds_keys_status_str(kst));
+        goto out;
+    }
+    kst = ds_keystore_open_file(o.keys, pass, &ks, err, sizeof err);
+    ds_keys_wipe(pass, sizeof pass);
+    if (kst != DS_KEYS_OK) {
+        fprintf(stderr, "drot-server: --keys %s: %s\n", o.keys, err);
+        goto out;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/device-ca.crt.pem", o.keys);
+    ca_pem = read_text(path, 65536, &pem_len);
+    if (ca_pem == NULL || ds_ca_open(&dca, ks, "device-ca", ca_pem, pem_len) != DS_KEYS_OK) {
+        fprintf(stderr, "drot-server: cannot open the device CA (%s)\n", path);
+        goto out;
+    }
+    tls_cert = read_cert(o.keys, "server-tls.crt.pem");
+    op_ca = read_cert(o.keys, "operator-ca.crt.pem");
+    if (tls_cert == NULL || op_ca == NULL)
+        goto out;
+    if (ds_keys_acquire(ks, "server-tls", &tls_key) != DS_KEYS_OK) {
+        fprintf(stderr, "drot-server: server-tls key: %s\n", ds_keystore_error(ks));
+        goto out;
+    }
+    if (load_refs(o.ref_dir, &refs, &n_refs) != 0 ||
+        (o.reg_file != NULL && register_file(store, o.reg_file) != 0))
+        goto out;
+    ds_app app = {store, &dca, ca_pem, refs, n_refs, o.ttl, (uint64_t)o.interval};
+    ds_http_config cfg = {o.host,           (uint16_t)o.port,       tls_cert, tls_key, dca.cert, op_ca,
+                          ds_device_routes, ds_device_routes_count, &app};
+    h = ds_http_start(&cfg, err, sizeof err);
+    if (h == NULL) {
+        fprintf(stderr, "drot-server: %s\n", err);
+        goto out;
+    }
+    fprintf(stderr, "drot-server: listening on %s:%u (TLS 1.3, one thread)\n", o.host, o.port);
+    rc = ds_http_run(h);
+    fprintf(stderr, "drot-server: stopped\n");
+out:
+    ds_http_free(h);
+    if (tls_key != NULL)
+        ds_keys_release(ks, tls_key);
+    X509_free(tls_cert);
+    X509_free(op_ca);
+    ds_ca_close(&dca);
+    free(ca_pem);
+    free(refs);
+    ds_keystore_close(ks);
+    ds_store_close(store);
+    return rc;
+}

@@ -1,0 +1,368 @@
+/*
+ * routes.c — see routes.h. docs/api.md is the client's description.
+ */
+#include "routes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+
+#include "drot/cbor.h"
+#include "routes_verify.h"
+
+/* ---- request bodies ------------------------------------------------------- */
+
+/* One expected field of a body map {uint: bstr|tstr}. exact: required
+ * length (0 = any non-empty up to the body size). */
+typedef struct field {
+    uint64_t key;
+    bool text;
+    size_t exact;
+    const char *name;
+    const uint8_t *p;
+    size_t n;
+} field;
+
+/* Parses the whole body as a map holding exactly the fields f[0..nf);
+ * returns NULL or a reason. Strict: definite lengths, no duplicate or
+ * unknown key, no trailing bytes (drot/cbor.h). */
+static const char *parse_body(const uint8_t *b, size_t len, field *f, size_t nf, char *why, size_t cap)
+{
+    drot_cbor_reader r;
+    size_t n = 0;
+    drot_cbor_reader_init(&r, b, len);
+    if (drot_cbor_get_map(&r, &n) != DROT_OK)
+        return "body is not a CBOR map";
+    if (n != nf) {
+        snprintf(why, cap, "body map has %zu entries, expected %zu", n, nf);
+        return why;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key;
+        if (drot_cbor_get_uint(&r, &key) != DROT_OK)
+            return "body map key is not an unsigned integer";
+        field *fd = NULL;
+        for (size_t j = 0; j < nf; j++)
+            if (f[j].key == key)
+                fd = &f[j];
+        if (fd == NULL) {
+            snprintf(why, cap, "unknown key %llu in body", (unsigned long long)key);
+            return why;
+        }
+        if (fd->p != NULL) {
+            snprintf(why, cap, "duplicate key %llu (%s) in body", (unsigned long long)key, fd->name);
+            return why;
+        }
+        drot_status st = fd->text ? drot_cbor_get_tstr(&r, (const char **)&fd->p, &fd->n)
+                                  : drot_cbor_get_bstr(&r, &fd->p, &fd->n);
+        if (st != DROT_OK || fd->p == NULL) {
+            fd->p = NULL;
+            snprintf(why, cap, "%s (key %llu) must be a %s", fd->name, (unsigned long long)key,
+                     fd->text ? "text string" : "byte string");
+            return why;
+        }
+        if ((fd->exact != 0 && fd->n != fd->exact) || fd->n == 0) {
+            if (fd->exact != 0)
+                snprintf(why, cap, "%s must be %zu bytes, not %zu", fd->name, fd->exact, fd->n);
+            else
+                snprintf(why, cap, "%s must not be empty", fd->name);
+            return why;
+        }
+    }
+    if (drot_cbor_reader_done(&r) != DROT_OK)
+        return "trailing bytes after the body map";
+    return NULL;
+}
+
+static bool body_or_400(ds_http_req *req, field *f, size_t nf)
+{
+    char why[160];
+    const char *err = parse_body(req->body, req->body_len, f, nf, why, sizeof why);
+    if (err == NULL)
+        return true;
+    ds_http_reply_error(req, 400, DS_ERR_BAD_REQUEST, "malformed body: %s", err);
+    return false;
+}
+
+/* ---- shared steps -------------------------------------------------------------- */
+
+static const ds_reference *find_ref(const ds_app *app, const char *cls)
+{
+    for (size_t i = 0; i < app->n_refs; i++)
+        if (strcmp(app->refs[i].class_name, cls) == 0)
+            return &app->refs[i];
+    return NULL;
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+/* Loads the device and refuses unknown, revoked or decommissioned ones. */
+static bool device_or_refuse(ds_http_req *req, ds_app *app, const uint8_t id[16], ds_device *dev)
+{
+    char idhex[33];
+    hex(id, 16, idhex);
+    ds_status st = ds_device_get(app->store, id, dev);
+    if (st == DS_E_NOT_FOUND) {
+        ds_http_reply_error(req, 404, DS_ERR_UNKNOWN_DEVICE, "device %s is not registered", idhex);
+        return false;
+    }
+    if (st != DS_OK) {
+        ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "database: %s", ds_status_str(st));
+        return false;
+    }
+    if (dev->status == DS_DEV_REVOKED || dev->status == DS_DEV_DECOMMISSIONED) {
+        ds_http_reply_error(req, 403, DS_ERR_DEVICE_STATE, "device %s is %s", idhex,
+                            ds_device_status_name(dev->status));
+        return false;
+    }
+    return true;
+}
+
+/* Consumes the challenge (R1); refuses it unless it was bound to id. */
+static bool consume_or_refuse(ds_http_req *req, ds_app *app, const uint8_t ch[32], const uint8_t id[16])
+{
+    uint8_t bound_id[16];
+    bool bound = false;
+    ds_status st = ds_challenge_consume(app->store, ch, ds_store_now(), bound_id, &bound);
+    if (st == DS_E_EXPIRED) {
+        ds_http_reply_error(req, 403, DS_ERR_CHALLENGE_EXP, "challenge expired: request a new one");
+        return false;
+    }
+    if (st == DS_E_NOT_FOUND) {
+        ds_http_reply_error(req, 403, DS_ERR_CHALLENGE, "challenge unknown or already used");
+        return false;
+    }
+    if (st != DS_OK) {
+        ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "database: %s", ds_status_str(st));
+        return false;
+    }
+    if (!bound || memcmp(bound_id, id, 16) != 0) {
+        ds_http_reply_error(req, 403, DS_ERR_CHALLENGE, "challenge was issued to another device");
+        return false;
+    }
+    return true;
+}
+
+/* Verifies the token (R2) and records the attestation (R3). False when a
+ * reply was sent (internal error). */
+static bool verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev, const uint8_t ch[32],
+                              const uint8_t *token, size_t token_len, ds_check *chk)
+{
+    const ds_reference *ref = find_ref(app, dev->class_name);
+    if (ref == NULL) {
+        memset(chk, 0, sizeof *chk);
+        chk->verdict = DS_HTTP_VERDICT_FAIL;
+        chk->num_reasons = 1;
+        snprintf(chk->reasons[0], DS_CHECK_REASON_MAX, "reference: no reference values for class %s",
+                 dev->class_name);
+    } else {
+        ds_check_token(token, token_len, ch, req->exporter, dev->device_id, dev->drk_pub, dev->epoch,
+                       dev->status == DS_DEV_QUARANTINED, ref, chk);
+    }
+    char reasons[DS_REASON_MAX + 1] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < chk->num_reasons && off < DS_REASON_MAX; i++) {
+        int w = snprintf(reasons + off, sizeof reasons - off, "%s%s", i ? "; " : "", chk->reasons[i]);
+        if (w < 0)
+            break;
+        off += (size_t)w;
+    }
+    reasons[DS_REASON_MAX] = '\0';
+    ds_attestation att;
+    memset(&att, 0, sizeof att);
+    memcpy(att.device_id, dev->device_id, 16);
+    att.at = ds_store_now();
+    att.result = chk->verdict == 1 ? DS_RESULT_PASS : chk->verdict == 2 ? DS_RESULT_WARN : DS_RESULT_FAIL;
+    att.reasons = reasons;
+    if (chk->has_digest)
+        memcpy(att.evidence_digest, chk->digest, 32);
+    att.token = token;
+    att.token_len = token_len <= DS_TOKEN_MAX ? token_len : 0;
+    req->verdict = chk->verdict;
+    ds_http_count_verdict(req->http, chk->verdict);
+    ds_status st = ds_attestation_record(app->store, &att, NULL);
+    if (st != DS_OK) {
+        ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "cannot record the attestation: %s",
+                            ds_status_str(st));
+        return false;
+    }
+    return true;
+}
+
+static void reply_map(ds_http_req *req, drot_cbor_writer *w)
+{
+    size_t len = 0;
+    if (drot_cbor_writer_finish(w, &len) != DROT_OK) {
+        ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "response too large");
+        return;
+    }
+    ds_http_reply_cbor(req, 200, w->buf, len);
+}
+
+/* ---- POST /v1/device/challenge --------------------------------------------------- */
+
+static void route_challenge(ds_http_req *req, void *ctx)
+{
+    ds_app *app = ctx;
+    field f[] = {{1, false, 16, "device_id", NULL, 0}};
+    if (!body_or_400(req, f, 1))
+        return;
+    req->log_device = true;
+    memcpy(req->log_device_id, f[0].p, 16);
+    ds_device dev;
+    if (!device_or_refuse(req, app, f[0].p, &dev))
+        return;
+    uint8_t ch[32];
+    int64_t expires = ds_store_now() + app->challenge_ttl;
+    if (RAND_priv_bytes(ch, sizeof ch) != 1) {
+        ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "random generator failed");
+        return;
+    }
+    ds_status st = ds_challenge_issue(app->store, ch, f[0].p, expires);
+    if (st != DS_OK) {
+        ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "cannot store the challenge: %s", ds_status_str(st));
+        return;
+    }
+    uint8_t buf[128];
+    drot_cbor_writer w;
+    drot_cbor_writer_init(&w, buf, sizeof buf);
+    drot_cbor_put_map(&w, 2);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_bstr(&w, ch, sizeof ch);
+    drot_cbor_put_uint(&w, 2);
+    drot_cbor_put_uint(&w, (uint64_t)expires);
+    reply_map(req, &w);
+}
+
+/* ---- POST /v1/device/enroll --------------------------------------------------------- */
+
+static char *cert_pem(X509 *cert, size_t *len)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *out = NULL, *p = NULL;
+    if (bio != NULL && PEM_write_bio_X509(bio, cert) == 1) {
+        long n = BIO_get_mem_data(bio, &p);
+        out = n > 0 ? OPENSSL_malloc((size_t)n + 1) : NULL;
+        if (out != NULL) {
+            memcpy(out, p, (size_t)n);
+            out[n] = '\0';
+            *len = (size_t)n;
+        }
+    }
+    BIO_free(bio);
+    return out;
+}
+
+/* registered → enrolled → active; other states are left as they are. */
+static ds_status activate(ds_app *app, const ds_device *dev)
+{
+    ds_status st = DS_OK;
+    if (dev->status == DS_DEV_REGISTERED)
+        st = ds_device_set_status(app->store, dev->device_id, DS_DEV_ENROLLED, "enrolled");
+    if (st == DS_OK && (dev->status == DS_DEV_REGISTERED || dev->status == DS_DEV_ENROLLED))
+        st = ds_device_set_status(app->store, dev->device_id, DS_DEV_ACTIVE, "first attestation passed");
+    return st;
+}
+
+static void route_enroll(ds_http_req *req, void *ctx)
+{
+    ds_app *app = ctx;
+    field f[] = {{1, false, 16, "device_id", NULL, 0},
+                 {2, false, 32, "challenge", NULL, 0},
+                 {3, false, 0, "token", NULL, 0},
+                 {4, true, 0, "csr", NULL, 0}};
+    if (!body_or_400(req, f, 4))
+        return;
+    req->log_device = true;
+    memcpy(req->log_device_id, f[0].p, 16);
+    ds_device dev;
+    if (!device_or_refuse(req, app, f[0].p, &dev) || !consume_or_refuse(req, app, f[1].p, f[0].p))
+        return;
+    ds_check chk;
+    if (!verify_and_record(req, app, &dev, f[1].p, f[2].p, f[2].n, &chk))
+        return;
+    if (chk.verdict == DS_HTTP_VERDICT_FAIL) {
+        const char *list[DS_CHECK_MAX_REASONS];
+        for (size_t i = 0; i < chk.num_reasons; i++)
+            list[i] = chk.reasons[i];
+        ds_http_reply_error_reasons(req, 403, DS_ERR_ATTESTATION, "attestation failed: no certificate issued",
+                                    list, chk.num_reasons);
+        return;
+    }
+    X509 *cert = NULL;
+    ds_keys_status ks =
+        ds_ca_issue_device(app->device_ca, (const char *)f[3].p, f[3].n, dev.device_id, 0, &cert, NULL);
+    if (ks != DS_KEYS_OK) {
+        bool csr = ks == DS_KEYS_E_CSR || ks == DS_KEYS_E_CSR_KEY || ks == DS_KEYS_E_CSR_SIG;
+        ds_http_reply_error(req, csr ? 400 : 500, csr ? DS_ERR_CSR : DS_ERR_INTERNAL,
+                            "certificate refused: %s", ds_keys_status_str(ks));
+        return;
+    }
+    size_t pem_len = 0;
+    char *pem = cert_pem(cert, &pem_len);
+    X509_free(cert);
+    ds_status st = activate(app, &dev);
+    if (pem == NULL || st != DS_OK) {
+        OPENSSL_free(pem);
+        ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "cannot finish enrollment: %s",
+                            pem == NULL ? "PEM encoding" : ds_status_str(st));
+        return;
+    }
+    uint8_t buf[8192];
+    drot_cbor_writer w;
+    drot_cbor_writer_init(&w, buf, sizeof buf);
+    drot_cbor_put_map(&w, 4);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_tstr(&w, pem, pem_len);
+    drot_cbor_put_uint(&w, 2);
+    drot_cbor_put_tstr_z(&w, app->ca_pem);
+    drot_cbor_put_uint(&w, 3);
+    drot_cbor_put_uint(&w, (uint64_t)chk.verdict);
+    drot_cbor_put_uint(&w, 4);
+    drot_cbor_put_uint(&w, app->attest_interval);
+    OPENSSL_free(pem);
+    reply_map(req, &w);
+}
+
+/* ---- POST /v1/device/attest ----------------------------------------------------------- */
+
+static void route_attest(ds_http_req *req, void *ctx)
+{
+    ds_app *app = ctx;
+    field f[] = {{1, false, 32, "challenge", NULL, 0}, {2, false, 0, "token", NULL, 0}};
+    if (!body_or_400(req, f, 2))
+        return;
+    ds_device dev;
+    if (!device_or_refuse(req, app, req->device_id, &dev) ||
+        !consume_or_refuse(req, app, f[0].p, req->device_id))
+        return;
+    ds_check chk;
+    if (!verify_and_record(req, app, &dev, f[0].p, f[1].p, f[1].n, &chk))
+        return;
+    uint8_t buf[4096];
+    drot_cbor_writer w;
+    drot_cbor_writer_init(&w, buf, sizeof buf);
+    drot_cbor_put_map(&w, 3);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_uint(&w, (uint64_t)chk.verdict);
+    drot_cbor_put_uint(&w, 2);
+    drot_cbor_put_array(&w, chk.num_reasons);
+    for (size_t i = 0; i < chk.num_reasons; i++)
+        drot_cbor_put_tstr_z(&w, chk.reasons[i]);
+    drot_cbor_put_uint(&w, 3);
+    drot_cbor_put_uint(&w, app->attest_interval);
+    reply_map(req, &w);
+}
+
+const ds_route ds_device_routes[] = {
+    {"/v1/device/challenge", true, DS_AUTH_NONE, false, route_challenge},
+    {"/v1/device/enroll", true, DS_AUTH_NONE, false, route_enroll},
+    {"/v1/device/attest", true, DS_AUTH_DEVICE, false, route_attest},
+};
+const size_t ds_device_routes_count = sizeof ds_device_routes / sizeof ds_device_routes[0];

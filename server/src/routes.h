@@ -1,0 +1,46 @@
+/*
+ * routes.h — the device routes of drot-server (docs/api.md):
+ *
+ *   POST /v1/device/challenge   no certificate   {1: device_id} → {1: challenge, 2: expires_at}
+ *   POST /v1/device/enroll      no certificate   {1: device_id, 2: challenge, 3: token, 4: csr}
+ *                                                → {1: cert, 2: ca_chain, 3: verdict, 4: attest_interval}
+ *   POST /v1/device/attest      device cert      {1: challenge, 2: token}
+ *                                                → {1: verdict, 2: [reasons], 3: next_attest_in}
+ *
+ * Invariants:
+ *   R1. A challenge is consumed (ds_challenge_consume: single use, whatever
+ *       the outcome) BEFORE its token is looked at, and only a challenge
+ *       bound to the device the request is about is accepted.
+ *   R2. The exporter passed to the verifier is the server's own exporter of
+ *       the connection that carried the token (http.h H3), never a value
+ *       from the client: the challenge may come from any connection, the
+ *       token binds itself to the one that carries it.
+ *   R3. Every token that reaches the verifier is recorded as an
+ *       attestation with its verdict, reasons and evidence digest.
+ *   R4. A certificate is issued only on a PASS or WARN verdict.
+ */
+#ifndef DS_ROUTES_H
+#define DS_ROUTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ca.h"
+#include "http.h"
+#include "reference.h"
+#include "store.h"
+
+typedef struct ds_app {
+    ds_store *store;    /* used by the event thread only */
+    ds_ca *device_ca;   /* issues device certificates */
+    const char *ca_pem; /* the device CA certificate (PEM), returned as ca_chain */
+    const ds_reference *refs;
+    size_t n_refs;
+    int64_t challenge_ttl;    /* seconds */
+    uint64_t attest_interval; /* seconds */
+} ds_app;
+
+extern const ds_route ds_device_routes[];
+extern const size_t ds_device_routes_count;
+
+#endif
