@@ -19,7 +19,7 @@ void ds_check_token(const uint8_t *token, size_t len, const uint8_t challenge[32
     memcpy(dev.device_id, device_id, sizeof dev.device_id);
     memcpy(dev.drk_pub.q, drk_pub, sizeof dev.drk_pub.q);
     dev.epoch = epoch;
-    dev.status = quarantined ? DS_DEVICE_QUARANTINED : DS_DEVICE_ACTIVE;
+    dev.status = quarantined ? DS_VERIFY_DEVICE_QUARANTINED : DS_VERIFY_DEVICE_ACTIVE;
     ds_verify_input in;
     memset(&in, 0, sizeof in);
     in.token = token;

@@ -1,10 +1,9 @@
 /*
  * routes_verify.h — a narrow bridge from the routes to the verifier.
  *
- * verify.h and store.h both define `ds_device_status` (with different
- * members) and DS_DEVICE_ID_LEN, so no translation unit can include both.
- * routes.c includes store.h; routes_verify.c includes verify.h and exposes
- * only plain types through this header.
+ * routes.c works with the store's types; this bridge hands it the
+ * verifier's result in plain types, so the routes depend on one small
+ * function rather than on the verifier's structures.
  */
 #ifndef DS_ROUTES_VERIFY_H
 #define DS_ROUTES_VERIFY_H

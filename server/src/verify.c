@@ -242,9 +242,9 @@ static bool step_cose(vctx *v, const ds_verify_input *in, drot_cose_sign1_view *
 static bool step_key(vctx *v, const ds_verify_input *in, const drot_cose_sign1_view *view,
                      const uint8_t expect[DROT_EAT_INSTANCE_ID_LEN])
 {
-    char hd[2 * DS_DEVICE_ID_LEN + 1], hk[2 * SHOW_BYTES + 4];
+    char hd[2 * DS_VERIFY_DEVICE_ID_LEN + 1], hk[2 * SHOW_BYTES + 4];
 
-    hex(hd, sizeof hd, in->device->device_id, DS_DEVICE_ID_LEN, DS_DEVICE_ID_LEN);
+    hex(hd, sizeof hd, in->device->device_id, DS_VERIFY_DEVICE_ID_LEN, DS_VERIFY_DEVICE_ID_LEN);
     if (view->kid == NULL) {
         add_reason(v, DS_R_KEY, DS_SEV_FAIL, "token has no kid: cannot be from the current key of device %s",
                    hd);
@@ -264,10 +264,10 @@ static bool step_key(vctx *v, const ds_verify_input *in, const drot_cose_sign1_v
 /* Steps 4 and 5: the registered key and the signature under it. */
 static bool step_signature(vctx *v, const ds_verify_input *in, const drot_cose_sign1_view *view)
 {
-    char hd[2 * DS_DEVICE_ID_LEN + 1];
+    char hd[2 * DS_VERIFY_DEVICE_ID_LEN + 1];
     drot_status st;
 
-    hex(hd, sizeof hd, in->device->device_id, DS_DEVICE_ID_LEN, DS_DEVICE_ID_LEN);
+    hex(hd, sizeof hd, in->device->device_id, DS_VERIFY_DEVICE_ID_LEN, DS_VERIFY_DEVICE_ID_LEN);
     st = drot_cose_sign1_verify(view, &in->device->drk_pub, NULL, 0);
     if (st == DROT_E_BADKEY) {
         add_reason(v, DS_R_DEVICE_KEY, DS_SEV_FAIL, "registered key of device %s is not a valid P-256 key",
@@ -303,15 +303,17 @@ static bool step_claims(vctx *v, const drot_cose_sign1_view *view, drot_eat_prof
 
 static void check_device_status(vctx *v, const ds_device_record *dev)
 {
-    char hd[2 * DS_DEVICE_ID_LEN + 1];
-    hex(hd, sizeof hd, dev->device_id, DS_DEVICE_ID_LEN, DS_DEVICE_ID_LEN);
+    char hd[2 * DS_VERIFY_DEVICE_ID_LEN + 1];
+    hex(hd, sizeof hd, dev->device_id, DS_VERIFY_DEVICE_ID_LEN, DS_VERIFY_DEVICE_ID_LEN);
     switch (dev->status) {
-    case DS_DEVICE_ACTIVE: break;
-    case DS_DEVICE_QUARANTINED:
+    case DS_VERIFY_DEVICE_ACTIVE: break;
+    case DS_VERIFY_DEVICE_QUARANTINED:
         add_reason(v, DS_R_DEVICE_STATUS, DS_SEV_WARN, "device %s is quarantined", hd);
         break;
-    case DS_DEVICE_REVOKED: add_reason(v, DS_R_DEVICE_STATUS, DS_SEV_FAIL, "device %s is revoked", hd); break;
-    case DS_DEVICE_DECOMMISSIONED:
+    case DS_VERIFY_DEVICE_REVOKED:
+        add_reason(v, DS_R_DEVICE_STATUS, DS_SEV_FAIL, "device %s is revoked", hd);
+        break;
+    case DS_VERIFY_DEVICE_DECOMMISSIONED:
         add_reason(v, DS_R_DEVICE_STATUS, DS_SEV_FAIL, "device %s is decommissioned", hd);
         break;
     default:
@@ -350,13 +352,13 @@ static void check_binding(vctx *v, const ds_verify_input *in, const drot_eat_cla
 
 static void check_identity(vctx *v, const ds_device_record *dev, const drot_eat_claims *c)
 {
-    char ha[2 * DS_DEVICE_ID_LEN + 1], hb[2 * DS_DEVICE_ID_LEN + 1];
+    char ha[2 * DS_VERIFY_DEVICE_ID_LEN + 1], hb[2 * DS_VERIFY_DEVICE_ID_LEN + 1];
 
-    if (c->drot.device_id.len != DS_DEVICE_ID_LEN ||
-        drot_ct_equal(c->drot.device_id.p, dev->device_id, DS_DEVICE_ID_LEN) != DROT_OK)
+    if (c->drot.device_id.len != DS_VERIFY_DEVICE_ID_LEN ||
+        drot_ct_equal(c->drot.device_id.p, dev->device_id, DS_VERIFY_DEVICE_ID_LEN) != DROT_OK)
         add_reason(v, DS_R_DEVICE_ID, DS_SEV_FAIL, "device id claim %s is not the registered device %s",
-                   hex(ha, sizeof ha, c->drot.device_id.p, c->drot.device_id.len, DS_DEVICE_ID_LEN),
-                   hex(hb, sizeof hb, dev->device_id, DS_DEVICE_ID_LEN, DS_DEVICE_ID_LEN));
+                   hex(ha, sizeof ha, c->drot.device_id.p, c->drot.device_id.len, DS_VERIFY_DEVICE_ID_LEN),
+                   hex(hb, sizeof hb, dev->device_id, DS_VERIFY_DEVICE_ID_LEN, DS_VERIFY_DEVICE_ID_LEN));
     if (c->drot.epoch != dev->epoch)
         add_reason(v, DS_R_EPOCH, DS_SEV_FAIL, "epoch claim %llu is not the registered epoch %llu",
                    (unsigned long long)c->drot.epoch, (unsigned long long)dev->epoch);
@@ -503,7 +505,7 @@ static void summarise(ds_claims_summary *s, const drot_eat_claims *c)
     s->lifecycle = c->security_lifecycle;
     s->has_drot_claims = c->profile == DROT_EAT_PROFILE_DROT;
     if (s->has_drot_claims) {
-        memcpy(s->device_id, c->drot.device_id.p, DS_DEVICE_ID_LEN);
+        memcpy(s->device_id, c->drot.device_id.p, DS_VERIFY_DEVICE_ID_LEN);
         s->epoch = c->drot.epoch;
         s->tamper_state = c->drot.tamper_state;
         s->tamper_count = c->drot.tamper_count;

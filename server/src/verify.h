@@ -57,12 +57,12 @@
 #include "drot_crypto.h"
 #include "reference.h"
 
-#define DS_VERIFY_MAX_TOKEN   8192u /* larger tokens are refused unread */
-#define DS_VERIFY_MAX_REASONS 16
-#define DS_VERIFY_REASON_MAX  200 /* characters per reason, NUL excluded */
-#define DS_CHALLENGE_LEN      32
-#define DS_EXPORTER_LEN       32 /* TLS 1.3 exporter, label EXPORTER-Channel-Binding (RFC 9266) */
-#define DS_DEVICE_ID_LEN      DROT_EAT_DEVICE_ID_LEN
+#define DS_VERIFY_MAX_TOKEN     8192u /* larger tokens are refused unread */
+#define DS_VERIFY_MAX_REASONS   16
+#define DS_VERIFY_REASON_MAX    200 /* characters per reason, NUL excluded */
+#define DS_CHALLENGE_LEN        32
+#define DS_EXPORTER_LEN         32 /* TLS 1.3 exporter, label EXPORTER-Channel-Binding (RFC 9266) */
+#define DS_VERIFY_DEVICE_ID_LEN DROT_EAT_DEVICE_ID_LEN
 
 /* Verdicts. Far apart in bits (STYLE.md habit 4): no flipped bit or small
  * corruption turns FAIL into PASS, and zero (a zeroed result) is not one. */
@@ -106,19 +106,19 @@ typedef enum ds_reason_code {
 } ds_reason_code;
 
 /* Status of the device in the registry, as the caller maps it. */
-typedef enum ds_device_status {
-    DS_DEVICE_ACTIVE = 1,
-    DS_DEVICE_QUARANTINED = 2,
-    DS_DEVICE_REVOKED = 3,
-    DS_DEVICE_DECOMMISSIONED = 4,
-} ds_device_status;
+typedef enum ds_verify_device_status {
+    DS_VERIFY_DEVICE_ACTIVE = 1,
+    DS_VERIFY_DEVICE_QUARANTINED = 2,
+    DS_VERIFY_DEVICE_REVOKED = 3,
+    DS_VERIFY_DEVICE_DECOMMISSIONED = 4,
+} ds_verify_device_status;
 
 /* What the registry holds about the device that presents the token. */
 typedef struct ds_device_record {
-    uint8_t device_id[DS_DEVICE_ID_LEN];
+    uint8_t device_id[DS_VERIFY_DEVICE_ID_LEN];
     drot_p256_pub drk_pub; /* current DRK public key (uncompressed SEC1) */
     uint64_t epoch;        /* expected epoch (generation of drk_pub) */
-    ds_device_status status;
+    ds_verify_device_status status;
 } ds_device_record;
 
 typedef struct ds_verify_input {
@@ -160,7 +160,7 @@ typedef struct ds_claims_summary {
     drot_eat_profile profile;
     uint32_t lifecycle;
     bool has_drot_claims; /* the rest below is from the drot profile only */
-    uint8_t device_id[DS_DEVICE_ID_LEN];
+    uint8_t device_id[DS_VERIFY_DEVICE_ID_LEN];
     uint64_t epoch;
     uint64_t tamper_state;
     uint64_t tamper_count;

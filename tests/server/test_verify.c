@@ -115,7 +115,7 @@ static void set_record(fx *f)
     memcpy(f->dev.device_id, FWT_DEVICE_ID, 16);
     f->dev.drk_pub = f->d.core.drk.pub;
     f->dev.epoch = f->d.core.otp.epoch;
-    f->dev.status = DS_DEVICE_ACTIVE;
+    f->dev.status = DS_VERIFY_DEVICE_ACTIVE;
 }
 
 /* A deployed device (lifecycle secured), SVN fuses APM 1, HOST-BL 2,
@@ -868,18 +868,18 @@ static void test_device_status(void **state)
     fx *f = fx_new();
     (void)state;
     token_from(f, &f->d, DROT_EAT_PROFILE_DROT);
-    f->dev.status = DS_DEVICE_REVOKED;
+    f->dev.status = DS_VERIFY_DEVICE_REVOKED;
     verify(f);
     char want[100];
     snprintf(want, sizeof want, "device %s is revoked", dev_hex());
     expect_one(&f->res, DS_R_DEVICE_STATUS, DS_SEV_FAIL, want);
-    f->dev.status = DS_DEVICE_DECOMMISSIONED;
+    f->dev.status = DS_VERIFY_DEVICE_DECOMMISSIONED;
     verify(f);
     expect_one(&f->res, DS_R_DEVICE_STATUS, DS_SEV_FAIL, NULL);
-    f->dev.status = DS_DEVICE_QUARANTINED;
+    f->dev.status = DS_VERIFY_DEVICE_QUARANTINED;
     assert_int_equal(verify(f), DS_VERDICT_WARN);
     expect_one(&f->res, DS_R_DEVICE_STATUS, DS_SEV_WARN, NULL);
-    f->dev.status = (ds_device_status)0;
+    f->dev.status = (ds_verify_device_status)0;
     verify(f);
     expect_one(&f->res, DS_R_DEVICE_STATUS, DS_SEV_FAIL, NULL);
     fx_free(f);
