@@ -26,8 +26,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -914,6 +916,492 @@ static int cmd_tamper_log(agent *a, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* ---- server: enroll, attest-once, run
+ * ------------------------------------------------------------------------
+ * The networked side (docs/host.md "Server client and daemon"): the device
+ * TLS key and certificate live in secure storage only, sealed by the APM
+ * (labels below); the key is unsealed into memory and handed to libcurl as
+ * a blob, never written to disk in plaintext. */
+
+#define AGENT_TLS_KEY  "tls-key.pem"
+#define AGENT_TLS_CERT "tls-cert.pem"
+
+#define SERVER_HELP                                                                                          \
+    "  --server URL    drot-server's base URL, e.g. https://drot.example.org:8443\n"                         \
+    "  --ca FILE       the device CA (device-ca.crt.pem from drotctl init): the server's\n"                  \
+    "                  certificate must chain to it (TLS 1.3 only)\n"                                        \
+    "  --storage DIR   the protected storage directory holding the sealed TLS key and\n"                     \
+    "                  certificate (mode 0700, owned by this user)\n"
+
+typedef struct server_args {
+    const char *url, *ca, *storage;
+    long max_cycles; /* run: 0 = forever */
+} server_args;
+
+typedef enum { SRV_ENROLL, SRV_ATTEST_ONCE, SRV_RUN } srv_cmd;
+
+static void server_help(srv_cmd which)
+{
+    switch (which) {
+    case SRV_ENROLL:
+        printf("usage: drot-agent enroll --server URL --ca FILE --storage DIR [--json]\n"
+               "Enrolls this device with drot-server: asks for a challenge, has the APM sign a token\n"
+               "bound to the challenge and to this TLS connection's exporter, and sends it with a\n"
+               "certificate request for the device's TLS key. The key (P-256, made on first enroll,\n"
+               "reused after) and the issued certificate are sealed by the APM into DIR as\n"
+               "tls-key.pem and tls-cert.pem; no plaintext key is ever written. Prints the verdict\n"
+               "and the certificate's subject.\n" SERVER_HELP
+               "  --json          one JSON object instead of text\n" GLOBAL_HELP EXIT_CODES_HELP);
+        break;
+    case SRV_ATTEST_ONCE:
+        printf("usage: drot-agent attest-once --server URL --ca FILE --storage DIR [--json]\n"
+               "One attestation with the enrolled device certificate: challenge, token bound to the\n"
+               "connection, verdict. Prints the verdict (PASS, WARN or FAIL) and the reasons; a FAIL\n"
+               "verdict exits with status 1.\n" SERVER_HELP
+               "  --json          one JSON object instead of text\n" GLOBAL_HELP EXIT_CODES_HELP);
+        break;
+    case SRV_RUN:
+        printf("usage: drot-agent run --server URL --ca FILE --storage DIR [--max-cycles N]\n"
+               "The daemon: enrolls if DIR holds no certificate, then attests every\n"
+               "next_attest_in seconds the server returns. On an error it retries after 1 s,\n"
+               "doubling up to 60 s, each delay with +-20%% jitter. One line per cycle on stderr.\n"
+               "SIGTERM or SIGINT stops it with exit status 0.\n" SERVER_HELP
+               "  --max-cycles N  stop after N cycles (tests); exit 0 if the last one succeeded\n" GLOBAL_HELP
+                   EXIT_CODES_HELP);
+        break;
+    }
+}
+
+/* 0, -1 after --help, or an exit status. */
+static int server_args_parse(agent *a, int argc, char **argv, srv_cmd which, server_args *sa)
+{
+    enum { O_SERVER = 1, O_CA, O_STORAGE, O_MAX_CYCLES };
+    static const struct option opts[] = {GLOBAL_OPTIONS,
+                                         {"server", required_argument, 0, O_SERVER},
+                                         {"ca", required_argument, 0, O_CA},
+                                         {"storage", required_argument, 0, O_STORAGE},
+                                         {"max-cycles", required_argument, 0, O_MAX_CYCLES},
+                                         {0, 0, 0, 0}};
+    int c, rc;
+    memset(sa, 0, sizeof *sa);
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_HELP: server_help(which); return -1;
+        case O_SERVER: sa->url = optarg; break;
+        case O_CA: sa->ca = optarg; break;
+        case O_STORAGE: sa->storage = optarg; break;
+        case O_MAX_CYCLES: {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (which != SRV_RUN)
+                return bad_option(a, '?', argv);
+            if (errno != 0 || end == optarg || *end != '\0' || v < 1 || v > 1000000) {
+                msg("run: bad --max-cycles '%s': give a number of cycles, 1 to 1000000", optarg);
+                return EXIT_USAGE;
+            }
+            sa->max_cycles = v;
+            break;
+        }
+        case '?':
+        case ':': return bad_option(a, c, argv);
+        default:
+            if ((rc = global_option(a, c, optarg)) != 0)
+                return rc == 1 ? bad_option(a, '?', argv) : rc;
+        }
+    }
+    if (optind != argc) {
+        msg("%s: unexpected argument '%s': see drot-agent %s --help", a->cmd, argv[optind], a->cmd);
+        return EXIT_USAGE;
+    }
+    if (sa->url == NULL || sa->ca == NULL || sa->storage == NULL) {
+        msg("%s: needs --server URL, --ca FILE and --storage DIR: see drot-agent %s --help", a->cmd, a->cmd);
+        return EXIT_USAGE;
+    }
+    if (strncmp(sa->url, "https://", 8) != 0 || strlen(sa->url) < 9 || strlen(sa->url) > 400) {
+        msg("%s: bad --server '%.80s': give the server's https:// URL, e.g. https://127.0.0.1:8443", a->cmd,
+            sa->url);
+        return EXIT_USAGE;
+    }
+    if (access(sa->ca, R_OK) != 0) {
+        msg("%s: cannot read --ca '%s': %s (give the device CA, device-ca.crt.pem from drotctl init)", a->cmd,
+            sa->ca, strerror(errno));
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* A failed APM request as one line into err (agent_fail's wording);
+ * returns the exit status. */
+static int apm_err(const agent *a, const char *what, dh_status st, char *err, size_t cap)
+{
+    const char *why = a->driver != NULL ? dh_driver_last_error(a->driver) : "";
+    if (why == NULL || why[0] == '\0')
+        why = dh_status_str(st);
+    if (st == DH_E_CONNECT || st == DH_E_TIMEOUT) {
+        static const char prefix[] = "cannot reach the APM: ";
+        if (strncmp(why, prefix, sizeof prefix - 1) == 0)
+            why += sizeof prefix - 1;
+        snprintf(err, cap, "%s: cannot reach the APM at '%s': %s (is drot-apm running? check --socket)", what,
+                 a->socket, why);
+        return EXIT_UNREACHABLE;
+    }
+    snprintf(err, cap, "%s: %s", what, why);
+    return EXIT_FAILED;
+}
+
+static bool storage_has(const char *dir, const char *label)
+{
+    char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, label);
+    return lstat(path, &sb) == 0;
+}
+
+/* Unseals label from storage into a NUL-terminated string (wiped by the
+ * caller with dh_storage_free(p, len + 1)). */
+static int storage_text(agent *a, const server_args *sa, const char *label, char **out, size_t *len,
+                        char *err, size_t cap)
+{
+    uint8_t *data = NULL;
+    size_t n = 0;
+    dh_status st = dh_storage_get(a->driver, sa->storage, label, &data, &n);
+    if (st != DH_OK) {
+        char why[600];
+        int rc = apm_err(a, "unseal", st, why, sizeof why);
+        if (rc == EXIT_UNREACHABLE) {
+            snprintf(err, cap, "%s", why);
+            return rc;
+        }
+        snprintf(err, cap,
+                 "the sealed %s in '%s' does not open on this device's APM: %s (storage from another device? "
+                 "remove %s/%s and %s/%s, then drot-agent enroll again)",
+                 label, sa->storage, why + 8, sa->storage, AGENT_TLS_KEY, sa->storage, AGENT_TLS_CERT);
+        return EXIT_FAILED;
+    }
+    char *s = malloc(n + 1);
+    if (s == NULL) {
+        dh_storage_free(data, n);
+        snprintf(err, cap, "out of memory");
+        return EXIT_FAILED;
+    }
+    memcpy(s, data, n);
+    s[n] = '\0';
+    dh_storage_free(data, n);
+    if (strlen(s) != n) {
+        dh_storage_free((uint8_t *)s, n + 1);
+        snprintf(err, cap, "the sealed %s in '%s' is not PEM text", label, sa->storage);
+        return EXIT_FAILED;
+    }
+    *out = s;
+    *len = n;
+    return 0;
+}
+
+static int server_err(dh_server *srv, const char *what, dh_status st, char *err, size_t cap)
+{
+    const char *why = dh_server_last_error(srv);
+    snprintf(err, cap, "%s: %s", what, why != NULL && why[0] != '\0' ? why : dh_status_str(st));
+    return EXIT_FAILED;
+}
+
+static const char *verdict_name(uint32_t v)
+{
+    return v == 1 ? "PASS" : v == 2 ? "WARN" : v == 3 ? "FAIL" : "?";
+}
+
+/* Challenge on a new connection to the server, token for it from the APM.
+ * On 0, *srv is open with the challenge's connection. */
+static int challenge_and_token(agent *a, const server_args *sa, const dh_server_options *so,
+                               const uint8_t id[16], dh_server **srv, uint8_t ch[32], uint8_t *token,
+                               size_t cap, size_t *token_len, char *err, size_t errcap)
+{
+    uint8_t exporter[32];
+    dh_status st = dh_server_open(srv, so);
+    if (st != DH_OK) {
+        snprintf(err, errcap, "cannot set up the server client for '%s': %s", sa->url, dh_status_str(st));
+        return EXIT_FAILED;
+    }
+    st = dh_server_challenge(*srv, id, ch, exporter);
+    if (st != DH_OK)
+        return server_err(*srv, "challenge", st, err, errcap);
+    st = dh_attest(a->driver, ch, exporter, DROT_LINK_PROFILE_DROT, token, cap, token_len);
+    drot_wipe(exporter, sizeof exporter);
+    if (st != DH_OK)
+        return apm_err(a, "token", st, err, errcap);
+    return 0;
+}
+
+typedef struct enroll_result {
+    uint32_t verdict;
+    uint64_t interval;
+    char subject[256];
+} enroll_result;
+
+static int do_enroll(agent *a, const server_args *sa, const uint8_t id[16], enroll_result *res, char *err,
+                     size_t cap)
+{
+    char *key = NULL, *csr = NULL;
+    size_t key_len = 0;
+    int rc = 0;
+    if (storage_has(sa->storage, AGENT_TLS_KEY)) {
+        /* Re-enrollment keeps the key: it must open on this APM. */
+        if ((rc = storage_text(a, sa, AGENT_TLS_KEY, &key, &key_len, err, cap)) != 0)
+            return rc;
+        if (dh_tls_csr(key, id, &csr) != DH_OK) {
+            snprintf(err, cap, "the sealed TLS key in '%s' is not a usable private key", sa->storage);
+            rc = EXIT_FAILED;
+        }
+    } else if (dh_tls_key_new(id, &key, &key_len, &csr) != DH_OK) {
+        snprintf(err, cap, "cannot generate the device's TLS key (OpenSSL)");
+        return EXIT_FAILED;
+    } else {
+        dh_status st = dh_storage_put(a->driver, sa->storage, AGENT_TLS_KEY, (const uint8_t *)key, key_len);
+        if (st != DH_OK)
+            rc = apm_err(a, "seal the TLS key", st, err, cap);
+    }
+    dh_server *srv = NULL;
+    static uint8_t token[DROT_LINK_MAX_TOKEN];
+    size_t token_len = 0;
+    uint8_t ch[32];
+    dh_server_options so = {
+        .url = sa->url, .ca_file = sa->ca, .timeout_s = a->timeout_ms > 0 ? 1 + a->timeout_ms / 1000 : 0};
+    if (rc == 0)
+        rc = challenge_and_token(a, sa, &so, id, &srv, ch, token, sizeof token, &token_len, err, cap);
+    dh_server_enrollment e;
+    memset(&e, 0, sizeof e);
+    if (rc == 0) {
+        dh_server_verdict reasons;
+        dh_status st = dh_server_enroll(srv, id, ch, token, token_len, csr, &e, &reasons);
+        if (st != DH_OK)
+            rc = server_err(srv, "enroll", st, err, cap);
+    }
+    if (rc == 0 && strlen(e.cert_pem) > AGENT_SEAL_MAX) {
+        snprintf(err, cap, "the issued certificate (%zu bytes) exceeds what one sealed blob holds",
+                 strlen(e.cert_pem));
+        rc = EXIT_FAILED;
+    }
+    if (rc == 0) {
+        dh_status st = dh_storage_put(a->driver, sa->storage, AGENT_TLS_CERT, (const uint8_t *)e.cert_pem,
+                                      strlen(e.cert_pem));
+        if (st != DH_OK)
+            rc = apm_err(a, "seal the certificate", st, err, cap);
+    }
+    if (rc == 0) {
+        res->verdict = e.verdict;
+        res->interval = e.attest_interval;
+        if (dh_tls_cert_subject(e.cert_pem, res->subject, sizeof res->subject) != DH_OK)
+            snprintf(res->subject, sizeof res->subject, "?");
+    }
+    dh_server_enrollment_free(&e);
+    dh_server_close(srv);
+    dh_tls_free(key, key_len);
+    free(csr);
+    return rc;
+}
+
+static int do_attest(agent *a, const server_args *sa, const uint8_t id[16], dh_server_verdict *v, char *err,
+                     size_t cap)
+{
+    if (!storage_has(sa->storage, AGENT_TLS_CERT)) {
+        snprintf(err, cap, "no device certificate in '%s': run drot-agent enroll first", sa->storage);
+        return EXIT_FAILED;
+    }
+    char *key = NULL, *cert = NULL;
+    size_t key_len = 0, cert_len = 0;
+    int rc = storage_text(a, sa, AGENT_TLS_KEY, &key, &key_len, err, cap);
+    if (rc == 0)
+        rc = storage_text(a, sa, AGENT_TLS_CERT, &cert, &cert_len, err, cap);
+    dh_server *srv = NULL;
+    static uint8_t token[DROT_LINK_MAX_TOKEN];
+    size_t token_len = 0;
+    uint8_t ch[32];
+    dh_server_options so = {.url = sa->url,
+                            .ca_file = sa->ca,
+                            .cert_pem = cert,
+                            .key_pem = key,
+                            .timeout_s = a->timeout_ms > 0 ? 1 + a->timeout_ms / 1000 : 0};
+    if (rc == 0)
+        rc = challenge_and_token(a, sa, &so, id, &srv, ch, token, sizeof token, &token_len, err, cap);
+    if (rc == 0) {
+        dh_status st = dh_server_attest(srv, ch, token, token_len, v);
+        if (st != DH_OK)
+            rc = server_err(srv, "attest", st, err, cap);
+    }
+    dh_server_close(srv); /* before the key it points to is wiped */
+    if (key != NULL)
+        dh_storage_free((uint8_t *)key, key_len + 1);
+    if (cert != NULL)
+        dh_storage_free((uint8_t *)cert, cert_len + 1);
+    return rc;
+}
+
+/* The device id from GET_INFO. */
+static int device_id(agent *a, uint8_t id[16], char *err, size_t cap)
+{
+    drot_link_info info;
+    dh_status st = dh_get_info(a->driver, &info);
+    if (st != DH_OK)
+        return apm_err(a, "info", st, err, cap);
+    memcpy(id, info.device_id, 16);
+    return 0;
+}
+
+static int cmd_enroll(agent *a, int argc, char **argv)
+{
+    server_args sa;
+    int rc = server_args_parse(a, argc, argv, SRV_ENROLL, &sa);
+    if (rc != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    if ((rc = agent_open(a)) != 0)
+        return rc;
+    char err[1200];
+    uint8_t id[16];
+    enroll_result res;
+    memset(&res, 0, sizeof res);
+    if ((rc = device_id(a, id, err, sizeof err)) == 0)
+        rc = do_enroll(a, &sa, id, &res, err, sizeof err);
+    if (rc != 0) {
+        msg("enroll: %s", err);
+        return rc;
+    }
+    if (a->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "device_id", hex_json(id, sizeof id));
+        json_object_set_new(o, "verdict", json_string(verdict_name(res.verdict)));
+        json_object_set_new(o, "subject", json_string(res.subject));
+        json_object_set_new(o, "attest_interval", json_integer((json_int_t)res.interval));
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s != NULL)
+            puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("enrolled     ");
+        hex_print(stdout, id, sizeof id);
+        printf("\nverdict      %s\nsubject      %s\ninterval     %llu s\n", verdict_name(res.verdict),
+               res.subject, (unsigned long long)res.interval);
+    }
+    return EXIT_OK;
+}
+
+static int cmd_attest_once(agent *a, int argc, char **argv)
+{
+    server_args sa;
+    int rc = server_args_parse(a, argc, argv, SRV_ATTEST_ONCE, &sa);
+    if (rc != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    if ((rc = agent_open(a)) != 0)
+        return rc;
+    char err[1200];
+    uint8_t id[16];
+    static dh_server_verdict v;
+    if ((rc = device_id(a, id, err, sizeof err)) == 0)
+        rc = do_attest(a, &sa, id, &v, err, sizeof err);
+    if (rc != 0) {
+        msg("attest-once: %s", err);
+        return rc;
+    }
+    if (a->json) {
+        json_t *o = json_object(), *r = json_array();
+        json_object_set_new(o, "verdict", json_string(verdict_name(v.verdict)));
+        for (size_t i = 0; i < v.num_reasons; i++)
+            json_array_append_new(r, json_string(v.reasons[i]));
+        json_object_set_new(o, "reasons", r);
+        json_object_set_new(o, "next_attest_in", json_integer((json_int_t)v.next_in));
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s != NULL)
+            puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("verdict      %s\n", verdict_name(v.verdict));
+        for (size_t i = 0; i < v.num_reasons; i++)
+            printf("reason       %s\n", v.reasons[i]);
+        printf("next attest  %llu s\n", (unsigned long long)v.next_in);
+    }
+    return v.verdict == 3 ? EXIT_FAILED : EXIT_OK;
+}
+
+/* Waits ms milliseconds or until SIGTERM/SIGINT (blocked, so none is lost
+ * between cycles). Returns the signal, or 0 after the full wait. */
+static int run_wait(const sigset_t *set, long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    for (;;) {
+        int sig = sigtimedwait(set, NULL, &ts);
+        if (sig > 0)
+            return sig;
+        if (errno == EAGAIN)
+            return 0;
+        /* EINTR from another signal: wait again (slightly longer at worst). */
+    }
+}
+
+static int cmd_run(agent *a, int argc, char **argv)
+{
+    server_args sa;
+    int rc = server_args_parse(a, argc, argv, SRV_RUN, &sa);
+    if (rc != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    if ((rc = agent_open(a)) != 0)
+        return rc;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    uint8_t id[16];
+    bool have_id = false;
+    long backoff_ms = 1000;
+    bool last_ok = false;
+    char err[1200];
+    static dh_server_verdict v;
+    for (long cycle = 1;; cycle++) {
+        long delay_ms;
+        rc = 0;
+        if (!have_id && (rc = device_id(a, id, err, sizeof err)) == 0)
+            have_id = true;
+        if (rc == 0 && !storage_has(sa.storage, AGENT_TLS_CERT)) {
+            enroll_result res;
+            if ((rc = do_enroll(a, &sa, id, &res, err, sizeof err)) == 0) {
+                delay_ms = (long)(res.interval > 0 && res.interval < 86400 * 7 ? res.interval : 3600) * 1000;
+                msg("run: cycle %ld: enrolled, verdict %s, subject %s; next attestation in %ld s", cycle,
+                    verdict_name(res.verdict), res.subject, delay_ms / 1000);
+            }
+        } else if (rc == 0 && (rc = do_attest(a, &sa, id, &v, err, sizeof err)) == 0) {
+            delay_ms = (long)(v.next_in > 0 && v.next_in < 86400 * 7 ? v.next_in : 3600) * 1000;
+            msg("run: cycle %ld: attested, verdict %s%s%s%s; next in %ld s", cycle, verdict_name(v.verdict),
+                v.num_reasons > 0 ? " (" : "", v.num_reasons > 0 ? v.reasons[0] : "",
+                v.num_reasons > 1   ? "; …)"
+                : v.num_reasons > 0 ? ")"
+                                    : "",
+                delay_ms / 1000);
+        }
+        if (rc == 0) {
+            backoff_ms = 1000;
+            last_ok = true;
+        } else {
+            /* Exponential back-off, 1 s to 60 s, +-20 % jitter. */
+            double jitter = 0.8 + 0.4 * ((double)rand_r(&seed) / (double)RAND_MAX);
+            delay_ms = (long)((double)backoff_ms * jitter);
+            msg("run: cycle %ld: error: %s; retrying in %.2f s", cycle, err, (double)delay_ms / 1000.0);
+            backoff_ms = backoff_ms * 2 > 60000 ? 60000 : backoff_ms * 2;
+            last_ok = false;
+        }
+        if (sa.max_cycles > 0 && cycle >= sa.max_cycles) {
+            msg("run: %ld cycles done", cycle);
+            return last_ok ? EXIT_OK : EXIT_FAILED;
+        }
+        int sig = run_wait(&set, delay_ms);
+        if (sig != 0) {
+            msg("run: %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return EXIT_OK;
+        }
+    }
+}
+
 /* ---- main
  * -------------------------------------------------------------------- */
 
@@ -933,6 +1421,9 @@ static void usage(FILE *f)
                "  seal         seal data into the protected storage directory\n"
                "  unseal       open a sealed blob\n"
                "  tamper-log   the APM's tamper events (--json for JSON)\n"
+               "  enroll       enroll with drot-server: --server URL --ca FILE --storage DIR\n"
+               "  attest-once  one attestation with the enrolled certificate (same options)\n"
+               "  run          the daemon: enroll if needed, then attest on the server's interval\n"
                "'drot-agent COMMAND --help' describes each command.\n" GLOBAL_HELP EXIT_CODES_HELP);
 }
 
@@ -961,8 +1452,9 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(agent *, int, char **);
-    } cmds[] = {{"info", cmd_info}, {"attest", cmd_attest}, {"measure", cmd_measure},
-                {"seal", cmd_seal}, {"unseal", cmd_unseal}, {"tamper-log", cmd_tamper_log}};
+    } cmds[] = {{"info", cmd_info},     {"attest", cmd_attest},           {"measure", cmd_measure},
+                {"seal", cmd_seal},     {"unseal", cmd_unseal},           {"tamper-log", cmd_tamper_log},
+                {"enroll", cmd_enroll}, {"attest-once", cmd_attest_once}, {"run", cmd_run}};
     const char *name = argv[optind];
     if (strcmp(name, "help") == 0) {
         usage(stdout);

@@ -42,6 +42,8 @@ struct ds_http {
     const ds_route *routes;
     size_t n_routes;
     void *ctx;
+    ds_route_fn admin_fn; /* ds_http_set_admin */
+    void *admin_ctx;
     bool stopping;
     metric metrics[METRIC_SLOTS];
     uint64_t verdicts[4];
@@ -161,7 +163,8 @@ static void log_line(const ds_http_req *req, const char *path)
     if (id != NULL)
         for (size_t i = 0; i < 16; i++)
             snprintf(dev + 2 * i, 3, "%02x", id[i]);
-    const char *method = evhttp_request_get_command(req->ev) == EVHTTP_REQ_POST ? "POST" : "GET";
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req->ev);
+    const char *method = cmd == EVHTTP_REQ_POST ? "POST" : cmd == EVHTTP_REQ_PUT ? "PUT" : "GET";
     fprintf(stderr, "time=%s method=%s route=%s status=%d device=%s verdict=%s\n", when, method, path,
             req->status, dev, verdict_name(req->verdict));
 }
@@ -247,6 +250,12 @@ void ds_http_reply_error(ds_http_req *req, int status, ds_http_err code, const c
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     ds_http_reply_error_reasons(req, status, code, msg, NULL, 0);
+}
+
+/* see http.h */
+void ds_http_reply(ds_http_req *req, int status, const char *content_type, const void *body, size_t len)
+{
+    send_raw(req, status, content_type, body, len);
 }
 
 /* ---- built-in routes ------------------------------------------------------------ */
@@ -386,7 +395,26 @@ static void on_request(struct evhttp_request *ev, void *arg)
     req.route = find_route(h, path, &ctx);
     const char *label = req.route != NULL ? req.route->path : "other";
     SSL *ssl = req_ssl(ev);
-    if (req.route == NULL) {
+    static const ds_route admin_route = {DS_HTTP_ADMIN_PREFIX, false, DS_AUTH_OPERATOR, true, NULL};
+    if (h->admin_fn != NULL && strncmp(path, DS_HTTP_ADMIN_PREFIX, strlen(DS_HTTP_ADMIN_PREFIX)) == 0) {
+        /* The admin hook (http.h): operator certificate checked here. */
+        X509 *leaf = NULL;
+        int ca = ssl == NULL ? 0 : peer_ca(h, ssl, &leaf);
+        req.route = &admin_route;
+        label = admin_route.path;
+        if (ca == 2) {
+            req.has_operator = true;
+            h->admin_fn(&req, h->admin_ctx);
+        } else if (ca == 0) {
+            static const char e[] = "{\"error\":{\"code\":\"unauthorized\",\"message\":\"admin routes "
+                                    "require an operator client certificate\"}}";
+            send_raw(&req, 401, "application/json", e, sizeof e - 1);
+        } else {
+            static const char e[] = "{\"error\":{\"code\":\"forbidden\",\"message\":\"a device "
+                                    "certificate is not an operator certificate\"}}";
+            send_raw(&req, 403, "application/json", e, sizeof e - 1);
+        }
+    } else if (req.route == NULL) {
         ds_http_reply_error(&req, 404, DS_ERR_NOT_FOUND, "no such route");
     } else if (ssl == NULL || SSL_export_keying_material(ssl, req.exporter, sizeof req.exporter,
                                                          "EXPORTER-Channel-Binding", 24, NULL, 0, 0) != 1) {
@@ -473,6 +501,15 @@ void ds_http_stop(ds_http *h)
     h->sock = NULL;
     struct timeval drain = {DS_HTTP_DRAIN_MS / 1000, (DS_HTTP_DRAIN_MS % 1000) * 1000};
     event_base_loopexit(h->base, &drain);
+}
+
+/* see http.h */
+void ds_http_set_admin(ds_http *h, ds_route_fn fn, void *ctx)
+{
+    h->admin_fn = fn;
+    h->admin_ctx = ctx;
+    evhttp_set_max_body_size(h->http, DS_HTTP_ADMIN_HARD_BODY);
+    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT);
 }
 
 /* see http.h */

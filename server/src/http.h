@@ -127,6 +127,21 @@ int ds_http_run(ds_http *h);
 void ds_http_stop(ds_http *h);
 void ds_http_free(ds_http *h);
 
+/* Admin hook (docs/api.md "Admin API"): every request whose path starts
+ * with DS_HTTP_ADMIN_PREFIX goes to fn, whatever its method (GET, POST,
+ * PUT), but only after http.c has checked that the client certificate
+ * chains to the operator CA (401 without a client certificate, 403 with
+ * another one, as JSON {"error": {"code", "message"}}); req->has_operator
+ * is then true. fn reads the method, URI and body from req->ev itself
+ * (bodies up to DS_HTTP_ADMIN_HARD_BODY reach it) and answers with
+ * ds_http_reply. Device routes keep their limits (H4). Call once, before
+ * ds_http_run. */
+#define DS_HTTP_ADMIN_PREFIX    "/v1/admin/"
+#define DS_HTTP_ADMIN_HARD_BODY (2u * 1024u * 1024u)
+void ds_http_set_admin(ds_http *h, ds_route_fn fn, void *ctx);
+/* A reply with any content type (admin JSON). */
+void ds_http_reply(ds_http_req *req, int status, const char *content_type, const void *body, size_t len);
+
 /* Counts an attestation verdict for /metrics. */
 void ds_http_count_verdict(struct ds_http *h, int verdict);
 

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <openssl/pem.h>
 
+#include "admin.h"
 #include "ca.h"
 #include "http.h"
 #include "keys.h"
@@ -251,6 +252,8 @@ int main(int argc, char **argv)
     memset(&dca, 0, sizeof dca);
     ds_http *h = NULL;
     int version = 0;
+    ds_admin adm;
+    memset(&adm, 0, sizeof adm);
 
     if (ds_store_open(o.db, &store, err, sizeof err) != DS_OK) {
         fprintf(stderr, "drot-server: --db: %s\n", err);
@@ -293,11 +296,16 @@ int main(int argc, char **argv)
     ds_app app = {store, &dca, ca_pem, refs, n_refs, o.ttl, (uint64_t)o.interval};
     ds_http_config cfg = {o.host,           (uint16_t)o.port,       tls_cert, tls_key, dca.cert, op_ca,
                           ds_device_routes, ds_device_routes_count, &app};
+    if (ds_admin_init(&adm, &app, o.ref_dir, refs, n_refs) != 0) {
+        fprintf(stderr, "drot-server: out of memory\n");
+        goto out;
+    }
     h = ds_http_start(&cfg, err, sizeof err);
     if (h == NULL) {
         fprintf(stderr, "drot-server: %s\n", err);
         goto out;
     }
+    ds_http_set_admin(h, ds_admin_handle, &adm); /* /v1/admin/: docs/api.md */
     fprintf(stderr, "drot-server: listening on %s:%u (TLS 1.3, one thread)\n", o.host, o.port);
     rc = ds_http_run(h);
     fprintf(stderr, "drot-server: stopped\n");
@@ -310,6 +318,7 @@ out:
     ds_ca_close(&dca);
     free(ca_pem);
     free(refs);
+    ds_admin_free(&adm);
     ds_keystore_close(ks);
     ds_store_close(store);
     return rc;

@@ -373,7 +373,9 @@ static void test_round_trip(void **state)
         assert_int_equal(blen2, blen);
         assert_memory_not_equal(blob + 4, blob2 + 4, 12); /* nonces differ */
         expect_opens(&d, "host.storage_key-1", blob2, blen2, data, n);
-        if (n > 0) /* the data does not appear in the blob */
+        /* the data does not appear in the blob: only meaningful for enough
+         * bytes (a 1-byte ciphertext equals its plaintext once in 256) */
+        if (n >= 16)
             assert_memory_not_equal(blob + 16, data, n);
     }
     power_off(&d);

@@ -129,4 +129,74 @@ dh_status dh_storage_put(dh_driver *d, const char *dir, const char *label, const
 dh_status dh_storage_get(dh_driver *d, const char *dir, const char *label, uint8_t **data, size_t *len);
 void dh_storage_free(uint8_t *data, size_t len);
 
+/* ==== server client (drot-server device routes, docs/api.md) ==================
+ *
+ * One dh_server is one libcurl easy handle: HTTPS, TLS 1.3 only, the server
+ * verified against the device CA, optionally a client certificate and key
+ * given as PEM in memory (the key never touches disk). Failures return
+ * DH_E_CONNECT (server unreachable), DH_E_TIMEOUT, DH_E_PROTOCOL (TLS
+ * failure, malformed answer, connection changed), DH_E_REFUSED (the server
+ * answered with an error body: see dh_server_last_http / _last_code), with
+ * one line of text in dh_server_last_error. */
+
+typedef struct dh_server dh_server;
+
+typedef struct dh_server_options {
+    const char *url;      /* https://HOST:PORT (no path) */
+    const char *ca_file;  /* the device CA (PEM) the server certificate must chain to */
+    const char *cert_pem; /* optional client certificate (PEM), NUL-terminated */
+    const char *key_pem;  /* its private key (PEM), NUL-terminated; kept by the caller */
+    long timeout_s;       /* per request; default 10 when 0 */
+} dh_server_options;
+
+dh_status dh_server_open(dh_server **out, const dh_server_options *opt);
+void dh_server_close(dh_server *s);
+const char *dh_server_last_error(const dh_server *s);
+long dh_server_last_http(const dh_server *s);     /* HTTP status of the last answer, 0 if none */
+uint64_t dh_server_last_code(const dh_server *s); /* error code of the last error body, 0 if none */
+
+/* POST /v1/device/challenge. exporter receives the RFC 9266 exporter of
+ * the connection that carried the answer, computed during the transfer;
+ * the next enroll/attest on this handle must go over that connection. */
+dh_status dh_server_challenge(dh_server *s, const uint8_t device_id[16], uint8_t challenge[32],
+                              uint8_t exporter[32]);
+
+typedef struct dh_server_enrollment {
+    char *cert_pem; /* malloc'ed, NUL-terminated; free with dh_server_enrollment_free */
+    char *ca_pem;
+    uint32_t verdict; /* 1 PASS, 2 WARN */
+    uint64_t attest_interval;
+} dh_server_enrollment;
+void dh_server_enrollment_free(dh_server_enrollment *e);
+
+#define DH_SERVER_MAX_REASONS 16
+#define DH_SERVER_REASON_MAX  256
+typedef struct dh_server_verdict {
+    uint32_t verdict; /* 1 PASS, 2 WARN, 3 FAIL */
+    size_t num_reasons;
+    char reasons[DH_SERVER_MAX_REASONS][DH_SERVER_REASON_MAX];
+    uint64_t next_in; /* next_attest_in, seconds */
+} dh_server_verdict;
+
+/* POST /v1/device/enroll and /v1/device/attest, on the connection of the
+ * preceding dh_server_challenge: if libcurl would have to open a new
+ * connection, nothing is sent and DH_E_PROTOCOL is returned ("the server
+ * connection changed between challenge and token: retry"). A FAIL verdict
+ * of attest is an answer (DH_OK, verdict 3); a FAIL of enroll is
+ * DH_E_REFUSED with the reasons in *reasons (may be NULL). */
+dh_status dh_server_enroll(dh_server *s, const uint8_t device_id[16], const uint8_t challenge[32],
+                           const uint8_t *token, size_t token_len, const char *csr_pem,
+                           dh_server_enrollment *out, dh_server_verdict *reasons);
+dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint8_t *token, size_t token_len,
+                           dh_server_verdict *out);
+
+/* The device's TLS key: a new P-256 key (PEM, malloc'ed; free with
+ * dh_tls_free, which wipes it) and a CSR (PEM) for it naming device_id. */
+dh_status dh_tls_key_new(const uint8_t device_id[16], char **key_pem, size_t *key_len, char **csr_pem);
+/* A CSR for an existing key (PEM). */
+dh_status dh_tls_csr(const char *key_pem, const uint8_t device_id[16], char **csr_pem);
+/* The subject of a PEM certificate as one line ("CN=…"); 0 on success. */
+dh_status dh_tls_cert_subject(const char *cert_pem, char *out, size_t cap);
+void dh_tls_free(char *p, size_t len);
+
 #endif /* DROT_HOST_H */
