@@ -15,7 +15,9 @@ BUILD=${BUILD:-build}
 APM=$BUILD/fw/drot-apm
 AGENT=$BUILD/host/drot-agent
 SELFCHECK=$BUILD/tools/drot-selfcheck
-for p in "$APM" "$AGENT" "$SELFCHECK"; do
+SERVER=$BUILD/server/drot-server
+DROTCTL=$BUILD/server/drotctl
+for p in "$APM" "$AGENT" "$SELFCHECK" "$SERVER" "$DROTCTL"; do
   [ -x "$p" ] || { echo "demo: $p is missing; run 'make build' first" >&2; exit 1; }
 done
 
@@ -85,4 +87,64 @@ if agent dev2 attest --nonce "$challenge"; then
 fi
 agent dev2 tamper-log
 
-step "9. done: stopping the devices"
+step "9. the fleet: keys and certificate authorities (drotctl init)"
+export DROT_KEY_PASSPHRASE="demo-passphrase-$$"
+"$DROTCTL" init --dir "$work/keys" | head -12
+
+step "10. reference values for class sim-v1: the approved host OS image"
+head -c 32768 /dev/urandom > "$work/host-os-approved.bin"
+head -c 32768 /dev/urandom > "$work/host-os-unapproved.bin"
+approved=$(sha256sum "$work/host-os-approved.bin" | cut -c1-64)
+mkdir -p "$work/ref"
+printf '{"class": "sim-v1",\n "components": [{"type": "APM"}, {"type": "HOST-OS", "digests": ["%s"]}],\n "lifecycle": {"allow_provisioning": true}}\n' \
+  "$approved" > "$work/ref/sim-v1.json"
+cat "$work/ref/sim-v1.json"
+
+step "11. drot-server on SQLite, TLS 1.3 with mutual TLS"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url="https://127.0.0.1:$port"
+"$SERVER" --listen "127.0.0.1:$port" --db "sqlite:$work/drot.db" --keys "$work/keys" \
+  --reference "$work/ref" --attest-interval 5 2>"$work/server.log" &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -sf --cacert "$work/keys/device-ca.crt.pem" "$url/healthz" >/dev/null 2>&1 && break
+  sleep 0.05
+done
+echo "listening on $url"
+admin() {
+  "$DROTCTL" --server "$url" --cert "$work/keys/operators/admin.crt.pem" \
+    --key "$work/keys/operators/admin.key.pem" --ca "$work/keys/device-ca.crt.pem" "$@"
+}
+
+step "12. three devices manufactured, booted with a measured host OS, and registered"
+for dev in fleet1 fleet2 fleet3; do
+  "$APM" provision --state "$work/$dev" --authority-key "$work/authority.pem" > "$work/$dev.json"
+  "$APM" run --state "$work/$dev" 2>/dev/null &
+  pids+=($!)
+  wait_socket "$work/$dev/apm.sock"
+  agent "$dev" measure --type HOST-OS --version 6.1 --signer "$anchor" "$work/host-os-approved.bin" >/dev/null
+done
+cat "$work/fleet1.json" "$work/fleet2.json" "$work/fleet3.json" > "$work/fleet.ndjson"
+admin devices register --class sim-v1 "$work/fleet.ndjson"
+
+step "13. each device enrolls: a token bound to its TLS connection, a certificate in return"
+for dev in fleet1 fleet2 fleet3; do
+  mkdir -m 700 "$work/$dev-tls"
+  agent "$dev" enroll --server "$url" --ca "$work/keys/device-ca.crt.pem" --storage "$work/$dev-tls"
+done
+
+step "14. fleet3's host boots an unapproved OS image: its next attestation fails"
+agent fleet3 measure --type HOST-OS --version 6.2-rogue --signer "$anchor" "$work/host-os-unapproved.bin" >/dev/null
+for dev in fleet1 fleet3; do
+  echo "-- $dev"
+  agent "$dev" attest-once --server "$url" --ca "$work/keys/device-ca.crt.pem" --storage "$work/$dev-tls" || true
+done
+
+step "15. the operator quarantines fleet3"
+fleet3_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device_id"])' "$work/fleet3.json")
+admin devices quarantine "$fleet3_id" --reason "unapproved host OS image"
+
+step "16. the fleet"
+admin devices list
+
+step "17. done: stopping the server and the devices"

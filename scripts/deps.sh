@@ -8,7 +8,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config git ca-certificates clang-format
+  build-essential cmake pkg-config git ca-certificates clang-format curl python3
   libssl-dev openssl libbearssl-dev libcbor-dev libcmocka-dev libjansson-dev
   libevent-dev libcurl4-openssl-dev libsqlite3-dev sqlite3 libpq-dev
   postgresql postgresql-client
