@@ -31,6 +31,22 @@ typedef struct metric {
     uint64_t n;
 } metric;
 
+/* Latency histogram buckets (seconds; docs/api.md "GET /metrics"). */
+#define HIST_BUCKETS 11
+static const double hist_le[HIST_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+static const char *const hist_le_str[HIST_BUCKETS] = {"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+                                                      "0.1",   "0.25",   "0.5",   "1",    "2.5"};
+
+/* Route classes of the histogram. */
+enum { CLASS_DEVICE = 0, CLASS_ADMIN = 1, CLASS_OTHER = 2, CLASS_N = 3 };
+static const char *const class_name[CLASS_N] = {"device", "admin", "other"};
+
+typedef struct hist {
+    uint64_t le[HIST_BUCKETS]; /* cumulative: requests of at most hist_le[i] seconds */
+    uint64_t count;
+    double sum;
+} hist;
+
 struct ds_http {
     struct event_base *base;
     struct evhttp *http;
@@ -47,6 +63,7 @@ struct ds_http {
     bool stopping;
     metric metrics[METRIC_SLOTS];
     uint64_t verdicts[4];
+    hist latency[CLASS_N];
 };
 
 /* ---- TLS ------------------------------------------------------------------ */
@@ -143,6 +160,22 @@ static void count(ds_http *h, const char *path, int status)
             return;
         }
     }
+}
+
+static void observe(ds_http *h, int cls, const struct timespec *t0)
+{
+    struct timespec t1;
+    if (clock_gettime(CLOCK_MONOTONIC, &t1) != 0)
+        return;
+    double d = (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+    if (d < 0)
+        d = 0;
+    hist *hs = &h->latency[cls];
+    for (size_t i = 0; i < HIST_BUCKETS; i++)
+        if (d <= hist_le[i])
+            hs->le[i]++;
+    hs->count++;
+    hs->sum += d;
 }
 
 static const char *verdict_name(int v)
@@ -285,6 +318,22 @@ static void metrics(ds_http_req *req, void *ctx)
     for (int v = 1; v <= 3; v++)
         evbuffer_add_printf(buf, "drot_attestations_total{verdict=\"%s\"} %llu\n", verdict_name(v),
                             (unsigned long long)h->verdicts[v]);
+    evbuffer_add_printf(buf, "# HELP drot_http_request_duration_seconds Time from request to reply, by "
+                             "route class.\n"
+                             "# TYPE drot_http_request_duration_seconds histogram\n");
+    for (int c = 0; c < CLASS_N; c++) {
+        const hist *hs = &h->latency[c];
+        for (size_t i = 0; i < HIST_BUCKETS; i++)
+            evbuffer_add_printf(buf,
+                                "drot_http_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} %llu\n",
+                                class_name[c], hist_le_str[i], (unsigned long long)hs->le[i]);
+        evbuffer_add_printf(buf, "drot_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+                            class_name[c], (unsigned long long)hs->count);
+        evbuffer_add_printf(buf, "drot_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", class_name[c],
+                            hs->sum);
+        evbuffer_add_printf(buf, "drot_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                            class_name[c], (unsigned long long)hs->count);
+    }
     struct evkeyvalq *hdr = evhttp_request_get_output_headers(req->ev);
     evhttp_add_header(hdr, "Content-Type", "text/plain; version=0.0.4");
     evhttp_send_reply(req->ev, 200, NULL, buf);
@@ -312,6 +361,14 @@ static const ds_route *find_route(const ds_http *h, const char *path, void **ctx
             return &h->routes[i];
         }
     return NULL;
+}
+
+static bool is_builtin(const ds_route *rt)
+{
+    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+        if (rt == &builtin[i])
+            return true;
+    return false;
 }
 
 static bool is_cbor(struct evhttp_request *ev)
@@ -379,6 +436,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
 {
     ds_http *h = arg;
     static uint8_t body[DS_HTTP_MAX_BODY]; /* one thread: one request at a time */
+    struct timespec t0;
+    bool timed = clock_gettime(CLOCK_MONOTONIC, &t0) == 0;
     ds_http_req req;
     memset(&req, 0, sizeof req);
     req.ev = ev;
@@ -394,6 +453,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     void *ctx = NULL;
     req.route = find_route(h, path, &ctx);
     const char *label = req.route != NULL ? req.route->path : "other";
+    int cls = req.route != NULL && !is_builtin(req.route) ? CLASS_DEVICE : CLASS_OTHER;
     SSL *ssl = req_ssl(ev);
     static const ds_route admin_route = {DS_HTTP_ADMIN_PREFIX, false, DS_AUTH_OPERATOR, true, NULL};
     if (h->admin_fn != NULL && strncmp(path, DS_HTTP_ADMIN_PREFIX, strlen(DS_HTTP_ADMIN_PREFIX)) == 0) {
@@ -402,6 +462,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         int ca = ssl == NULL ? 0 : peer_ca(h, ssl, &leaf);
         req.route = &admin_route;
         label = admin_route.path;
+        cls = CLASS_ADMIN;
         if (ca == 2) {
             req.has_operator = true;
             h->admin_fn(&req, h->admin_ctx);
@@ -426,6 +487,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
     if (req.status == 0)
         ds_http_reply_error(&req, 500, DS_ERR_INTERNAL, "the handler sent no reply");
     count(h, label, req.status);
+    if (timed)
+        observe(h, cls, &t0);
     log_line(&req, label);
 }
 

@@ -22,6 +22,8 @@
 
 static const char usage[] =
     "usage: drot-server --keys DIR [options]\n"
+    "  --config FILE          key = value lines (keys: the long options below without\n"
+    "                         dashes); options on the command line override it\n"
     "  --listen ADDR:PORT     numeric address to listen on (default 127.0.0.1:8443)\n"
     "  --db URL               sqlite:PATH or postgresql://... (default sqlite:drot.db)\n"
     "  --keys DIR             key directory made by `drotctl init`\n"
@@ -61,6 +63,105 @@ static long parse_pos(const char *s)
     return (*end != '\0' || v <= 0 || v > 86400 * 365) ? -1 : v;
 }
 
+/* Values read from --config (kept for the life of the process). */
+static char *config_vals[16];
+static size_t config_nvals;
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* --config FILE (docs/operations.md "Configuration file"): sets o from
+ * `key = value` lines. 0, or -2 after printing "FILE:LINE: reason". */
+static int load_config(const char *path, opts *o)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "drot-server: %s: %s\n", path, strerror(errno));
+        return -2;
+    }
+    static const char *const keys[] = {"listen",    "db",       "keys",           "passphrase-file",
+                                       "reference", "register", "attest-interval"};
+    char line[4096];
+    int rc = 0;
+    for (unsigned ln = 1; rc == 0 && fgets(line, sizeof line, f) != NULL; ln++) {
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
+            fprintf(stderr, "%s:%u: line too long\n", path, ln);
+            rc = -2;
+            break;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            fprintf(stderr, "%s:%u: expected `key = value`, found no '='\n", path, ln);
+            rc = -2;
+            break;
+        }
+        *eq = '\0';
+        char *k = trim(s), *v = trim(eq + 1);
+        if (strcmp(k, "passphrase") == 0) {
+            fprintf(stderr,
+                    "%s:%u: the key passphrase is not accepted in a configuration file: name a file "
+                    "holding it with passphrase-file, or set env DROT_KEY_PASSPHRASE\n",
+                    path, ln);
+            rc = -2;
+            break;
+        }
+        size_t ki = 0;
+        while (ki < sizeof keys / sizeof keys[0] && strcmp(k, keys[ki]) != 0)
+            ki++;
+        if (ki == sizeof keys / sizeof keys[0]) {
+            fprintf(stderr,
+                    "%s:%u: unknown key '%s' (known: listen, db, keys, passphrase-file, reference, "
+                    "register, attest-interval)\n",
+                    path, ln, k);
+            rc = -2;
+            break;
+        }
+        if (*v == '\0') {
+            fprintf(stderr, "%s:%u: %s: empty value\n", path, ln, k);
+            rc = -2;
+            break;
+        }
+        if (ki == 0) {
+            if (parse_listen(v, o) != 0) {
+                fprintf(stderr, "%s:%u: listen: '%s' is not ADDR:PORT\n", path, ln, v);
+                rc = -2;
+            }
+            continue;
+        }
+        if (ki == 6) {
+            if ((o->interval = parse_pos(v)) < 0) {
+                fprintf(stderr, "%s:%u: attest-interval: '%s' is not a number of seconds (1..%d)\n", path, ln,
+                        v, 86400 * 365);
+                rc = -2;
+            }
+            continue;
+        }
+        char *dup = config_nvals < sizeof config_vals / sizeof config_vals[0] ? strdup(v) : NULL;
+        if (dup == NULL) {
+            fprintf(stderr, "%s:%u: too many values\n", path, ln);
+            rc = -2;
+            break;
+        }
+        config_vals[config_nvals++] = dup;
+        const char **dst[] = {NULL, &o->db, &o->keys, &o->pass_file, &o->ref_dir, &o->reg_file};
+        *dst[ki] = dup;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* 0; -1: usage; -2: a --config error (already printed). */
 static int parse_args(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -69,16 +170,24 @@ static int parse_args(int argc, char **argv, opts *o)
     o->db = "sqlite:drot.db";
     o->ttl = 60;
     o->interval = 3600;
+    /* The file first; the command line then overrides it. */
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
             exit(0);
         }
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && load_config(argv[i + 1], o) != 0)
+            return -2;
+        i++;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL)
             return -1;
         i++;
-        if (strcmp(a, "--listen") == 0) {
+        if (strcmp(a, "--config") == 0) {
+            /* read above */
+        } else if (strcmp(a, "--listen") == 0) {
             if (parse_listen(v, o) != 0)
                 return -1;
         } else if (strcmp(a, "--db") == 0) {
@@ -235,8 +344,10 @@ static X509 *read_cert(const char *dir, const char *name)
 int main(int argc, char **argv)
 {
     opts o;
-    if (parse_args(argc, argv, &o) != 0) {
-        fputs(usage, stderr);
+    int prc = parse_args(argc, argv, &o);
+    if (prc != 0) {
+        if (prc == -1)
+            fputs(usage, stderr);
         return 2;
     }
     int rc = 1;
