@@ -23,6 +23,30 @@
 #define LIST_MAX     10000
 #define HIST_DEFAULT 50
 
+/* ---- threads (http.h) ------------------------------------------------------ */
+
+/* The database connection of the worker running this request: each worker
+ * has its own ds_app (main.c) and so its own ds_store. */
+static ds_store *worker_store(const ds_http_req *req, const ds_admin *adm)
+{
+    return req->worker_ctx != NULL ? ((ds_app *)req->worker_ctx)->store : adm->app->store;
+}
+
+/* Points every worker's ds_app at the admin's reference array. Called with
+ * the shared lock held for writing. */
+static void publish_refs(const ds_http_req *req, ds_admin *adm)
+{
+    adm->app->refs = adm->refs;
+    adm->app->n_refs = adm->n_refs;
+    for (unsigned i = 0; i < ds_http_threads(req->http); i++) {
+        ds_app *app = ds_http_thread_ctx(req->http, i);
+        if (app != NULL) {
+            app->refs = adm->refs;
+            app->n_refs = adm->n_refs;
+        }
+    }
+}
+
 /* ---- replies ---------------------------------------------------------------- */
 
 static void reply_json(ds_http_req *req, int status, json_t *j)
@@ -245,14 +269,14 @@ static void devices_register(ds_http_req *req, ds_admin *adm)
         d->epoch = ep != NULL ? (uint64_t)json_integer_value(ep) : 0;
     }
     size_t dup = 0;
-    ds_status s = ds_device_register_bulk(adm->app->store, devs, n, &dup);
+    ds_status s = ds_device_register_bulk(worker_store(req, adm), devs, n, &dup);
     if (s == DS_E_EXISTS) {
         char id[33];
         hex(devs[dup].device_id, DS_DEVICE_ID_LEN, id);
         fail(req, 409, "duplicate",
              "/%zu: device %s is already registered or repeated; nothing was registered", dup, id);
     } else if (s != DS_OK) {
-        fail_store(req, adm->app->store, s);
+        fail_store(req, worker_store(req, adm), s);
     } else {
         reply_json(req, 201, json_pack("{s:I}", "registered", (json_int_t)n));
     }
@@ -293,10 +317,10 @@ static void devices_list(ds_http_req *req, ds_admin *adm, struct evkeyvalq *q)
     f.limit = limit == 0 ? LIST_DEFAULT : (size_t)limit;
     f.offset = (size_t)offset;
     json_t *arr = json_array();
-    ds_status s = arr == NULL ? DS_E_NOMEM : ds_device_list(adm->app->store, &f, list_cb, arr);
+    ds_status s = arr == NULL ? DS_E_NOMEM : ds_device_list(worker_store(req, adm), &f, list_cb, arr);
     if (s != DS_OK) {
         json_decref(arr);
-        fail_store(req, adm->app->store, s);
+        fail_store(req, worker_store(req, adm), s);
         return;
     }
     reply_json(req, 200,
@@ -321,7 +345,7 @@ static int att_cb(const ds_attestation *a, void *ctx)
 
 static void device_show(ds_http_req *req, ds_admin *adm, const uint8_t id[16])
 {
-    ds_store *st = adm->app->store;
+    ds_store *st = worker_store(req, adm);
     ds_device d;
     ds_status s = ds_device_get(st, id, &d);
     if (s != DS_OK) {
@@ -349,7 +373,7 @@ static void device_show(ds_http_req *req, ds_admin *adm, const uint8_t id[16])
 
 static void device_status(ds_http_req *req, ds_admin *adm, const uint8_t id[16])
 {
-    ds_store *st = adm->app->store;
+    ds_store *st = worker_store(req, adm);
     json_t *b = read_body(req);
     if (b == NULL)
         return;
@@ -397,11 +421,11 @@ static void device_history(ds_http_req *req, ds_admin *adm, const uint8_t id[16]
         return;
     json_t *arr = json_array();
     ds_status s = arr == NULL ? DS_E_NOMEM
-                              : ds_attestation_list(adm->app->store, id,
+                              : ds_attestation_list(worker_store(req, adm), id,
                                                     limit == 0 ? HIST_DEFAULT : (size_t)limit, att_cb, arr);
     if (s != DS_OK) {
         json_decref(arr);
-        fail_store(req, adm->app->store, s);
+        fail_store(req, worker_store(req, adm), s);
         return;
     }
     char idh[33];
@@ -480,27 +504,31 @@ static void reference_put(ds_http_req *req, ds_admin *adm, const char *cls)
              ref->class_name, cls);
         goto out;
     }
+    /* Other workers verify against these values: exclusive (http.h). */
+    ds_http_shared_lock(req->http, true);
     size_t i = 0;
     while (i < adm->n_refs && strcmp(adm->refs[i].class_name, cls) != 0)
         i++;
     if (i == adm->n_refs) {
         ds_reference *grown = realloc(adm->refs, (adm->n_refs + 1) * sizeof *grown);
         if (grown == NULL) {
+            ds_http_shared_unlock(req->http);
             fail(req, 500, "internal", "out of memory");
             goto out;
         }
         adm->refs = grown;
     }
     if (write_atomic(adm->ref_dir, cls, buf, len, err, sizeof err) != 0) {
-        adm->app->refs = adm->refs;
+        publish_refs(req, adm);
+        ds_http_shared_unlock(req->http);
         fail(req, 500, "internal", "cannot store the reference values: %s", err);
         goto out;
     }
     adm->refs[i] = *ref;
     if (i == adm->n_refs)
         adm->n_refs++;
-    adm->app->refs = adm->refs;
-    adm->app->n_refs = adm->n_refs;
+    publish_refs(req, adm);
+    ds_http_shared_unlock(req->http);
     fprintf(stderr, "drot-server: reference values for class %s replaced through the admin API\n", cls);
     reply_json(req, 200, json_pack("{s:s, s:b}", "class", cls, "stored", 1));
 out:

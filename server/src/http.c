@@ -5,12 +5,19 @@
 #define _POSIX_C_SOURCE 200809L
 #include "http.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -18,6 +25,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
 #include <openssl/err.h>
 
 #include "ca.h"
@@ -47,12 +55,26 @@ typedef struct hist {
     double sum;
 } hist;
 
-struct ds_http {
+/* One worker: its own event base, evhttp, listener and scratch buffer. */
+typedef struct ds_worker {
+    struct ds_http *h;
+    unsigned idx;
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
-    struct event *sig_term, *sig_int;
-    SSL_CTX *ssl;
+    void *ctx; /* route context of this worker */
+    pthread_t thread;
+    bool started;
+    int rc;
+    uint8_t body[DS_HTTP_MAX_BODY];
+} ds_worker;
+
+struct ds_http {
+    ds_worker *workers;
+    unsigned n_workers;
+    int listen_fd;
+    struct event *sig_term, *sig_int; /* on worker 0 */
+    SSL_CTX *ssl;                     /* shared: read-only after start */
     X509 *device_ca;
     X509 *operator_ca;
     const ds_route *routes;
@@ -60,7 +82,11 @@ struct ds_http {
     void *ctx;
     ds_route_fn admin_fn; /* ds_http_set_admin */
     void *admin_ctx;
-    bool stopping;
+    atomic_bool stopping;
+    pthread_rwlock_t shared; /* ds_http_shared_lock */
+    bool shared_init;
+    pthread_mutex_t mlock; /* metrics, verdicts, latency */
+    bool mlock_init;
     metric metrics[METRIC_SLOTS];
     uint64_t verdicts[4];
     hist latency[CLASS_N];
@@ -111,7 +137,7 @@ fail:
 
 static struct bufferevent *make_bev(struct event_base *base, void *arg)
 {
-    ds_http *h = arg;
+    ds_http *h = ((ds_worker *)arg)->h;
     SSL *ssl = SSL_new(h->ssl);
     if (ssl == NULL)
         return NULL;
@@ -308,6 +334,7 @@ static void metrics(ds_http_req *req, void *ctx)
         ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "out of memory");
         return;
     }
+    pthread_mutex_lock(&h->mlock);
     evbuffer_add_printf(buf, "# HELP drot_http_requests_total HTTP requests by route and status.\n"
                              "# TYPE drot_http_requests_total counter\n");
     for (size_t i = 0; i < METRIC_SLOTS && h->metrics[i].path != NULL; i++)
@@ -334,6 +361,7 @@ static void metrics(ds_http_req *req, void *ctx)
         evbuffer_add_printf(buf, "drot_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
                             class_name[c], (unsigned long long)hs->count);
     }
+    pthread_mutex_unlock(&h->mlock);
     struct evkeyvalq *hdr = evhttp_request_get_output_headers(req->ev);
     evhttp_add_header(hdr, "Content-Type", "text/plain; version=0.0.4");
     evhttp_send_reply(req->ev, 200, NULL, buf);
@@ -357,7 +385,7 @@ static const ds_route *find_route(const ds_http *h, const char *path, void **ctx
         }
     for (size_t i = 0; i < h->n_routes; i++)
         if (strcmp(h->routes[i].path, path) == 0) {
-            *ctx = h->ctx;
+            *ctx = NULL; /* the worker's context, set by on_request */
             return &h->routes[i];
         }
     return NULL;
@@ -434,14 +462,16 @@ static bool admit(ds_http *h, ds_http_req *req, SSL *ssl, uint8_t *copy)
 
 static void on_request(struct evhttp_request *ev, void *arg)
 {
-    ds_http *h = arg;
-    static uint8_t body[DS_HTTP_MAX_BODY]; /* one thread: one request at a time */
+    ds_worker *wk = arg;
+    ds_http *h = wk->h;
+    uint8_t *body = wk->body; /* one worker: one request at a time */
     struct timespec t0;
     bool timed = clock_gettime(CLOCK_MONOTONIC, &t0) == 0;
     ds_http_req req;
     memset(&req, 0, sizeof req);
     req.ev = ev;
     req.http = h;
+    req.worker_ctx = wk->ctx;
     const char *uri = evhttp_request_get_uri(ev);
     char path[128] = "";
     const char *q = strchr(uri, '?');
@@ -452,6 +482,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
     }
     void *ctx = NULL;
     req.route = find_route(h, path, &ctx);
+    if (req.route != NULL && ctx == NULL)
+        ctx = wk->ctx;
     const char *label = req.route != NULL ? req.route->path : "other";
     int cls = req.route != NULL && !is_builtin(req.route) ? CLASS_DEVICE : CLASS_OTHER;
     SSL *ssl = req_ssl(ev);
@@ -486,9 +518,11 @@ static void on_request(struct evhttp_request *ev, void *arg)
     }
     if (req.status == 0)
         ds_http_reply_error(&req, 500, DS_ERR_INTERNAL, "the handler sent no reply");
+    pthread_mutex_lock(&h->mlock);
     count(h, label, req.status);
     if (timed)
         observe(h, cls, &t0);
+    pthread_mutex_unlock(&h->mlock);
     log_line(&req, label);
 }
 
@@ -501,41 +535,118 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     ds_http_stop(arg);
 }
 
+/* Binds and listens once; every worker accepts on a dup() of this socket.
+ * Non-blocking, so a worker that loses the race for a connection goes on. */
+static int listen_once(const char *host, uint16_t port)
+{
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    char ps[8];
+    snprintf(ps, sizeof ps, "%u", (unsigned)port);
+    if (getaddrinfo(host, ps, &hints, &ai) != 0 || ai == NULL)
+        return -1;
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    int one = 1;
+    if (fd >= 0 && (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
+                    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+                    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 ||
+                    evutil_make_socket_nonblocking(fd) != 0)) {
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+static int threads_rc;
+
+static void use_threads(void)
+{
+    threads_rc = evthread_use_pthreads();
+}
+
+static int worker_init(ds_http *h, ds_worker *wk, unsigned i, const ds_http_config *cfg)
+{
+    wk->h = h;
+    wk->idx = i;
+    wk->ctx = cfg->thread_ctx != NULL ? cfg->thread_ctx[i] : cfg->ctx;
+    wk->base = event_base_new();
+    wk->http = wk->base == NULL ? NULL : evhttp_new(wk->base);
+    if (wk->http == NULL)
+        return -1;
+    evhttp_set_bevcb(wk->http, make_bev, wk);
+    evhttp_set_gencb(wk->http, on_request, wk);
+    evhttp_set_max_body_size(wk->http, DS_HTTP_HARD_BODY);
+    evhttp_set_max_headers_size(wk->http, 16384);
+    evhttp_set_timeout(wk->http, 30);
+    evhttp_set_allowed_methods(wk->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    int fd = fcntl(h->listen_fd, F_DUPFD_CLOEXEC, 0);
+    wk->sock = fd < 0 ? NULL : evhttp_accept_socket_with_handle(wk->http, fd);
+    if (wk->sock == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return 0;
+}
+
 /* see http.h */
 ds_http *ds_http_start(const ds_http_config *cfg, char *err, size_t errlen)
 {
+    unsigned n = cfg->threads == 0 ? 1 : cfg->threads;
+    if (n > DS_HTTP_MAX_THREADS) {
+        snprintf(err, errlen, "at most %d threads", DS_HTTP_MAX_THREADS);
+        return NULL;
+    }
+    pthread_once(&threads_once, use_threads);
+    if (threads_rc != 0) {
+        snprintf(err, errlen, "libevent: no thread support");
+        return NULL;
+    }
     ds_http *h = calloc(1, sizeof *h);
     if (h == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    h->listen_fd = -1;
+    atomic_init(&h->stopping, false);
     h->device_ca = cfg->device_ca;
     h->operator_ca = cfg->operator_ca;
     h->routes = cfg->routes;
     h->n_routes = cfg->n_routes;
     h->ctx = cfg->ctx;
+    h->shared_init = pthread_rwlock_init(&h->shared, NULL) == 0;
+    h->mlock_init = pthread_mutex_init(&h->mlock, NULL) == 0;
+    if (!h->shared_init || !h->mlock_init) {
+        snprintf(err, errlen, "cannot create locks");
+        goto fail;
+    }
     h->ssl = make_ssl_ctx(cfg, err, errlen);
     if (h->ssl == NULL)
         goto fail;
-    h->base = event_base_new();
-    h->http = h->base == NULL ? NULL : evhttp_new(h->base);
-    if (h->http == NULL) {
-        snprintf(err, errlen, "libevent: cannot create the HTTP server");
+    h->workers = calloc(n, sizeof *h->workers);
+    if (h->workers == NULL) {
+        snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    evhttp_set_bevcb(h->http, make_bev, h);
-    evhttp_set_gencb(h->http, on_request, h);
-    evhttp_set_max_body_size(h->http, DS_HTTP_HARD_BODY);
-    evhttp_set_max_headers_size(h->http, 16384);
-    evhttp_set_timeout(h->http, 30);
-    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-    h->sock = evhttp_bind_socket_with_handle(h->http, cfg->host, cfg->port);
-    if (h->sock == NULL) {
+    h->n_workers = n;
+    h->listen_fd = listen_once(cfg->host, cfg->port);
+    if (h->listen_fd < 0) {
         snprintf(err, errlen, "cannot listen on %s:%u", cfg->host, (unsigned)cfg->port);
         goto fail;
     }
-    h->sig_term = evsignal_new(h->base, SIGTERM, on_signal, h);
-    h->sig_int = evsignal_new(h->base, SIGINT, on_signal, h);
+    for (unsigned i = 0; i < n; i++)
+        if (worker_init(h, &h->workers[i], i, cfg) != 0) {
+            snprintf(err, errlen, "libevent: cannot create the HTTP server (worker %u)", i);
+            goto fail;
+        }
+    struct event_base *b0 = h->workers[0].base;
+    h->sig_term = evsignal_new(b0, SIGTERM, on_signal, h);
+    h->sig_int = evsignal_new(b0, SIGINT, on_signal, h);
     if (h->sig_term == NULL || h->sig_int == NULL || evsignal_add(h->sig_term, NULL) != 0 ||
         evsignal_add(h->sig_int, NULL) != 0) {
         snprintf(err, errlen, "cannot install signal handlers");
@@ -547,23 +658,65 @@ fail:
     return NULL;
 }
 
+static void *worker_main(void *arg)
+{
+    ds_worker *wk = arg;
+    wk->rc = event_base_dispatch(wk->base) < 0 ? 1 : 0;
+    return NULL;
+}
+
 /* see http.h */
 int ds_http_run(ds_http *h)
 {
-    return event_base_dispatch(h->base) < 0 ? 1 : 0;
+    int rc = 0;
+    for (unsigned i = 1; i < h->n_workers; i++) {
+        ds_worker *wk = &h->workers[i];
+        if (pthread_create(&wk->thread, NULL, worker_main, wk) != 0) {
+            fprintf(stderr, "drot-server: cannot start worker thread %u\n", i);
+            rc = 1;
+            ds_http_stop(h);
+            break;
+        }
+        wk->started = true;
+    }
+    worker_main(&h->workers[0]); /* the signal events live on worker 0 */
+    rc |= h->workers[0].rc;
+    for (unsigned i = 1; i < h->n_workers; i++) {
+        ds_worker *wk = &h->workers[i];
+        if (wk->started) {
+            pthread_join(wk->thread, NULL);
+            wk->started = false;
+            rc |= wk->rc;
+        }
+    }
+    return rc;
+}
+
+/* Runs on the worker's own thread: closes its listener, then drains. */
+static void stop_worker(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    ds_worker *wk = arg;
+    if (wk->sock != NULL)
+        evhttp_del_accept_socket(wk->http, wk->sock);
+    wk->sock = NULL;
+    struct timeval drain = {DS_HTTP_DRAIN_MS / 1000, (DS_HTTP_DRAIN_MS % 1000) * 1000};
+    event_base_loopexit(wk->base, &drain);
 }
 
 /* see http.h */
 void ds_http_stop(ds_http *h)
 {
-    if (h->stopping)
+    bool was = false;
+    if (!atomic_compare_exchange_strong(&h->stopping, &was, true))
         return;
-    h->stopping = true;
-    if (h->sock != NULL)
-        evhttp_del_accept_socket(h->http, h->sock);
-    h->sock = NULL;
-    struct timeval drain = {DS_HTTP_DRAIN_MS / 1000, (DS_HTTP_DRAIN_MS % 1000) * 1000};
-    event_base_loopexit(h->base, &drain);
+    struct timeval now = {0, 0};
+    for (unsigned i = 0; i < h->n_workers; i++) {
+        ds_worker *wk = &h->workers[i];
+        if (event_base_once(wk->base, -1, EV_TIMEOUT, stop_worker, wk, &now) != 0)
+            event_base_loopexit(wk->base, NULL);
+    }
 }
 
 /* see http.h */
@@ -571,15 +724,47 @@ void ds_http_set_admin(ds_http *h, ds_route_fn fn, void *ctx)
 {
     h->admin_fn = fn;
     h->admin_ctx = ctx;
-    evhttp_set_max_body_size(h->http, DS_HTTP_ADMIN_HARD_BODY);
-    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT);
+    for (unsigned i = 0; i < h->n_workers; i++) {
+        evhttp_set_max_body_size(h->workers[i].http, DS_HTTP_ADMIN_HARD_BODY);
+        evhttp_set_allowed_methods(h->workers[i].http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT);
+    }
 }
 
 /* see http.h */
 void ds_http_count_verdict(ds_http *h, int verdict)
 {
-    if (h != NULL && verdict >= 1 && verdict <= 3)
-        h->verdicts[verdict]++;
+    if (h == NULL || verdict < 1 || verdict > 3)
+        return;
+    pthread_mutex_lock(&h->mlock);
+    h->verdicts[verdict]++;
+    pthread_mutex_unlock(&h->mlock);
+}
+
+/* see http.h */
+void ds_http_shared_lock(ds_http *h, bool write)
+{
+    if (write)
+        pthread_rwlock_wrlock(&h->shared);
+    else
+        pthread_rwlock_rdlock(&h->shared);
+}
+
+/* see http.h */
+void ds_http_shared_unlock(ds_http *h)
+{
+    pthread_rwlock_unlock(&h->shared);
+}
+
+/* see http.h */
+unsigned ds_http_threads(const ds_http *h)
+{
+    return h->n_workers;
+}
+
+/* see http.h */
+void *ds_http_thread_ctx(const ds_http *h, unsigned i)
+{
+    return i < h->n_workers ? h->workers[i].ctx : NULL;
 }
 
 /* see http.h */
@@ -591,10 +776,20 @@ void ds_http_free(ds_http *h)
         event_free(h->sig_term);
     if (h->sig_int != NULL)
         event_free(h->sig_int);
-    if (h->http != NULL)
-        evhttp_free(h->http);
-    if (h->base != NULL)
-        event_base_free(h->base);
+    for (unsigned i = 0; h->workers != NULL && i < h->n_workers; i++) {
+        ds_worker *wk = &h->workers[i];
+        if (wk->http != NULL)
+            evhttp_free(wk->http); /* closes its listener's fd */
+        if (wk->base != NULL)
+            event_base_free(wk->base);
+    }
+    free(h->workers);
+    if (h->listen_fd >= 0)
+        close(h->listen_fd);
     SSL_CTX_free(h->ssl);
+    if (h->shared_init)
+        pthread_rwlock_destroy(&h->shared);
+    if (h->mlock_init)
+        pthread_mutex_destroy(&h->mlock);
     free(h);
 }

@@ -23,12 +23,20 @@
  *       status, device id, verdict) and counted for /metrics. No key, token
  *       or certificate is ever logged.
  *
- * Threading: one event base and one thread (ds_http_run). Handlers run to
- * completion on that thread, so they may share one ds_store.
+ * Threading: cfg->threads worker threads (1..DS_HTTP_MAX_THREADS), each with
+ * its own event_base and evhttp, all accepting on the one listening socket
+ * that ds_http_start binds (each worker listens on a dup() of it). A request
+ * runs to completion on the worker that accepted its connection; handlers
+ * get that worker's context (cfg->thread_ctx[i], e.g. a ds_app with the
+ * worker's own ds_store) and find it again in req->worker_ctx. The SSL_CTX
+ * is shared (read-only after start; SSL_new is thread-safe). Metrics are
+ * under one mutex in ds_http. State handlers share beyond that (reference
+ * values, the CA's key store) is guarded with ds_http_shared_lock.
  *
- * Shutdown: ds_http_stop (called from the SIGTERM/SIGINT event) closes the
- * listening socket at once, lets the loop write out the responses already
- * queued for up to DS_HTTP_DRAIN_MS, then ds_http_run returns.
+ * Shutdown: ds_http_stop (called from the SIGTERM/SIGINT event, which is
+ * on worker 0) makes every worker close its listener at once, lets each
+ * loop write out the responses already queued for up to DS_HTTP_DRAIN_MS,
+ * then ds_http_run joins the workers and returns.
  */
 #ifndef DS_HTTP_H
 #define DS_HTTP_H
@@ -44,6 +52,7 @@
 #define DS_HTTP_HARD_BODY    65536u /* libevent itself drops larger bodies (its own 413) */
 #define DS_HTTP_EXPORTER_LEN 32u
 #define DS_HTTP_DRAIN_MS     1000
+#define DS_HTTP_MAX_THREADS  64
 
 /* Error codes carried in error bodies ({1: code, 2: message}); docs/api.md. */
 typedef enum ds_http_err {
@@ -79,6 +88,7 @@ typedef enum ds_route_auth {
 typedef struct ds_http_req {
     struct evhttp_request *ev;
     struct ds_http *http;
+    void *worker_ctx; /* the context of the worker running this request */
     const struct ds_route *route;
     const uint8_t *body;
     size_t body_len;
@@ -113,7 +123,9 @@ typedef struct ds_http_config {
     X509 *operator_ca;
     const ds_route *routes; /* borrowed; /healthz and /metrics are built in */
     size_t n_routes;
-    void *ctx; /* passed to every handler */
+    void *ctx;               /* passed to every handler */
+    unsigned threads;        /* worker threads; 0 means 1 */
+    void *const *thread_ctx; /* NULL, or threads entries: worker i's handlers get thread_ctx[i] */
 } ds_http_config;
 
 typedef struct ds_http ds_http;
@@ -141,6 +153,14 @@ void ds_http_free(ds_http *h);
 void ds_http_set_admin(ds_http *h, ds_route_fn fn, void *ctx);
 /* A reply with any content type (admin JSON). */
 void ds_http_reply(ds_http_req *req, int status, const char *content_type, const void *body, size_t len);
+
+/* Shared state of the handlers (reference values, the CA key store): one
+ * read-write lock. write=true for exclusive use (issuing, updating). */
+void ds_http_shared_lock(struct ds_http *h, bool write);
+void ds_http_shared_unlock(struct ds_http *h);
+/* Number of workers and worker i's context (cfg->thread_ctx[i] or cfg->ctx). */
+unsigned ds_http_threads(const struct ds_http *h);
+void *ds_http_thread_ctx(const struct ds_http *h, unsigned i);
 
 /* Counts an attestation verdict for /metrics. */
 void ds_http_count_verdict(struct ds_http *h, int verdict);

@@ -32,6 +32,8 @@ static const char usage[] =
     "  --register FILE        JSON array of identities (drot-apm provision + \"class\") to register\n"
     "  --attest-interval S    seconds between attestations told to devices (default 3600)\n"
     "  --challenge-ttl S      challenge lifetime in seconds (default 60; for tests)\n"
+    "  --threads N            worker threads, one event base and database connection each\n"
+    "                         (default 2; 1..64)\n"
     "  --help\n";
 
 typedef struct opts {
@@ -39,6 +41,7 @@ typedef struct opts {
     unsigned port;
     const char *db, *keys, *pass_file, *ref_dir, *reg_file;
     long ttl, interval;
+    unsigned threads;
 } opts;
 
 static int parse_listen(const char *s, opts *o)
@@ -53,6 +56,16 @@ static int parse_listen(const char *s, opts *o)
     memcpy(o->host, s, (size_t)(c - s));
     o->host[c - s] = '\0';
     o->port = (unsigned)p;
+    return 0;
+}
+
+static int parse_threads(const char *s, opts *o)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 1 || v > DS_HTTP_MAX_THREADS)
+        return -1;
+    o->threads = (unsigned)v;
     return 0;
 }
 
@@ -86,8 +99,8 @@ static int load_config(const char *path, opts *o)
         fprintf(stderr, "drot-server: %s: %s\n", path, strerror(errno));
         return -2;
     }
-    static const char *const keys[] = {"listen",    "db",       "keys",           "passphrase-file",
-                                       "reference", "register", "attest-interval"};
+    static const char *const keys[] = {
+        "listen", "db", "keys", "passphrase-file", "reference", "register", "attest-interval", "threads"};
     char line[4096];
     int rc = 0;
     for (unsigned ln = 1; rc == 0 && fgets(line, sizeof line, f) != NULL; ln++) {
@@ -122,7 +135,7 @@ static int load_config(const char *path, opts *o)
         if (ki == sizeof keys / sizeof keys[0]) {
             fprintf(stderr,
                     "%s:%u: unknown key '%s' (known: listen, db, keys, passphrase-file, reference, "
-                    "register, attest-interval)\n",
+                    "register, attest-interval, threads)\n",
                     path, ln, k);
             rc = -2;
             break;
@@ -143,6 +156,14 @@ static int load_config(const char *path, opts *o)
             if ((o->interval = parse_pos(v)) < 0) {
                 fprintf(stderr, "%s:%u: attest-interval: '%s' is not a number of seconds (1..%d)\n", path, ln,
                         v, 86400 * 365);
+                rc = -2;
+            }
+            continue;
+        }
+        if (ki == 7) {
+            if (parse_threads(v, o) != 0) {
+                fprintf(stderr, "%s:%u: threads: '%s' is not a number of threads (1..%d)\n", path, ln, v,
+                        DS_HTTP_MAX_THREADS);
                 rc = -2;
             }
             continue;
@@ -170,6 +191,7 @@ static int parse_args(int argc, char **argv, opts *o)
     o->db = "sqlite:drot.db";
     o->ttl = 60;
     o->interval = 3600;
+    o->threads = 2;
     /* The file first; the command line then overrides it. */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -202,6 +224,9 @@ static int parse_args(int argc, char **argv, opts *o)
             o->reg_file = v;
         } else if (strcmp(a, "--challenge-ttl") == 0) {
             if ((o->ttl = parse_pos(v)) < 0)
+                return -1;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (parse_threads(v, o) != 0)
                 return -1;
         } else if (strcmp(a, "--attest-interval") == 0) {
             if ((o->interval = parse_pos(v)) < 0)
@@ -353,6 +378,9 @@ int main(int argc, char **argv)
     int rc = 1;
     char err[512] = "", pass[DS_KEYS_PASSPHRASE_MAX + 1];
     ds_store *store = NULL;
+    ds_store *wstores[DS_HTTP_MAX_THREADS] = {NULL}; /* workers 1..n-1; worker 0 uses store */
+    ds_app apps[DS_HTTP_MAX_THREADS];
+    void *ctxs[DS_HTTP_MAX_THREADS];
     ds_keystore *ks = NULL;
     EVP_PKEY *tls_key = NULL;
     X509 *tls_cert = NULL, *op_ca = NULL;
@@ -405,19 +433,33 @@ int main(int argc, char **argv)
         (o.reg_file != NULL && register_file(store, o.reg_file) != 0))
         goto out;
     ds_app app = {store, &dca, ca_pem, refs, n_refs, o.ttl, (uint64_t)o.interval};
-    ds_http_config cfg = {o.host,           (uint16_t)o.port,       tls_cert, tls_key, dca.cert, op_ca,
-                          ds_device_routes, ds_device_routes_count, &app};
     if (ds_admin_init(&adm, &app, o.ref_dir, refs, n_refs) != 0) {
         fprintf(stderr, "drot-server: out of memory\n");
         goto out;
     }
+    /* One ds_app per worker, differing only in its database connection
+     * (store.h: one connection per thread). */
+    for (unsigned i = 0; i < o.threads; i++) {
+        apps[i] = app;
+        if (i > 0 && ds_store_open(o.db, &wstores[i], err, sizeof err) != DS_OK) {
+            fprintf(stderr, "drot-server: --db (worker %u): %s\n", i, err);
+            goto out;
+        }
+        if (i > 0)
+            apps[i].store = wstores[i];
+        ctxs[i] = &apps[i];
+    }
+    adm.app = &apps[0];
+    ds_http_config cfg = {o.host,           (uint16_t)o.port,       tls_cert, tls_key,   dca.cert, op_ca,
+                          ds_device_routes, ds_device_routes_count, &apps[0], o.threads, ctxs};
     h = ds_http_start(&cfg, err, sizeof err);
     if (h == NULL) {
         fprintf(stderr, "drot-server: %s\n", err);
         goto out;
     }
     ds_http_set_admin(h, ds_admin_handle, &adm); /* /v1/admin/: docs/api.md */
-    fprintf(stderr, "drot-server: listening on %s:%u (TLS 1.3, one thread)\n", o.host, o.port);
+    fprintf(stderr, "drot-server: listening on %s:%u (TLS 1.3, %u thread%s)\n", o.host, o.port, o.threads,
+            o.threads == 1 ? "" : "s");
     rc = ds_http_run(h);
     fprintf(stderr, "drot-server: stopped\n");
 out:
@@ -431,6 +473,8 @@ out:
     free(refs);
     ds_admin_free(&adm);
     ds_keystore_close(ks);
+    for (unsigned i = 1; i < DS_HTTP_MAX_THREADS; i++)
+        ds_store_close(wstores[i]);
     ds_store_close(store);
     return rc;
 }

@@ -154,6 +154,12 @@ static bool consume_or_refuse(ds_http_req *req, ds_app *app, const uint8_t ch[32
 static bool verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev, const uint8_t ch[32],
                               const uint8_t *token, size_t token_len, ds_check *chk)
 {
+    /* The reference values may be replaced by an admin PUT on another
+     * worker (which holds the shared lock exclusively); verification only
+     * reads them, and ds_check_token keeps its result on this worker's
+     * stack, so verifications on different workers run in parallel under
+     * the lock held shared. */
+    ds_http_shared_lock(req->http, false);
     const ds_reference *ref = find_ref(app, dev->class_name);
     if (ref == NULL) {
         memset(chk, 0, sizeof *chk);
@@ -165,6 +171,7 @@ static bool verify_and_record(ds_http_req *req, ds_app *app, const ds_device *de
         ds_check_token(token, token_len, ch, req->exporter, dev->device_id, dev->drk_pub, dev->epoch,
                        dev->status == DS_DEV_QUARANTINED, ref, chk);
     }
+    ds_http_shared_unlock(req->http);
     char reasons[DS_REASON_MAX + 1] = "";
     size_t off = 0;
     for (size_t i = 0; i < chk->num_reasons && off < DS_REASON_MAX; i++) {
@@ -296,8 +303,11 @@ static void route_enroll(ds_http_req *req, void *ctx)
         return;
     }
     X509 *cert = NULL;
+    /* The CA's key store (use counters) is not thread-safe: exclusive. */
+    ds_http_shared_lock(req->http, true);
     ds_keys_status ks =
         ds_ca_issue_device(app->device_ca, (const char *)f[3].p, f[3].n, dev.device_id, 0, &cert, NULL);
+    ds_http_shared_unlock(req->http);
     if (ks != DS_KEYS_OK) {
         bool csr = ks == DS_KEYS_E_CSR || ks == DS_KEYS_E_CSR_KEY || ks == DS_KEYS_E_CSR_SIG;
         ds_http_reply_error(req, csr ? 400 : 500, csr ? DS_ERR_CSR : DS_ERR_INTERNAL,

@@ -13,7 +13,7 @@ void ds_check_token(const uint8_t *token, size_t len, const uint8_t challenge[32
                     const uint8_t device_id[16], const uint8_t drk_pub[65], uint64_t epoch, bool quarantined,
                     const ds_reference *ref, ds_check *out)
 {
-    static ds_verify_result res; /* large; one event thread */
+    ds_verify_result res; /* a few KiB, on the calling worker's stack: no shared state */
     ds_device_record dev;
     memset(&dev, 0, sizeof dev);
     memcpy(dev.device_id, device_id, sizeof dev.device_id);
