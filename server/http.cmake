@@ -15,7 +15,8 @@ drot_use_crypto(drot-server ${DROT_CRYPTO})
 # libcurl client computing its own connection's exporter.
 if(LIBCURL_FOUND AND TARGET drot_host AND TARGET drot-apm)
   drot_add_test(test_server_e2e
-    SOURCES ${CMAKE_SOURCE_DIR}/tests/server/test_server_e2e.c ${CMAKE_SOURCE_DIR}/tests/host/apm_proc.c
+    SOURCES ${CMAKE_SOURCE_DIR}/tests/server/test_server_e2e.c ${CMAKE_SOURCE_DIR}/tests/server/srv_client.c
+            ${CMAKE_SOURCE_DIR}/tests/host/apm_proc.c
     BACKENDS openssl
     LIBS drot_host drot_sysrng drot_server_store PkgConfig::LIBCURL OpenSSL::SSL PkgConfig::JANSSON
     LABELS "server;e2e")

@@ -12,7 +12,8 @@ endif()
 # attestations concurrently, /metrics counts, ds_store_check, SIGTERM.
 if(TARGET drot-server AND LIBCURL_FOUND AND TARGET drot_host AND TARGET drot-apm)
   drot_add_test(test_threads
-    SOURCES ${CMAKE_SOURCE_DIR}/tests/server/test_threads.c ${CMAKE_SOURCE_DIR}/tests/host/apm_proc.c
+    SOURCES ${CMAKE_SOURCE_DIR}/tests/server/test_threads.c ${CMAKE_SOURCE_DIR}/tests/server/srv_client.c
+            ${CMAKE_SOURCE_DIR}/tests/host/apm_proc.c
     BACKENDS openssl
     LIBS drot_host drot_sysrng drot_server_store PkgConfig::LIBCURL OpenSSL::SSL PkgConfig::JANSSON
          Threads::Threads

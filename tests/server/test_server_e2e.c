@@ -53,6 +53,7 @@
 #include <openssl/x509.h>
 
 #include "apm_proc.h"
+#include "srv_client.h"
 #include "drot/cbor.h"
 #include "drot/host.h"
 #include "store.h"
@@ -81,105 +82,11 @@ static struct {
     size_t last_token_len;
 } G;
 
-typedef struct resp {
-    CURL *handle;
-    bool want_exporter; /* compute exporter[] in the write callback */
-    bool have_exporter;
-    uint8_t exporter[32];
-    CURLcode rc;
-    long code;
-    long connects;
-    char err[CURL_ERROR_SIZE];
-    uint8_t body[65536];
-    size_t len;
-} resp;
-
 /* ---- processes -------------------------------------------------------------- */
-
-static unsigned free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* The exporter (RFC 9266) of the connection c is attached to: call only
- * during a transfer. */
-static bool exporter_now(CURL *c, uint8_t out[32])
-{
-    struct curl_tlssessioninfo *ti = NULL;
-    if (curl_easy_getinfo(c, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || ti == NULL ||
-        ti->backend != CURLSSLBACKEND_OPENSSL || ti->internals == NULL)
-        return false;
-    return SSL_export_keying_material(ti->internals, out, 32, "EXPORTER-Channel-Binding", 24, NULL, 0, 0) ==
-           1;
-}
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ctx)
-{
-    resp *r = ctx;
-    size_t len = sz * n;
-    if (r->want_exporter && !r->have_exporter)
-        r->have_exporter = exporter_now(r->handle, r->exporter);
-    if (r->len + len > sizeof r->body)
-        return 0;
-    memcpy(r->body + r->len, p, len);
-    r->len += len;
-    return len;
-}
-
-static CURL *client(const char *cert, const char *key, bool tls12)
-{
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_CAINFO, G.ca);
-    curl_easy_setopt(c, CURLOPT_SSLVERSION,
-                     tls12 ? (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2)
-                           : (long)(CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_TLSv1_3));
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    if (cert != NULL) {
-        curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
-        curl_easy_setopt(c, CURLOPT_SSLKEY, key);
-    }
-    return c;
-}
-
-static void request(CURL *c, unsigned port, const char *path, const uint8_t *body, size_t len, resp *r)
-{
-    char url[200];
-    snprintf(url, sizeof url, "https://127.0.0.1:%u%s", port, path);
-    bool want = r->want_exporter;
-    memset(r, 0, sizeof *r);
-    r->handle = c;
-    r->want_exporter = want;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->err);
-    struct curl_slist *h = NULL;
-    if (body != NULL) {
-        h = curl_slist_append(NULL, "Content-Type: application/cbor");
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-    } else {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    }
-    r->rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->code);
-    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->connects);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(h);
-}
 
 static void server_start(server *s, long ttl)
 {
-    s->port = free_port();
+    s->port = srv_free_port();
     snprintf(s->log, sizeof s->log, "%s/server-%u.log", G.root, s->port);
     char listen[64], ttls[32], reg[240], ref[240];
     snprintf(listen, sizeof listen, "127.0.0.1:%u", s->port);
@@ -198,9 +105,9 @@ static void server_start(server *s, long ttl)
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {
-        CURL *c = client(NULL, NULL, false);
+        CURL *c = srv_client(G.ca, NULL, NULL, false);
         resp *r = calloc(1, sizeof *r);
-        request(c, s->port, "/healthz", NULL, 0, r);
+        srv_request(c, s->port, "/healthz", NULL, 0, r);
         bool up = r->rc == CURLE_OK && r->code == 200;
         free(r);
         curl_easy_cleanup(c);
@@ -273,89 +180,19 @@ static int group_teardown(void **state)
 
 /* ---- CBOR -------------------------------------------------------------------- */
 
-typedef struct item {
-    bool present;
-    bool is_uint;
-    uint64_t u;
-    const uint8_t *p;
-    size_t n;
-    size_t count; /* arrays: elements; array of tstr stored concatenated below */
-    char joined[2048];
-} item;
-
-/* Decodes a response map {uint: uint|bstr|tstr|[tstr]} into it[key]. */
-static void decode(const resp *r, item it[8])
-{
-    memset(it, 0, 8 * sizeof *it);
-    drot_cbor_reader rd;
-    size_t n;
-    drot_cbor_reader_init(&rd, r->body, r->len);
-    assert_int_equal(drot_cbor_get_map(&rd, &n), DROT_OK);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t k;
-        drot_cbor_type t;
-        assert_int_equal(drot_cbor_get_uint(&rd, &k), DROT_OK);
-        assert_true(k < 8);
-        item *x = &it[k];
-        x->present = true;
-        assert_int_equal(drot_cbor_peek(&rd, &t), DROT_OK);
-        if (t == DROT_CBOR_UINT) {
-            x->is_uint = true;
-            assert_int_equal(drot_cbor_get_uint(&rd, &x->u), DROT_OK);
-        } else if (t == DROT_CBOR_BSTR) {
-            assert_int_equal(drot_cbor_get_bstr(&rd, &x->p, &x->n), DROT_OK);
-        } else if (t == DROT_CBOR_TSTR) {
-            assert_int_equal(drot_cbor_get_tstr(&rd, (const char **)&x->p, &x->n), DROT_OK);
-        } else {
-            assert_int_equal(drot_cbor_get_array(&rd, &x->count), DROT_OK);
-            for (size_t j = 0; j < x->count; j++) {
-                const char *s;
-                size_t sl;
-                assert_int_equal(drot_cbor_get_tstr(&rd, &s, &sl), DROT_OK);
-                size_t o = strlen(x->joined);
-                snprintf(x->joined + o, sizeof x->joined - o, "%.*s|", (int)sl, s);
-            }
-        }
-    }
-    assert_int_equal(drot_cbor_reader_done(&rd), DROT_OK);
-}
-
 /* An error response: status code, and its message contains `want`. */
 static void expect_error(const resp *r, long code, const char *want)
 {
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->code, code);
     item it[8];
-    decode(r, it);
+    srv_decode(r, it);
     assert_true(it[1].present && it[1].is_uint);
     assert_true(it[2].present && !it[2].is_uint);
     char msg[512];
     snprintf(msg, sizeof msg, "%.*s", (int)it[2].n, (const char *)it[2].p);
     if (strstr(msg, want) == NULL)
         fail_msg("error message \"%s\" lacks \"%s\"", msg, want);
-}
-
-static size_t body_map(uint8_t *buf, size_t cap, size_t n, ...)
-{
-    drot_cbor_writer w;
-    va_list ap;
-    drot_cbor_writer_init(&w, buf, cap);
-    drot_cbor_put_map(&w, n);
-    va_start(ap, n);
-    for (size_t i = 0; i < n; i++) {
-        drot_cbor_put_uint(&w, (uint64_t)va_arg(ap, int));
-        int text = va_arg(ap, int);
-        const void *p = va_arg(ap, const void *);
-        size_t len = va_arg(ap, size_t);
-        if (text)
-            drot_cbor_put_tstr(&w, p, len);
-        else
-            drot_cbor_put_bstr(&w, p, len);
-    }
-    va_end(ap);
-    size_t out = 0;
-    assert_int_equal(drot_cbor_writer_finish(&w, &out), DROT_OK);
-    return out;
 }
 
 /* ---- steps -------------------------------------------------------------------- */
@@ -367,12 +204,12 @@ static void get_challenge(CURL *c, unsigned port, const uint8_t id[16], uint8_t 
     uint8_t b[64];
     resp *r = calloc(1, sizeof *r);
     r->want_exporter = exp != NULL;
-    size_t n = body_map(b, sizeof b, 1, 1, 0, (const void *)id, (size_t)16);
-    request(c, port, "/v1/device/challenge", b, n, r);
+    size_t n = srv_body_map(b, sizeof b, 1, 1, 0, (const void *)id, (size_t)16);
+    srv_request(c, port, "/v1/device/challenge", b, n, r);
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->code, 200);
     item it[8];
-    decode(r, it);
+    srv_decode(r, it);
     assert_int_equal(it[1].n, 32);
     memcpy(ch, it[1].p, 32);
     /* expires_at is the server's issue time + TTL, in whole seconds. With the
@@ -397,9 +234,9 @@ static void token_for(const uint8_t ch[32], const uint8_t exp[32])
 static void attest(CURL *c, unsigned port, const uint8_t ch[32], resp *r)
 {
     uint8_t b[8192];
-    size_t n = body_map(b, sizeof b, 2, 1, 0, (const void *)ch, (size_t)32, 2, 0, (const void *)G.last_token,
-                        G.last_token_len);
-    request(c, port, "/v1/device/attest", b, n, r);
+    size_t n = srv_body_map(b, sizeof b, 2, 1, 0, (const void *)ch, (size_t)32, 2, 0,
+                            (const void *)G.last_token, G.last_token_len);
+    srv_request(c, port, "/v1/device/attest", b, n, r);
 }
 
 static void db_device(ds_device *d)
@@ -440,23 +277,23 @@ static size_t make_csr(char *out, size_t cap)
 static void test_enroll(void **state)
 {
     (void)state;
-    CURL *c = client(NULL, NULL, false);
+    CURL *c = srv_client(G.ca, NULL, NULL, false);
     uint8_t ch[32], exp[32];
     get_challenge(c, G.srv.port, G.apm.device_id, ch, exp);
     token_for(ch, exp);
     char csr[2048];
     size_t csr_len = make_csr(csr, sizeof csr);
     uint8_t b[8192];
-    size_t n = body_map(b, sizeof b, 4, 1, 0, (const void *)G.apm.device_id, (size_t)16, 2, 0,
-                        (const void *)ch, (size_t)32, 3, 0, (const void *)G.last_token, G.last_token_len, 4,
-                        1, (const void *)csr, csr_len);
+    size_t n = srv_body_map(b, sizeof b, 4, 1, 0, (const void *)G.apm.device_id, (size_t)16, 2, 0,
+                            (const void *)ch, (size_t)32, 3, 0, (const void *)G.last_token, G.last_token_len,
+                            4, 1, (const void *)csr, csr_len);
     resp *r = calloc(1, sizeof *r);
-    request(c, G.srv.port, "/v1/device/enroll", b, n, r);
+    srv_request(c, G.srv.port, "/v1/device/enroll", b, n, r);
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->connects, 0); /* the token travelled on the exporter's connection */
     assert_int_equal(r->code, 200);
     item it[8];
-    decode(r, it);
+    srv_decode(r, it);
     assert_true(it[1].n > 0 && it[2].n > 0);
     assert_true(it[3].is_uint && (it[3].u == 1 || it[3].u == 2));
     assert_true(it[4].is_uint && it[4].u > 0);
@@ -488,7 +325,7 @@ static void test_attest(void **state)
     (void)state;
     ds_device before, after;
     db_device(&before);
-    CURL *c = client(G.dev_cert, G.dev_key, false);
+    CURL *c = srv_client(G.ca, G.dev_cert, G.dev_key, false);
     uint8_t ch[32], exp[32];
     get_challenge(c, G.srv.port, G.apm.device_id, ch, exp);
     token_for(ch, exp);
@@ -498,7 +335,7 @@ static void test_attest(void **state)
     assert_int_equal(r->connects, 0);
     assert_int_equal(r->code, 200);
     item it[8];
-    decode(r, it);
+    srv_decode(r, it);
     /* WARN: the simulated device reports lifecycle "provisioned" (no deploy
      * step in drot-apm), which the reference allows with a warning. */
     assert_int_equal(it[1].u, 2);
@@ -514,14 +351,14 @@ static void test_attest(void **state)
 static void test_replayed_token(void **state)
 {
     (void)state;
-    CURL *c = client(G.dev_cert, G.dev_key, false);
+    CURL *c = srv_client(G.ca, G.dev_cert, G.dev_key, false);
     uint8_t ch[32];
     get_challenge(c, G.srv.port, G.apm.device_id, ch, NULL);
     resp *r = calloc(1, sizeof *r);
     attest(c, G.srv.port, ch, r); /* G.last_token: made for the previous challenge */
     assert_int_equal(r->code, 200);
     item it[8];
-    decode(r, it);
+    srv_decode(r, it);
     assert_int_equal(it[1].u, 3);
     assert_non_null(strstr(it[2].joined, "nonce"));
     ds_device d;
@@ -534,7 +371,7 @@ static void test_replayed_token(void **state)
 static void test_reused_challenge(void **state)
 {
     (void)state;
-    CURL *c = client(G.dev_cert, G.dev_key, false);
+    CURL *c = srv_client(G.ca, G.dev_cert, G.dev_key, false);
     uint8_t ch[32], exp[32];
     get_challenge(c, G.srv.port, G.apm.device_id, ch, exp);
     token_for(ch, exp);
@@ -550,7 +387,8 @@ static void test_reused_challenge(void **state)
 static void test_other_connection(void **state)
 {
     (void)state;
-    CURL *a = client(G.dev_cert, G.dev_key, false), *b = client(G.dev_cert, G.dev_key, false);
+    CURL *a = srv_client(G.ca, G.dev_cert, G.dev_key, false),
+         *b = srv_client(G.ca, G.dev_cert, G.dev_key, false);
     uint8_t ch[32], exp[32];
     get_challenge(a, G.srv.port, G.apm.device_id, ch, exp);
     token_for(ch, exp);
@@ -558,7 +396,7 @@ static void test_other_connection(void **state)
     attest(b, G.srv.port, ch, r);
     assert_int_equal(r->code, 200);
     item it[8];
-    decode(r, it);
+    srv_decode(r, it);
     assert_int_equal(it[1].u, 3);
     assert_non_null(strstr(it[2].joined, "nonce"));
     free(r);
@@ -569,9 +407,9 @@ static void test_other_connection(void **state)
 static void test_tls12_refused(void **state)
 {
     (void)state;
-    CURL *c = client(NULL, NULL, true);
+    CURL *c = srv_client(G.ca, NULL, NULL, true);
     resp *r = calloc(1, sizeof *r);
-    request(c, G.srv.port, "/healthz", NULL, 0, r);
+    srv_request(c, G.srv.port, "/healthz", NULL, 0, r);
     assert_int_not_equal(r->rc, CURLE_OK);
     assert_int_equal(r->code, 0);
     assert_non_null(strstr(r->err, "alert")); /* protocol version alert */
@@ -582,7 +420,7 @@ static void test_tls12_refused(void **state)
 static void test_no_client_cert(void **state)
 {
     (void)state;
-    CURL *c = client(NULL, NULL, false);
+    CURL *c = srv_client(G.ca, NULL, NULL, false);
     uint8_t ch[32] = {0};
     resp *r = calloc(1, sizeof *r);
     G.last_token_len = 8;
@@ -603,7 +441,7 @@ static void test_foreign_cert(void **state)
                     "-subj /CN=%s -keyout '%s' -out '%s' >/dev/null 2>&1",
                     hexid, G.bad_key, G.bad_cert),
         0);
-    CURL *c = client(G.bad_cert, G.bad_key, false);
+    CURL *c = srv_client(G.ca, G.bad_cert, G.bad_key, false);
     uint8_t ch[32] = {0};
     resp *r = calloc(1, sizeof *r);
     attest(c, G.srv.port, ch, r);
@@ -635,12 +473,12 @@ static void test_foreign_cert(void **state)
 static void test_unregistered(void **state)
 {
     (void)state;
-    CURL *c = client(NULL, NULL, false);
+    CURL *c = srv_client(G.ca, NULL, NULL, false);
     uint8_t id[16], b[64];
     memset(id, 0x5a, sizeof id);
-    size_t n = body_map(b, sizeof b, 1, 1, 0, (const void *)id, (size_t)16);
+    size_t n = srv_body_map(b, sizeof b, 1, 1, 0, (const void *)id, (size_t)16);
     resp *r = calloc(1, sizeof *r);
-    request(c, G.srv.port, "/v1/device/challenge", b, n, r);
+    srv_request(c, G.srv.port, "/v1/device/challenge", b, n, r);
     expect_error(r, 404, "is not registered");
     free(r);
     curl_easy_cleanup(c);
@@ -649,22 +487,22 @@ static void test_unregistered(void **state)
 static void test_bad_bodies(void **state)
 {
     (void)state;
-    CURL *c = client(NULL, NULL, false);
+    CURL *c = srv_client(G.ca, NULL, NULL, false);
     resp *r = calloc(1, sizeof *r);
     static const uint8_t junk[] = {0xa1, 0x01, 0x5f, 0x41}; /* indefinite bstr, truncated */
-    request(c, G.srv.port, "/v1/device/challenge", junk, sizeof junk, r);
+    srv_request(c, G.srv.port, "/v1/device/challenge", junk, sizeof junk, r);
     expect_error(r, 400, "malformed body");
     uint8_t id[8] = {0}, b[64];
-    size_t n = body_map(b, sizeof b, 1, 1, 0, (const void *)id, sizeof id);
-    request(c, G.srv.port, "/v1/device/challenge", b, n, r);
+    size_t n = srv_body_map(b, sizeof b, 1, 1, 0, (const void *)id, sizeof id);
+    srv_request(c, G.srv.port, "/v1/device/challenge", b, n, r);
     expect_error(r, 400, "device_id must be 16 bytes");
     static uint8_t big[20000];
-    request(c, G.srv.port, "/v1/device/challenge", big, sizeof big, r);
+    srv_request(c, G.srv.port, "/v1/device/challenge", big, sizeof big, r);
     expect_error(r, 413, "exceeds the limit");
-    request(c, G.srv.port, "/healthz", NULL, 0, r);
+    srv_request(c, G.srv.port, "/healthz", NULL, 0, r);
     assert_int_equal(r->code, 200);
     assert_non_null(strstr((const char *)r->body, "\"ok\""));
-    request(c, G.srv.port, "/metrics", NULL, 0, r);
+    srv_request(c, G.srv.port, "/metrics", NULL, 0, r);
     assert_int_equal(r->code, 200);
     assert_non_null(strstr((const char *)r->body, "route=\"/v1/device/challenge\",code=\"413\"} 1"));
     free(r);
@@ -676,7 +514,7 @@ static void test_expired_challenge(void **state)
     (void)state;
     server *s2 = &G.srv2;
     server_start(s2, 1);
-    CURL *c = client(G.dev_cert, G.dev_key, false);
+    CURL *c = srv_client(G.ca, G.dev_cert, G.dev_key, false);
     uint8_t ch[32], exp[32];
     get_challenge(c, s2->port, G.apm.device_id, ch, exp);
     token_for(ch, exp);

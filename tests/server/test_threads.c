@@ -43,6 +43,7 @@
 #include <openssl/x509.h>
 
 #include "apm_proc.h"
+#include "srv_client.h"
 #include "drot/cbor.h"
 #include "drot/host.h"
 #include "store.h"
@@ -74,105 +75,11 @@ static struct {
     size_t last_token_len;
 } G;
 
-typedef struct resp {
-    CURL *handle;
-    bool want_exporter; /* compute exporter[] in the write callback */
-    bool have_exporter;
-    uint8_t exporter[32];
-    CURLcode rc;
-    long code;
-    long connects;
-    char err[CURL_ERROR_SIZE];
-    uint8_t body[65536];
-    size_t len;
-} resp;
-
 /* ---- processes -------------------------------------------------------------- */
-
-static unsigned free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* The exporter (RFC 9266) of the connection c is attached to: call only
- * during a transfer. */
-static bool exporter_now(CURL *c, uint8_t out[32])
-{
-    struct curl_tlssessioninfo *ti = NULL;
-    if (curl_easy_getinfo(c, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || ti == NULL ||
-        ti->backend != CURLSSLBACKEND_OPENSSL || ti->internals == NULL)
-        return false;
-    return SSL_export_keying_material(ti->internals, out, 32, "EXPORTER-Channel-Binding", 24, NULL, 0, 0) ==
-           1;
-}
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ctx)
-{
-    resp *r = ctx;
-    size_t len = sz * n;
-    if (r->want_exporter && !r->have_exporter)
-        r->have_exporter = exporter_now(r->handle, r->exporter);
-    if (r->len + len > sizeof r->body)
-        return 0;
-    memcpy(r->body + r->len, p, len);
-    r->len += len;
-    return len;
-}
-
-static CURL *client(const char *cert, const char *key, bool tls12)
-{
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_CAINFO, G.ca);
-    curl_easy_setopt(c, CURLOPT_SSLVERSION,
-                     tls12 ? (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2)
-                           : (long)(CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_TLSv1_3));
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    if (cert != NULL) {
-        curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
-        curl_easy_setopt(c, CURLOPT_SSLKEY, key);
-    }
-    return c;
-}
-
-static void request(CURL *c, unsigned port, const char *path, const uint8_t *body, size_t len, resp *r)
-{
-    char url[200];
-    snprintf(url, sizeof url, "https://127.0.0.1:%u%s", port, path);
-    bool want = r->want_exporter;
-    memset(r, 0, sizeof *r);
-    r->handle = c;
-    r->want_exporter = want;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->err);
-    struct curl_slist *h = NULL;
-    if (body != NULL) {
-        h = curl_slist_append(NULL, "Content-Type: application/cbor");
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-    } else {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    }
-    r->rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->code);
-    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->connects);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(h);
-}
 
 static void server_start(server *s, long ttl)
 {
-    s->port = free_port();
+    s->port = srv_free_port();
     snprintf(s->log, sizeof s->log, "%s/server-%u.log", G.root, s->port);
     char listen[64], ttls[32], reg[240], ref[240];
     snprintf(listen, sizeof listen, "127.0.0.1:%u", s->port);
@@ -191,9 +98,9 @@ static void server_start(server *s, long ttl)
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {
-        CURL *c = client(NULL, NULL, false);
+        CURL *c = srv_client(G.ca, NULL, NULL, false);
         resp *r = calloc(1, sizeof *r);
-        request(c, s->port, "/healthz", NULL, 0, r);
+        srv_request(c, s->port, "/healthz", NULL, 0, r);
         bool up = r->rc == CURLE_OK && r->code == 200;
         free(r);
         curl_easy_cleanup(c);
@@ -266,76 +173,6 @@ static int group_teardown(void **state)
 
 /* ---- CBOR -------------------------------------------------------------------- */
 
-typedef struct item {
-    bool present;
-    bool is_uint;
-    uint64_t u;
-    const uint8_t *p;
-    size_t n;
-    size_t count; /* arrays: elements; array of tstr stored concatenated below */
-    char joined[2048];
-} item;
-
-/* Decodes a response map {uint: uint|bstr|tstr|[tstr]} into it[key]. */
-static void decode(const resp *r, item it[8])
-{
-    memset(it, 0, 8 * sizeof *it);
-    drot_cbor_reader rd;
-    size_t n;
-    drot_cbor_reader_init(&rd, r->body, r->len);
-    assert_int_equal(drot_cbor_get_map(&rd, &n), DROT_OK);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t k;
-        drot_cbor_type t;
-        assert_int_equal(drot_cbor_get_uint(&rd, &k), DROT_OK);
-        assert_true(k < 8);
-        item *x = &it[k];
-        x->present = true;
-        assert_int_equal(drot_cbor_peek(&rd, &t), DROT_OK);
-        if (t == DROT_CBOR_UINT) {
-            x->is_uint = true;
-            assert_int_equal(drot_cbor_get_uint(&rd, &x->u), DROT_OK);
-        } else if (t == DROT_CBOR_BSTR) {
-            assert_int_equal(drot_cbor_get_bstr(&rd, &x->p, &x->n), DROT_OK);
-        } else if (t == DROT_CBOR_TSTR) {
-            assert_int_equal(drot_cbor_get_tstr(&rd, (const char **)&x->p, &x->n), DROT_OK);
-        } else {
-            assert_int_equal(drot_cbor_get_array(&rd, &x->count), DROT_OK);
-            for (size_t j = 0; j < x->count; j++) {
-                const char *s;
-                size_t sl;
-                assert_int_equal(drot_cbor_get_tstr(&rd, &s, &sl), DROT_OK);
-                size_t o = strlen(x->joined);
-                snprintf(x->joined + o, sizeof x->joined - o, "%.*s|", (int)sl, s);
-            }
-        }
-    }
-    assert_int_equal(drot_cbor_reader_done(&rd), DROT_OK);
-}
-
-static size_t body_map(uint8_t *buf, size_t cap, size_t n, ...)
-{
-    drot_cbor_writer w;
-    va_list ap;
-    drot_cbor_writer_init(&w, buf, cap);
-    drot_cbor_put_map(&w, n);
-    va_start(ap, n);
-    for (size_t i = 0; i < n; i++) {
-        drot_cbor_put_uint(&w, (uint64_t)va_arg(ap, int));
-        int text = va_arg(ap, int);
-        const void *p = va_arg(ap, const void *);
-        size_t len = va_arg(ap, size_t);
-        if (text)
-            drot_cbor_put_tstr(&w, p, len);
-        else
-            drot_cbor_put_bstr(&w, p, len);
-    }
-    va_end(ap);
-    size_t out = 0;
-    assert_int_equal(drot_cbor_writer_finish(&w, &out), DROT_OK);
-    return out;
-}
-
 /* A P-256 key (written to G.dev_key) and a PEM CSR for it. */
 static size_t make_csr(char *out, size_t cap)
 {
@@ -406,20 +243,20 @@ static bool map_get(const resp *r, uint64_t want, uint64_t *u, const uint8_t **p
 static void *client_main(void *arg)
 {
     unsigned idx = (unsigned)(uintptr_t)arg;
-    CURL *c = client(G.dev_cert, G.dev_key, false);
+    CURL *c = srv_client(G.ca, G.dev_cert, G.dev_key, false);
     resp *r = calloc(1, sizeof *r);
     uint8_t *tok = malloc(4096), b[8192];
     for (unsigned i = 0; r != NULL && tok != NULL && i < CYCLES; i++) {
         r->want_exporter = false;
-        request(c, G.srv.port, "/healthz", NULL, 0, r);
+        srv_request(c, G.srv.port, "/healthz", NULL, 0, r);
         if (r->rc != CURLE_OK || r->code != 200) {
             thr_fail("client %u cycle %u: /healthz: %ld (%s)", idx, i, r->code, r->err);
             continue;
         }
         uint8_t ch[32], exp[32];
-        size_t n = body_map(b, sizeof b, 1, 1, 0, (const void *)G.apm.device_id, (size_t)16);
+        size_t n = srv_body_map(b, sizeof b, 1, 1, 0, (const void *)G.apm.device_id, (size_t)16);
         r->want_exporter = true;
-        request(c, G.srv.port, "/v1/device/challenge", b, n, r);
+        srv_request(c, G.srv.port, "/v1/device/challenge", b, n, r);
         const uint8_t *p = NULL;
         size_t pn = 0;
         if (r->rc != CURLE_OK || r->code != 200 || !r->have_exporter || !map_get(r, 1, NULL, &p, &pn) ||
@@ -438,9 +275,10 @@ static void *client_main(void *arg)
             thr_fail("client %u cycle %u: dh_attest %d", idx, i, (int)ds);
             continue;
         }
-        n = body_map(b, sizeof b, 2, 1, 0, (const void *)ch, (size_t)32, 2, 0, (const void *)tok, tok_len);
+        n = srv_body_map(b, sizeof b, 2, 1, 0, (const void *)ch, (size_t)32, 2, 0, (const void *)tok,
+                         tok_len);
         r->want_exporter = false;
-        request(c, G.srv.port, "/v1/device/attest", b, n, r);
+        srv_request(c, G.srv.port, "/v1/device/attest", b, n, r);
         uint64_t verdict = 0;
         if (r->rc != CURLE_OK || r->code != 200 || r->connects != 0 || !map_get(r, 1, &verdict, NULL, NULL) ||
             verdict != 2)
@@ -467,9 +305,9 @@ static unsigned long long metric_value(const char *text, const char *name)
 
 static void read_metrics(counts *k)
 {
-    CURL *c = client(NULL, NULL, false);
+    CURL *c = srv_client(G.ca, NULL, NULL, false);
     resp *r = calloc(1, sizeof *r);
-    request(c, G.srv.port, "/metrics", NULL, 0, r);
+    srv_request(c, G.srv.port, "/metrics", NULL, 0, r);
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->code, 200);
     char *t = calloc(1, r->len + 1);
@@ -488,16 +326,16 @@ static void read_metrics(counts *k)
 static void test_enroll(void **state)
 {
     (void)state;
-    CURL *c = client(NULL, NULL, false);
+    CURL *c = srv_client(G.ca, NULL, NULL, false);
     resp *r = calloc(1, sizeof *r);
     uint8_t b[8192], ch[32], exp[32];
-    size_t n = body_map(b, sizeof b, 1, 1, 0, (const void *)G.apm.device_id, (size_t)16);
+    size_t n = srv_body_map(b, sizeof b, 1, 1, 0, (const void *)G.apm.device_id, (size_t)16);
     r->want_exporter = true;
-    request(c, G.srv.port, "/v1/device/challenge", b, n, r);
+    srv_request(c, G.srv.port, "/v1/device/challenge", b, n, r);
     assert_int_equal(r->code, 200);
     assert_true(r->have_exporter);
     item it[8];
-    decode(r, it);
+    srv_decode(r, it);
     assert_int_equal(it[1].n, 32);
     memcpy(ch, it[1].p, 32);
     memcpy(exp, r->exporter, 32);
@@ -506,14 +344,14 @@ static void test_enroll(void **state)
                      DH_OK);
     char csr[2048];
     size_t csr_len = make_csr(csr, sizeof csr);
-    n = body_map(b, sizeof b, 4, 1, 0, (const void *)G.apm.device_id, (size_t)16, 2, 0, (const void *)ch,
-                 (size_t)32, 3, 0, (const void *)G.last_token, G.last_token_len, 4, 1, (const void *)csr,
-                 csr_len);
+    n = srv_body_map(b, sizeof b, 4, 1, 0, (const void *)G.apm.device_id, (size_t)16, 2, 0, (const void *)ch,
+                     (size_t)32, 3, 0, (const void *)G.last_token, G.last_token_len, 4, 1, (const void *)csr,
+                     csr_len);
     r->want_exporter = false;
-    request(c, G.srv.port, "/v1/device/enroll", b, n, r);
+    srv_request(c, G.srv.port, "/v1/device/enroll", b, n, r);
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->code, 200);
-    decode(r, it);
+    srv_decode(r, it);
     assert_true(it[1].n > 0);
     FILE *f = fopen(G.dev_cert, "w");
     assert_non_null(f);
@@ -534,7 +372,7 @@ static void test_concurrent(void **state)
     for (unsigned i = 0; i < CLIENTS; i++)
         pthread_join(t[i], NULL);
     if (failures != 0)
-        fail_msg("%d failed request(s); first: %s", failures, first_failure);
+        fail_msg("%d failed srv_request(s); first: %s", failures, first_failure);
     read_metrics(&after);
     unsigned long long want = (unsigned long long)CLIENTS * CYCLES;
     assert_int_equal(after.healthz - before.healthz, want);
