@@ -6,6 +6,7 @@
  */
 #include "manufacture.h"
 
+#include "apm/apm.h"
 #include "keystore.h"
 #include "otp.h"
 
@@ -66,5 +67,33 @@ out : {
     if (st == APM_OK)
         st = st2;
 }
+    return st;
+}
+
+/* see apm.h: one OTP write (the lifecycle bit), so a power cut either
+ * leaves the device PROVISIONED or makes it DEPLOYED; a re-run completes it. */
+apm_status apm_device_deploy(const apm_hal *hal)
+{
+    apm_core core;
+    apm_status st;
+
+    if (hal == NULL)
+        return APM_E_ARG;
+    st = apm_core_init(&core, hal);
+    if (st != APM_OK)
+        return st;
+    switch (core.otp.lifecycle) {
+    case APM_LC_MANUFACTURING: st = APM_E_NOT_PROVISIONED; break;
+    case APM_LC_PROVISIONED:
+    case APM_LC_DEPLOYED: st = APM_OK; break;
+    default: st = APM_E_LIFECYCLE; break; /* tampered, decommissioned: never back */
+    }
+    if (st == APM_OK)
+        st = apm_ks_load(&core);
+    if (st == APM_OK && !core.drk.present)
+        st = APM_E_NO_KEY; /* a device without its root key must not leave the factory */
+    if (st == APM_OK && core.otp.lifecycle == APM_LC_PROVISIONED)
+        st = apm_otp_set_lifecycle(hal, APM_LC_DEPLOYED);
+    apm_core_wipe(&core);
     return st;
 }

@@ -486,6 +486,133 @@ static void test_serve_loop(void **state)
     close(sv[1]);
 }
 
+/* ---- deploy (apm_device_deploy): the factory's last step ------------------ */
+
+/* Reopens the state directory (a "reboot" of the simulated hardware). */
+static void reopen(fixture *f)
+{
+    char err[256];
+    apm_sim_close(&f->sim);
+    assert_int_equal(apm_sim_open(&f->sim, f->dir, false, err, sizeof err), 0);
+}
+
+/* A drot-profile token's PSA lifecycle claim, from a freshly booted device. */
+static uint32_t token_lifecycle(fixture *f)
+{
+    assert_int_equal(apm_device_boot(&f->dev, &f->sim.hal), APM_OK);
+    assert_int_equal(drot_link_session_init_host(&f->host, f->link_key), DROT_OK);
+    handshake(f);
+    drot_link_token_req tr = {.nonce_len = 32, .profile = 2};
+    memset(tr.nonce, 0x5a, 32);
+    uint8_t p[128];
+    size_t plen = 0;
+    assert_int_equal(drot_link_token_req_encode(&tr, p, sizeof p, &plen), DROT_OK);
+    drot_link_frame v = request(f, DROT_LINK_T_GET_TOKEN, p, plen);
+    assert_int_equal(v.type, DROT_LINK_RESPONSE_TO(DROT_LINK_T_GET_TOKEN));
+    const uint8_t *tok;
+    size_t tok_len;
+    assert_int_equal(drot_link_token_resp_decode(v.payload, v.payload_len, &tok, &tok_len), DROT_OK);
+    drot_p256_pub pub;
+    assert_int_equal(drot_p256_pub_import(f->id.drk_pub, 65, &pub), DROT_OK);
+    drot_cose_sign1_view cv;
+    assert_int_equal(drot_cose_sign1_verify_msg(tok, tok_len, &pub, NULL, 0, &cv), DROT_OK);
+    drot_eat_claims c;
+    assert_int_equal(drot_eat_decode(cv.payload, cv.payload_len, &c), DROT_OK);
+    return c.security_lifecycle;
+}
+
+/* Test 9: deploy / lifecycle PROVISIONED (0x2000) → DEPLOYED (0x3000, PSA
+ * "secured") in tokens and GET_INFO; exactly one fuse byte changes; a second
+ * run is a no-op that writes nothing. */
+static void test_deploy(void **state)
+{
+    fixture *f = *state;
+    uint8_t before[APM_SIM_OTP_SIZE];
+    apm_device_shutdown(&f->dev);
+    assert_int_equal(token_lifecycle(f), 0x2000);
+    apm_device_shutdown(&f->dev);
+    reopen(f);
+    memcpy(before, f->sim.otp, sizeof before);
+    long writes = f->sim.writes;
+    assert_int_equal(apm_device_deploy(&f->sim.hal), APM_OK);
+    assert_int_equal(f->sim.writes, writes + 1);
+    size_t changed = 0;
+    for (size_t i = 0; i < sizeof before; i++)
+        changed += before[i] != f->sim.otp[i];
+    assert_int_equal(changed, 1);
+    reopen(f);
+    assert_int_equal(token_lifecycle(f), 0x3000);
+    drot_link_info *info = get_info(f);
+    assert_int_equal(info->lifecycle, 2); /* APM_LC_DEPLOYED */
+    apm_device_shutdown(&f->dev);
+
+    memcpy(before, f->sim.otp, sizeof before);
+    writes = f->sim.writes;
+    assert_int_equal(apm_device_deploy(&f->sim.hal), APM_OK);
+    assert_int_equal(f->sim.writes, writes);
+    assert_memory_equal(before, f->sim.otp, sizeof before);
+    assert_int_equal(apm_device_boot(&f->dev, &f->sim.hal), APM_OK); /* for teardown */
+}
+
+/* Test 10: deploy on a blank device (manufacturing not done) / refused with
+ * APM_E_NOT_PROVISIONED, no write. */
+static void test_deploy_refused_blank(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/drot-fwdep-XXXXXX", err[256], cmd[128];
+    apm_sim sim;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(apm_sim_open(&sim, dir, true, err, sizeof err), 0);
+    assert_int_equal(apm_device_deploy(&sim.hal), APM_E_NOT_PROVISIONED);
+    assert_int_equal(sim.writes, 0);
+    apm_sim_close(&sim);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Test 11: deploy after an intrusion / the lifecycle is TAMPERED for good:
+ * APM_E_LIFECYCLE, no write, tokens still refused. */
+static void test_deploy_refused_tampered(void **state)
+{
+    fixture *f = *state;
+    apm_device_shutdown(&f->dev);
+    apm_tamper_sensors s = {.supply_mv = 3300, .temp_mc = 25000, .intrusion = true};
+    apm_sim_set_sensors(&f->sim, &s);
+    assert_int_equal(apm_device_boot(&f->dev, &f->sim.hal), APM_OK);
+    apm_device_shutdown(&f->dev);
+    reopen(f);
+    assert_int_equal(f->sim.otp[0x0D1] & 0x4, 0x4); /* otp.h: lifecycle bit 2 tampered */
+    uint8_t before[APM_SIM_OTP_SIZE];
+    memcpy(before, f->sim.otp, sizeof before);
+    assert_int_equal(apm_device_deploy(&f->sim.hal), APM_E_LIFECYCLE);
+    assert_int_equal(f->sim.writes, 0);
+    assert_memory_equal(before, f->sim.otp, sizeof before);
+    assert_int_equal(apm_device_boot(&f->dev, &f->sim.hal), APM_OK);
+}
+
+/* Test 12: a power cut at deploy's one write, clean and torn / the device is
+ * PROVISIONED or DEPLOYED, never anything else, its key still signs, and
+ * running deploy again completes it. */
+static void test_deploy_power_cut(void **state)
+{
+    fixture *f = *state;
+    apm_device_shutdown(&f->dev);
+    reopen(f);
+    apm_sim_cut_after(&f->sim, 1, true);
+    assert_int_equal(apm_device_deploy(&f->sim.hal), APM_E_POWER);
+    reopen(f);
+    assert_int_equal(token_lifecycle(f), 0x2000); /* a torn 1-byte write wrote nothing */
+    apm_device_shutdown(&f->dev);
+    reopen(f);
+    apm_sim_cut_after(&f->sim, 1, false);
+    assert_int_equal(apm_device_deploy(&f->sim.hal), APM_OK); /* the cut write itself completed */
+    reopen(f);
+    assert_int_equal(token_lifecycle(f), 0x3000);
+    apm_device_shutdown(&f->dev);
+    assert_int_equal(apm_device_deploy(&f->sim.hal), APM_OK);
+    assert_int_equal(apm_device_boot(&f->dev, &f->sim.hal), APM_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +624,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_frames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_injected_frames_never_shift_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy, setup, teardown),
+        cmocka_unit_test(test_deploy_refused_blank),
+        cmocka_unit_test_setup_teardown(test_deploy_refused_tampered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_power_cut, setup, teardown),
     };
     return cmocka_run_group_tests_name("fw_device", tests, NULL, NULL);
 }

@@ -285,6 +285,11 @@ static void test_cli(void **state)
     assert_int_equal(run_cmd("'%s' frobnicate 2>/dev/null", DROT_APM_BIN), 2);
     assert_int_equal(run_cmd("'%s' provision 2>/dev/null", DROT_APM_BIN), 2);
     assert_int_equal(run_cmd("'%s' run 2>/dev/null", DROT_APM_BIN), 2);
+    assert_int_equal(run_cmd("'%s' deploy --help | grep -q 'lifecycle'", DROT_APM_BIN), 0);
+    assert_int_equal(run_cmd("'%s' deploy 2>/dev/null", DROT_APM_BIN), 2);
+    assert_int_equal(run_cmd("'%s' deploy --state /tmp/x extra 2>/dev/null", DROT_APM_BIN), 2);
+    assert_int_equal(
+        run_cmd("'%s' deploy --state /nonexistent-drot-state 2>&1 | grep -q 'provision'", DROT_APM_BIN), 0);
     assert_int_equal(
         run_cmd("'%s' provision --state /tmp/x --authority-key /nonexistent.pem 2>/dev/null", DROT_APM_BIN),
         2);
@@ -309,6 +314,24 @@ static void test_serve(void **state)
     assert_int_not_equal(run_cmd("'%s' provision --state '%s' --authority-key '%s/auth.pem' >/dev/null 2>&1",
                                  DROT_APM_BIN, f->state, f->dir),
                          0);
+}
+
+/* Test 2b: drot-apm deploy / the lifecycle GET_INFO reports goes from
+ * provisioned (1) to deployed (2); a second deploy is a no-op (exit 0). */
+static void test_deploy(void **state)
+{
+    proc_fixture *f = *state;
+    start(f);
+    handshake(f);
+    assert_int_equal(info(f)->lifecycle, 1);
+    stop(f);
+    assert_int_equal(run_cmd("'%s' deploy --state '%s' | grep -q '\"deployed\"'", DROT_APM_BIN, f->state), 0);
+    assert_int_equal(run_cmd("'%s' deploy --state '%s' >/dev/null", DROT_APM_BIN, f->state), 0);
+    start(f);
+    handshake(f);
+    assert_int_equal(info(f)->lifecycle, 2);
+    assert_int_equal(token(f), 0);
+    stop(f);
 }
 
 /* Test 3: a host with the wrong link key / its HELLO is refused; the
@@ -422,6 +445,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli),
         cmocka_unit_test_setup_teardown(test_serve, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_link_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tamper_voltage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tamper_intrusion, setup, teardown),

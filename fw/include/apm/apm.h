@@ -104,4 +104,11 @@ typedef struct apm_identity {
  * parameters are refused (APM_E_OTP). Needs the DRBG: it seeds from hal->trng. */
 apm_status apm_device_manufacture(const apm_hal *hal, const apm_manufacture_params *p, apm_identity *out);
 
+/* The factory's last step: the device leaves the factory. Burns the
+ * lifecycle from PROVISIONED to DEPLOYED (PSA "secured", 0x3000), one OTP
+ * write; on a DEPLOYED device it is a no-op. Refused, changing nothing:
+ * APM_E_NOT_PROVISIONED before manufacturing completed, APM_E_NO_KEY without a
+ * device root key, APM_E_LIFECYCLE once TAMPERED or DECOMMISSIONED. */
+apm_status apm_device_deploy(const apm_hal *hal);
+
 #endif /* APM_H */

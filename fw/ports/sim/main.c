@@ -4,6 +4,8 @@
  *   drot-apm provision --state DIR --authority-key PEM [options]
  *       manufactures a new device in DIR (fuses, flash, device root key,
  *       signed APM image) and prints its identity as JSON.
+ *   drot-apm deploy --state DIR
+ *       the factory's last step: burns the lifecycle to DEPLOYED.
  *   drot-apm run --state DIR [--socket PATH] [--control PATH]
  *       boots the device and serves the host link on a UNIX socket.
  *
@@ -263,6 +265,53 @@ static int cmd_provision(int argc, char **argv)
     printf("\", \"epoch\": %u, \"anchor\": \"", (unsigned)id.epoch);
     hex_out(stdout, anchor[0], 32);
     printf("\", \"state\": \"%s\", \"link_key_file\": \"%s\"}\n", state, path);
+    return 0;
+}
+
+/* ---- deploy --------------------------------------------------------------------- */
+
+static int cmd_deploy(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *state = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': state = optarg; break;
+        case 'h':
+            printf("usage: drot-apm deploy --state DIR\n"
+                   "The factory's last step for the device manufactured in DIR: burns its lifecycle fuse\n"
+                   "from provisioned to deployed (PSA lifecycle 0x3000, \"secured\"), which verifiers\n"
+                   "expect of a device in the field. One fuse write; running it again is a no-op.\n"
+                   "Refused, changing nothing, before provisioning completed, without a device root\n"
+                   "key, and on a tampered or decommissioned device. Run it while no 'drot-apm run'\n"
+                   "serves DIR. Prints {\"lifecycle\": \"deployed\", \"psa_lifecycle\": 12288}.\n");
+            return 0;
+        default: return 2;
+        }
+    }
+    if (state == NULL || optind != argc)
+        die(2, "deploy needs --state DIR and nothing else (see --help)");
+    apm_sim sim;
+    char err[256];
+    if (apm_sim_open(&sim, state, false, err, sizeof err) != 0)
+        die(1, "%s (was the device provisioned with 'drot-apm provision --state %s'?)", err, state);
+    const char *cut = getenv("DROT_SIM_POWER_CUT");
+    if (cut != NULL && apm_sim_cut_from_string(&sim, cut) != 0)
+        die(2, "DROT_SIM_POWER_CUT must be N or N:torn, not '%s'", cut);
+    apm_status st = apm_device_deploy(&sim.hal);
+    apm_sim_close(&sim);
+    if (st == APM_E_POWER)
+        die(EXIT_POWER_LOST, "power lost (simulated) while deploying; run deploy again");
+    if (st == APM_E_NOT_PROVISIONED)
+        die(1, "deploy refused: the device in '%s' has not completed provisioning", state);
+    if (st == APM_E_LIFECYCLE)
+        die(1, "deploy refused: the device in '%s' is tampered or decommissioned, which is final", state);
+    if (st != APM_OK)
+        die(1, "deploy failed: %s", apm_status_str(st));
+    printf("{\"lifecycle\": \"deployed\", \"psa_lifecycle\": %u}\n", 0x3000u);
     return 0;
 }
 
@@ -543,6 +592,7 @@ static int cmd_run(int argc, char **argv)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: drot-apm provision --state DIR --authority-key PEM [options]\n"
+               "       drot-apm deploy --state DIR\n"
                "       drot-apm run --state DIR [--socket PATH] [--control PATH]\n"
                "       drot-apm COMMAND --help\n"
                "The simulated Attestation & Provisioning Module: its fuses, flash and sensors live\n"
@@ -561,6 +611,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "provision") == 0)
         return cmd_provision(argc - 1, argv + 1);
+    if (strcmp(argv[1], "deploy") == 0)
+        return cmd_deploy(argc - 1, argv + 1);
     if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 1, argv + 1);
     fprintf(stderr, "drot-apm: unknown command '%s'\n", argv[1]);
