@@ -163,22 +163,24 @@ static json_t *device_json(const ds_device *d)
     char id[33];
     hex(d->device_id, DS_DEVICE_ID_LEN, id);
     const char *res = d->last_result == DS_RESULT_NONE ? NULL : ds_result_name(d->last_result);
-    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:o, s:o, s:I}", "device_id", id, "class",
-                     d->class_name, "status", ds_device_status_name(d->status), "status_reason",
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:o, s:o, s:I, s:o}", "device_id", id,
+                     "class", d->class_name, "status", ds_device_status_name(d->status), "status_reason",
                      d->status_reason, "drk_pub", hex_json(d->drk_pub, DS_DRK_PUB_LEN), "instance_id",
                      hex_json(d->instance_id, DS_INSTANCE_ID_LEN), "epoch", (json_int_t)d->epoch,
                      "registered_at", (json_int_t)d->registered_at, "updated_at", (json_int_t)d->updated_at,
                      "last_attest_at", time_json(d->last_attest_at), "last_result",
                      res == NULL ? json_null() : json_string(res), "attest_count",
-                     (json_int_t)d->attest_count);
+                     (json_int_t)d->attest_count, "tamper_count",
+                     d->has_tamper_count ? json_integer((json_int_t)d->tamper_count) : json_null());
 }
 
 static json_t *attestation_json(const ds_attestation *a)
 {
-    return json_pack("{s:I, s:I, s:s, s:s, s:o, s:I}", "id", (json_int_t)a->id, "at", (json_int_t)a->at,
+    const char *action = ds_att_action_name(a->action);
+    return json_pack("{s:I, s:I, s:s, s:s, s:o, s:I, s:s}", "id", (json_int_t)a->id, "at", (json_int_t)a->at,
                      "result", ds_result_name(a->result), "reasons", a->reasons != NULL ? a->reasons : "",
                      "evidence_digest", hex_json(a->evidence_digest, DS_DIGEST_LEN), "token_len",
-                     (json_int_t)a->token_len);
+                     (json_int_t)a->token_len, "action", action != NULL ? action : "");
 }
 
 /* The request body as JSON; replies and returns NULL on failure. */

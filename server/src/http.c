@@ -89,6 +89,7 @@ struct ds_http {
     bool mlock_init;
     metric metrics[METRIC_SLOTS];
     uint64_t verdicts[4];
+    uint64_t auto_quarantines;
     hist latency[CLASS_N];
 };
 
@@ -345,6 +346,12 @@ static void metrics(ds_http_req *req, void *ctx)
     for (int v = 1; v <= 3; v++)
         evbuffer_add_printf(buf, "drot_attestations_total{verdict=\"%s\"} %llu\n", verdict_name(v),
                             (unsigned long long)h->verdicts[v]);
+    evbuffer_add_printf(buf,
+                        "# HELP drot_auto_quarantines_total Devices quarantined automatically on a FAIL "
+                        "verdict (the class's on_fail).\n"
+                        "# TYPE drot_auto_quarantines_total counter\n"
+                        "drot_auto_quarantines_total %llu\n",
+                        (unsigned long long)h->auto_quarantines);
     evbuffer_add_printf(buf, "# HELP drot_http_request_duration_seconds Time from request to reply, by "
                              "route class.\n"
                              "# TYPE drot_http_request_duration_seconds histogram\n");
@@ -737,6 +744,16 @@ void ds_http_count_verdict(ds_http *h, int verdict)
         return;
     pthread_mutex_lock(&h->mlock);
     h->verdicts[verdict]++;
+    pthread_mutex_unlock(&h->mlock);
+}
+
+/* see http.h */
+void ds_http_count_auto_quarantine(ds_http *h)
+{
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&h->mlock);
+    h->auto_quarantines++;
     pthread_mutex_unlock(&h->mlock);
 }
 

@@ -164,6 +164,8 @@ void *ds_http_thread_ctx(const struct ds_http *h, unsigned i);
 
 /* Counts an attestation verdict for /metrics. */
 void ds_http_count_verdict(struct ds_http *h, int verdict);
+/* Counts a device quarantined automatically (routes.h R5) for /metrics. */
+void ds_http_count_auto_quarantine(struct ds_http *h);
 
 /* Replies. Each sends exactly once; a handler calls exactly one. */
 void ds_http_reply_cbor(ds_http_req *req, int status, const uint8_t *body, size_t len);

@@ -200,6 +200,24 @@ static int get_uint(ref_ctx *c, const char *ptr, json_t *v, uint64_t *out)
     return 0;
 }
 
+/* A string that must be one of two words: *out = 0 for a, 1 for b. The
+ * length check refuses a word followed by an embedded NUL. */
+static int get_word(ref_ctx *c, const char *ptr, json_t *v, const char *a, const char *b, int *out)
+{
+    const char *s;
+    if (!json_is_string(v)) {
+        ref_fail(c, ptr, "not a string");
+        return -1;
+    }
+    s = json_string_value(v);
+    if (strlen(s) == json_string_length(v) && (strcmp(s, a) == 0 || strcmp(s, b) == 0)) {
+        *out = strcmp(s, a) == 0 ? 0 : 1;
+        return 0;
+    }
+    ref_fail(c, ptr, "must be \"%s\" or \"%s\"", a, b);
+    return -1;
+}
+
 static int parse_component(ref_ctx *c, const char *ptr, json_t *o, ds_ref_component *rc)
 {
     static const char *const keys[] = {"type", "digests", "signers", "min_version", "min_svn", NULL};
@@ -347,10 +365,12 @@ static int get_tamper_list(ref_ctx *c, json_t *o, const char *key, uint32_t *mas
 
 static int parse_tamper(ref_ctx *c, json_t *root, ds_reference *out)
 {
-    static const char *const keys[] = {"fail_on", "warn_on", "max_count", NULL};
+    static const char *const keys[] = {"fail_on", "warn_on", "max_count", "new_events", NULL};
     json_t *o = json_object_get(root, "tamper"), *v;
     uint32_t both;
+    int word;
 
+    out->tamper_new_events = DS_REF_SEV_FAIL;
     if (o == NULL) {
         out->tamper_fail = DS_TAMPER_INTRUSION;
         out->tamper_warn = DS_TAMPER_VOLTAGE | DS_TAMPER_TEMPERATURE | DS_TAMPER_LOCKED;
@@ -373,33 +393,44 @@ static int parse_tamper(ref_ctx *c, json_t *root, ds_reference *out)
             return -1;
         out->has_tamper_max_count = true;
     }
+    if ((v = json_object_get(o, "new_events")) != NULL) {
+        if (get_word(c, "/tamper/new_events", v, "fail", "warn", &word) != 0)
+            return -1;
+        out->tamper_new_events = word == 0 ? DS_REF_SEV_FAIL : DS_REF_SEV_WARN;
+    }
+    return 0;
+}
+
+static int parse_on_fail(ref_ctx *c, json_t *root, ds_reference *out)
+{
+    json_t *v = json_object_get(root, "on_fail");
+    int word;
+    out->on_fail = DS_REF_ON_FAIL_NONE;
+    if (v == NULL)
+        return 0;
+    if (get_word(c, "/on_fail", v, "none", "quarantine", &word) != 0)
+        return -1;
+    out->on_fail = word == 0 ? DS_REF_ON_FAIL_NONE : DS_REF_ON_FAIL_QUARANTINE;
     return 0;
 }
 
 static int parse_profile(ref_ctx *c, json_t *root, ds_reference *out)
 {
     json_t *v = json_object_get(root, "require_profile");
+    int word;
     out->require_profile = DROT_EAT_PROFILE_DROT;
     if (v == NULL)
         return 0;
-    if (!json_is_string(v)) {
-        ref_fail(c, "/require_profile", "not a string");
+    if (get_word(c, "/require_profile", v, "drot", "psa", &word) != 0)
         return -1;
-    }
-    if (strcmp(json_string_value(v), "drot") == 0 && json_string_length(v) == 4)
-        out->require_profile = DROT_EAT_PROFILE_DROT;
-    else if (strcmp(json_string_value(v), "psa") == 0 && json_string_length(v) == 3)
-        out->require_profile = DROT_EAT_PROFILE_PSA;
-    else {
-        ref_fail(c, "/require_profile", "must be \"drot\" or \"psa\"");
-        return -1;
-    }
+    out->require_profile = word == 0 ? DROT_EAT_PROFILE_DROT : DROT_EAT_PROFILE_PSA;
     return 0;
 }
 
 static int parse_root(ref_ctx *c, json_t *root, ds_reference *out)
 {
-    static const char *const keys[] = {"class", "components", "lifecycle", "tamper", "require_profile", NULL};
+    static const char *const keys[] = {"class",           "components", "lifecycle", "tamper",
+                                       "require_profile", "on_fail",    NULL};
     json_t *v;
 
     if (!json_is_object(root)) {
@@ -415,7 +446,8 @@ static int parse_root(ref_ctx *c, json_t *root, ds_reference *out)
     if (get_name(c, "/class", v, out->class_name) != 0)
         return -1;
     if (parse_components(c, root, out) != 0 || parse_lifecycle(c, root, out) != 0 ||
-        parse_tamper(c, root, out) != 0 || parse_profile(c, root, out) != 0)
+        parse_tamper(c, root, out) != 0 || parse_profile(c, root, out) != 0 ||
+        parse_on_fail(c, root, out) != 0)
         return -1;
     return 0;
 }

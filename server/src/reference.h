@@ -24,8 +24,10 @@
  *     "lifecycle": { "allow_provisioning": false },            optional (default false)
  *     "tamper": { "fail_on": ["intrusion"],                    optional, see below
  *                 "warn_on": ["voltage", "temperature"],
- *                 "max_count": 0 },
- *     "require_profile": "drot"                                "drot" (default) or "psa"
+ *                 "max_count": 0,
+ *                 "new_events": "fail" },                      "fail" (default) or "warn"
+ *     "require_profile": "drot",                               "drot" (default) or "psa"
+ *     "on_fail": "none"                                        "none" (default) or "quarantine"
  *   }
  *
  * Tamper bit names are the APM's (docs/apm-boot.md, T3): "voltage" (0x1),
@@ -33,6 +35,17 @@
  * in at most one of the two lists. Without a "tamper" object the defaults are
  * fail_on ["intrusion"], warn_on ["voltage", "temperature", "locked"], no
  * max_count. With one, absent lists are empty.
+ *
+ * "new_events" is the severity of a tamper count that rose since the device's
+ * previous attestation (verify.h, step 9): the APM locks key use at a voltage
+ * or temperature excursion and signs no token in that boot, so the count is
+ * the server's only signed evidence of such an event. A count that went DOWN
+ * is always FAIL, whatever this says.
+ *
+ * "on_fail" is the class's automatic action on a FAIL verdict (routes.h R5):
+ * "quarantine" moves the device to quarantined in the transaction that
+ * records the attestation. It is the first field of the per-class policy
+ * document of DESIGN.md §6; the policy engine will take it over.
  *
  * Every error names the field as a JSON pointer (RFC 6901), e.g.
  * "/components/1/digests/0: not 64 hex digits".
@@ -72,6 +85,19 @@ typedef struct ds_ref_component {
     uint64_t min_svn;
 } ds_ref_component;
 
+/* Severity of a rise of the tamper count. Zero is FAIL, so a zeroed
+ * reference fails rather than warns. */
+typedef enum ds_ref_severity {
+    DS_REF_SEV_FAIL = 0,
+    DS_REF_SEV_WARN = 1,
+} ds_ref_severity;
+
+/* The class's automatic action on a FAIL verdict. Zero is none. */
+typedef enum ds_ref_on_fail {
+    DS_REF_ON_FAIL_NONE = 0,
+    DS_REF_ON_FAIL_QUARANTINE = 1,
+} ds_ref_on_fail;
+
 typedef struct ds_reference {
     char class_name[DS_REF_MAX_NAME + 1];
     size_t num_components;
@@ -80,8 +106,10 @@ typedef struct ds_reference {
     uint32_t tamper_fail;    /* DS_TAMPER_* bits that make the verdict FAIL */
     uint32_t tamper_warn;    /* DS_TAMPER_* bits that make it WARN */
     bool has_tamper_max_count;
-    uint64_t tamper_max_count; /* a larger tamper count is WARN */
+    uint64_t tamper_max_count;         /* a larger tamper count is WARN */
+    ds_ref_severity tamper_new_events; /* a tamper count above the previous attestation's */
     drot_eat_profile require_profile;
+    ds_ref_on_fail on_fail; /* automatic action on a FAIL verdict */
 } ds_reference;
 
 /*

@@ -149,27 +149,66 @@ static bool consume_or_refuse(ds_http_req *req, ds_app *app, const uint8_t ch[32
     return true;
 }
 
-/* Verifies the token (R2) and records the attestation (R3). False when a
- * reply was sent (internal error). */
-static bool verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev, const uint8_t ch[32],
-                              const uint8_t *token, size_t token_len, ds_check *chk)
+/* The class's on_fail says quarantine, and the FAIL is the device's own
+ * doing (R5): it came on the device's mTLS connection (attest), or the token
+ * is fresh evidence signed by the device (verify.h V4). The enrollment route
+ * takes any device id without a certificate, so a FAIL there from a token
+ * that is not the device's own proves nothing about the device, and must not
+ * let a stranger quarantine it. */
+static bool wants_quarantine(const ds_check *chk, ds_ref_on_fail on_fail, bool device_authenticated)
 {
+    return chk->verdict == DS_HTTP_VERDICT_FAIL && on_fail == DS_REF_ON_FAIL_QUARANTINE &&
+           (device_authenticated || chk->fresh);
+}
+
+/* "automatic quarantine (class C, on_fail): <first FAIL reason>" */
+static void quarantine_reason(const ds_check *chk, const char *cls, char *out, size_t cap)
+{
+    const char *why = "attestation FAIL";
+    for (size_t i = 0; i < chk->num_reasons; i++) {
+        if (chk->is_fail[i]) {
+            why = chk->reasons[i];
+            break;
+        }
+    }
+    snprintf(out, cap, "automatic quarantine (class %s, on_fail): %s", cls, why);
+}
+
+/* Verifies the token (R2) and records the attestation (R3), with the
+ * device-row changes that go with it: the tamper count of a fresh
+ * drot-profile token, and the class's automatic quarantine on FAIL (R5).
+ * False when a reply was sent (internal error). */
+static bool verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev, const uint8_t ch[32],
+                              const uint8_t *token, size_t token_len, bool device_authenticated,
+                              ds_check *chk)
+{
+    ds_check_device cd;
+    memset(&cd, 0, sizeof cd);
+    memcpy(cd.device_id, dev->device_id, sizeof cd.device_id);
+    memcpy(cd.drk_pub, dev->drk_pub, sizeof cd.drk_pub);
+    cd.epoch = dev->epoch;
+    cd.quarantined = dev->status == DS_DEV_QUARANTINED;
+    cd.has_tamper_count = dev->has_tamper_count;
+    cd.tamper_count = dev->tamper_count;
+    ds_ref_on_fail on_fail = DS_REF_ON_FAIL_NONE;
     /* The reference values may be replaced by an admin PUT on another
      * worker (which holds the shared lock exclusively); verification only
      * reads them, and ds_check_token keeps its result on this worker's
      * stack, so verifications on different workers run in parallel under
-     * the lock held shared. */
+     * the lock held shared. What is needed of the reference afterwards
+     * (on_fail) is copied before the lock is released. */
     ds_http_shared_lock(req->http, false);
     const ds_reference *ref = find_ref(app, dev->class_name);
     if (ref == NULL) {
         memset(chk, 0, sizeof *chk);
         chk->verdict = DS_HTTP_VERDICT_FAIL;
         chk->num_reasons = 1;
+        chk->is_fail[0] = true;
         snprintf(chk->reasons[0], DS_CHECK_REASON_MAX, "reference: no reference values for class %s",
                  dev->class_name);
     } else {
-        ds_check_token(token, token_len, ch, req->exporter, dev->device_id, dev->drk_pub, dev->epoch,
-                       dev->status == DS_DEV_QUARANTINED, ref, chk);
+        ds_check_token(token, token_len, ch, req->exporter, &cd, ref, chk);
+        on_fail = ref->on_fail;
     }
     ds_http_shared_unlock(req->http);
     char reasons[DS_REASON_MAX + 1] = "";
@@ -191,13 +230,29 @@ static bool verify_and_record(ds_http_req *req, ds_app *app, const ds_device *de
         memcpy(att.evidence_digest, chk->digest, 32);
     att.token = token;
     att.token_len = token_len <= DS_TOKEN_MAX ? token_len : 0;
+    char why[DS_REASON_MAX + 1];
+    ds_attest_update upd;
+    memset(&upd, 0, sizeof upd);
+    upd.set_tamper_count = chk->has_tamper_count;
+    upd.tamper_count = chk->tamper_count;
+    upd.quarantine = wants_quarantine(chk, on_fail, device_authenticated);
+    if (upd.quarantine) {
+        quarantine_reason(chk, dev->class_name, why, sizeof why);
+        upd.reason = why;
+    }
     req->verdict = chk->verdict;
     ds_http_count_verdict(req->http, chk->verdict);
-    ds_status st = ds_attestation_record(app->store, &att, NULL);
+    ds_attest_outcome out;
+    ds_status st = ds_attestation_record_update(app->store, &att, &upd, &out);
     if (st != DS_OK) {
         ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "cannot record the attestation: %s",
                             ds_status_str(st));
         return false;
+    }
+    if (out.action == DS_ACTION_QUARANTINED) {
+        ds_http_count_auto_quarantine(req->http);
+        snprintf(chk->reasons[chk->num_reasons++], DS_CHECK_REASON_MAX,
+                 "action: device quarantined automatically (class %s, on_fail quarantine)", dev->class_name);
     }
     return true;
 }
@@ -292,10 +347,10 @@ static void route_enroll(ds_http_req *req, void *ctx)
     if (!device_or_refuse(req, app, f[0].p, &dev) || !consume_or_refuse(req, app, f[1].p, f[0].p))
         return;
     ds_check chk;
-    if (!verify_and_record(req, app, &dev, f[1].p, f[2].p, f[2].n, &chk))
+    if (!verify_and_record(req, app, &dev, f[1].p, f[2].p, f[2].n, false, &chk))
         return;
     if (chk.verdict == DS_HTTP_VERDICT_FAIL) {
-        const char *list[DS_CHECK_MAX_REASONS];
+        const char *list[DS_CHECK_MAX_REASONS + 1];
         for (size_t i = 0; i < chk.num_reasons; i++)
             list[i] = chk.reasons[i];
         ds_http_reply_error_reasons(req, 403, DS_ERR_ATTESTATION, "attestation failed: no certificate issued",
@@ -353,9 +408,9 @@ static void route_attest(ds_http_req *req, void *ctx)
         !consume_or_refuse(req, app, f[0].p, req->device_id))
         return;
     ds_check chk;
-    if (!verify_and_record(req, app, &dev, f[0].p, f[1].p, f[1].n, &chk))
+    if (!verify_and_record(req, app, &dev, f[0].p, f[1].p, f[1].n, true, &chk))
         return;
-    uint8_t buf[4096];
+    uint8_t buf[8192];
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, buf, sizeof buf);
     drot_cbor_put_map(&w, 3);

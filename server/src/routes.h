@@ -18,6 +18,17 @@
  *   R3. Every token that reaches the verifier is recorded as an
  *       attestation with its verdict, reasons and evidence digest.
  *   R4. A certificate is issued only on a PASS or WARN verdict.
+ *   R5. The device-row changes an attestation causes are made in the
+ *       transaction that records it (ds_attestation_record_update): the
+ *       tamper count of a fresh drot-profile token (verify.h V4), and,
+ *       when the verdict is FAIL and the class's reference says
+ *       "on_fail": "quarantine", the move to quarantined (where the state
+ *       machine allows it). The FAIL must be the device's own: on the
+ *       attest route it came on the device's mTLS connection; on the
+ *       enroll route (no certificate, any device id) only a fresh token
+ *       signed by the device counts. The response then carries the reason
+ *       "action: device quarantined automatically (…)", the record's
+ *       action column says "quarantined", and /metrics counts it.
  */
 #ifndef DS_ROUTES_H
 #define DS_ROUTES_H

@@ -115,6 +115,28 @@ ds_status ds_device_status_parse(const char *name, ds_device_status *out)
     return DS_E_ARG;
 }
 
+const char *ds_att_action_name(ds_att_action a)
+{
+    switch (a) {
+    case DS_ACTION_NONE: return "";
+    case DS_ACTION_QUARANTINED: return "quarantined";
+    }
+    return NULL;
+}
+
+ds_status ds_att_action_parse(const char *name, ds_att_action *out)
+{
+    if (name == NULL || out == NULL)
+        return DS_E_ARG;
+    for (int i = DS_ACTION_NONE; i <= DS_ACTION_QUARANTINED; i++) {
+        if (strcmp(name, ds_att_action_name((ds_att_action)i)) == 0) {
+            *out = (ds_att_action)i;
+            return DS_OK;
+        }
+    }
+    return DS_E_ARG;
+}
+
 ds_status ds_result_parse(const char *name, ds_result *out)
 {
     if (name == NULL || out == NULL)
@@ -446,9 +468,26 @@ ds_status ds_challenge_purge_expired(ds_store *store, int64_t now, uint64_t *pur
 
 ds_status ds_attestation_record(ds_store *store, const ds_attestation *att, int64_t *id_out)
 {
+    ds_attest_outcome out;
+    ds_status st = ds_attestation_record_update(store, att, NULL, &out);
+    if (st == DS_OK && id_out != NULL)
+        *id_out = out.id;
+    return st;
+}
+
+ds_status ds_attestation_record_update(ds_store *store, const ds_attestation *att,
+                                       const ds_attest_update *upd, ds_attest_outcome *out)
+{
+    static const ds_attest_update none;
+    ds_attest_outcome tmp;
     if (store == NULL)
         return DS_E_ARG;
     store->err[0] = '\0';
+    if (out == NULL)
+        out = &tmp;
+    memset(out, 0, sizeof *out);
+    if (upd == NULL)
+        upd = &none;
     NEED(store, att != NULL, "attestation_record: NULL record");
     NEED(store, ds_result_name(att->result) != NULL, "attestation_record: result must be PASS, WARN or FAIL");
     NEED(store, reason_ok(att->reasons), "attestation_record: reasons longer than %d bytes", DS_REASON_MAX);
@@ -456,10 +495,18 @@ ds_status ds_attestation_record(ds_store *store, const ds_attestation *att, int6
          DS_TOKEN_MAX);
     NEED(store, att->token != NULL || att->token_len == 0, "attestation_record: NULL token with a length");
     NEED(store, att->at > 0, "attestation_record: time must be a positive unix time");
+    NEED(store, !upd->set_tamper_count || upd->tamper_count <= DS_TAMPER_COUNT_MAX,
+         "attestation_record: tamper count out of range");
+    NEED(store, reason_ok(upd->reason), "attestation_record: status reason longer than %d bytes",
+         DS_REASON_MAX);
     ds_attestation a = *att;
     if (a.reasons == NULL)
         a.reasons = "";
-    return store->ops->attestation_record(store, &a, id_out);
+    a.action = DS_ACTION_NONE;
+    ds_attest_update u = *upd;
+    if (u.reason == NULL)
+        u.reason = "";
+    return store->ops->attestation_record(store, &a, &u, ds_store_now(), out);
 }
 
 ds_status ds_attestation_list(ds_store *store, const uint8_t device_id[DS_DEVICE_ID_LEN], size_t limit,

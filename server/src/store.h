@@ -15,8 +15,10 @@
  *      transaction: either all its rows are written or none is.
  *   2. A challenge is consumed at most once in total, whatever the number of
  *      processes and servers sharing the database (ds_challenge_consume).
- *   3. A device's last_attest_at / last_result / attest_count change only in
- *      the transaction that inserts the attestation row they describe.
+ *   3. A device's last_attest_at / last_result / attest_count / tamper_count,
+ *      and an automatic quarantine, change only in the transaction that
+ *      inserts the attestation row they describe (ds_attestation_record_update);
+ *      the row's action column says what that transaction did to the device.
  *   4. A device's status changes only along the state machine below.
  *   5. Data reaches SQL only as bound parameters of prepared statements.
  *
@@ -72,15 +74,16 @@ typedef enum ds_status {
 /* Short constant name of a status ("not found"…); never NULL. */
 const char *ds_status_str(ds_status st);
 
-#define DS_DEVICE_ID_LEN   16 /* the APM's permanent serial (DESIGN.md §3) */
-#define DS_DRK_PUB_LEN     65 /* P-256 public key, uncompressed SEC1 (0x04 ‖ X ‖ Y) */
-#define DS_INSTANCE_ID_LEN 33 /* 0x01 ‖ SHA-256(DRK public key) (EAT ueid) */
-#define DS_CHALLENGE_LEN   32
-#define DS_DIGEST_LEN      32
-#define DS_CLASS_MAX       64                    /* device class name: 1..64 of [A-Za-z0-9._-] */
-#define DS_REASON_MAX      1024                  /* status reason / attestation reasons text, bytes */
-#define DS_TOKEN_MAX       16384                 /* stored attestation token, bytes */
-#define DS_EPOCH_MAX       ((uint64_t)INT64_MAX) /* the databases store epochs as signed 64-bit */
+#define DS_DEVICE_ID_LEN    16 /* the APM's permanent serial (DESIGN.md §3) */
+#define DS_DRK_PUB_LEN      65 /* P-256 public key, uncompressed SEC1 (0x04 ‖ X ‖ Y) */
+#define DS_INSTANCE_ID_LEN  33 /* 0x01 ‖ SHA-256(DRK public key) (EAT ueid) */
+#define DS_CHALLENGE_LEN    32
+#define DS_DIGEST_LEN       32
+#define DS_CLASS_MAX        64                    /* device class name: 1..64 of [A-Za-z0-9._-] */
+#define DS_REASON_MAX       1024                  /* status reason / attestation reasons text, bytes */
+#define DS_TOKEN_MAX        16384                 /* stored attestation token, bytes */
+#define DS_EPOCH_MAX        ((uint64_t)INT64_MAX) /* the databases store epochs as signed 64-bit */
+#define DS_TAMPER_COUNT_MAX ((uint64_t)INT64_MAX) /* and tamper counts too */
 
 typedef enum ds_device_status {
     DS_DEV_ANY = 0, /* filter only: any status */
@@ -130,6 +133,8 @@ typedef struct ds_device {
     int64_t last_attest_at; /* time of the most recently recorded attestation; 0 = never */
     ds_result last_result;  /* its result; DS_RESULT_NONE = never */
     uint64_t attest_count;  /* number of attestation rows of this device */
+    bool has_tamper_count;  /* false until an attestation stored a tamper count */
+    uint64_t tamper_count;  /* the APM's tamper count in its last fresh drot-profile token */
 } ds_device;
 
 /* One device of a manufacturing batch. */
@@ -148,6 +153,18 @@ typedef struct ds_device_key {
     int64_t retired_at;
 } ds_device_key;
 
+/* What recording an attestation did to its device besides the bookkeeping
+ * (stored in the row's action column: "" / "quarantined"). */
+typedef enum ds_att_action {
+    DS_ACTION_NONE = 0,
+    DS_ACTION_QUARANTINED = 1, /* the device was moved to quarantined in that transaction */
+} ds_att_action;
+
+/* Name as stored ("" for none, "quarantined"); NULL if out of range. */
+const char *ds_att_action_name(ds_att_action a);
+/* Inverse of the above; DS_E_ARG for an unknown name. */
+ds_status ds_att_action_parse(const char *name, ds_att_action *out);
+
 /* One attestation record. token/token_len may be NULL/0. */
 typedef struct ds_attestation {
     int64_t id; /* increasing in recording order, per database */
@@ -158,7 +175,25 @@ typedef struct ds_attestation {
     uint8_t evidence_digest[DS_DIGEST_LEN];
     const uint8_t *token;
     size_t token_len;
+    ds_att_action action; /* read back by ds_attestation_list; ignored when recording */
 } ds_attestation;
+
+/* Device-row changes that ds_attestation_record_update makes in the same
+ * transaction as the attestation row. A zeroed struct asks for none. */
+typedef struct ds_attest_update {
+    bool set_tamper_count; /* store tamper_count as the device's tamper count */
+    uint64_t tamper_count; /* 0..DS_TAMPER_COUNT_MAX */
+    bool quarantine;       /* move the device to quarantined, if the state machine allows it */
+    const char *reason;    /* status reason for that move (<= DS_REASON_MAX bytes); NULL = "" */
+} ds_attest_update;
+
+/* What ds_attestation_record_update did. */
+typedef struct ds_attest_outcome {
+    int64_t id;                   /* the new attestation row */
+    ds_att_action action;         /* DS_ACTION_QUARANTINED iff the status changed */
+    ds_device_status status;      /* the device's status after the transaction */
+    ds_device_status prev_status; /* and before it */
+} ds_attest_outcome;
 
 /* Iteration callbacks: the pointed-to record is valid only during the call.
  * Return 0 to continue, non-zero to stop (the iterating function then
@@ -297,6 +332,22 @@ ds_status ds_challenge_purge_expired(ds_store *store, int64_t now, uint64_t *pur
  * row id. DS_E_NOT_FOUND if the device does not exist; DS_E_ARG for a result
  * of DS_RESULT_NONE, reasons over DS_REASON_MAX, a token over DS_TOKEN_MAX. */
 ds_status ds_attestation_record(ds_store *store, const ds_attestation *att, int64_t *id_out);
+
+/* ds_attestation_record, plus the device-row changes of upd (may be NULL),
+ * all in ONE transaction that reads the device's status under a write lock:
+ *   - set_tamper_count: the device's tamper_count becomes upd->tamper_count;
+ *   - quarantine: the device moves to quarantined, with upd->reason, and the
+ *     move is logged like ds_device_set_status, when the state machine
+ *     allows it from the current status (registered, enrolled, active). A
+ *     device already quarantined, revoked or decommissioned stays as it is;
+ *     that is not an error (out->action says whether it moved).
+ * The attestation row's action column records the outcome. *out (may be
+ * NULL) receives the row id, the action and the status before and after.
+ * Errors as ds_attestation_record, and DS_E_ARG for a tamper count over
+ * DS_TAMPER_COUNT_MAX or a reason over DS_REASON_MAX; on any error nothing
+ * is changed. */
+ds_status ds_attestation_record_update(ds_store *store, const ds_attestation *att,
+                                       const ds_attest_update *upd, ds_attest_outcome *out);
 
 /* Calls cb for the device's attestations, newest first, at most limit
  * (0 = all). DS_E_NOT_FOUND if the device does not exist. */

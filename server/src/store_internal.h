@@ -50,7 +50,10 @@ typedef struct ds_store_ops {
     ds_status (*challenge_consume)(ds_store *s, const uint8_t *challenge, int64_t now, uint8_t *device_id_out,
                                    bool *bound_out);
     ds_status (*challenge_purge_expired)(ds_store *s, int64_t now, uint64_t *purged);
-    ds_status (*attestation_record)(ds_store *s, const ds_attestation *att, int64_t *id_out);
+    /* upd is never NULL (a zeroed one when the caller gave none); out is
+     * never NULL either */
+    ds_status (*attestation_record)(ds_store *s, const ds_attestation *att, const ds_attest_update *upd,
+                                    int64_t now, ds_attest_outcome *out);
     ds_status (*attestation_list)(ds_store *s, const uint8_t *device_id, size_t limit, ds_attestation_cb cb,
                                   void *ctx);
 } ds_store_ops;

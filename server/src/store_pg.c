@@ -6,8 +6,10 @@
  *   - a read-then-write transaction (status transition, key rotation) reads
  *     the device row with SELECT … FOR UPDATE, so a concurrent change of the
  *     same device waits for this one and then sees its result;
- *   - ds_attestation_record UPDATEs the device row first (taking its row
- *     lock), then inserts the attestation, in one transaction;
+ *   - ds_attestation_record reads the device's status FOR UPDATE first
+ *     (taking its row lock), updates the row (bookkeeping, tamper count, an
+ *     automatic quarantine decided on that status), then inserts the
+ *     attestation, in one transaction;
  *   - a challenge is consumed by one autocommit DELETE … RETURNING: a second
  *     consumer blocks on the row lock, and when the first commits it re-checks
  *     the row, finds it gone and returns no row. So exactly one of any number
@@ -46,6 +48,7 @@ enum {
     Q_CH_CONSUME,
     Q_CH_PURGE,
     Q_ATT_DEVICE,
+    Q_ATT_TAMPER,
     Q_ATT_INSERT,
     Q_ATT_LIST,
     Q_MIG_TABLE,
@@ -57,7 +60,7 @@ enum {
 
 #define DEV_COLS                                                                                             \
     "device_id, class, drk_pub, instance_id, epoch, status, status_reason, registered_at, updated_at, "      \
-    "last_attest_at, last_result, attest_count"
+    "last_attest_at, last_result, attest_count, tamper_count"
 
 static const char *const sql_text[Q_COUNT] = {
     [Q_DEV_INSERT] =
@@ -87,10 +90,13 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_ATT_DEVICE] =
         "UPDATE devices SET last_attest_at = $2, last_result = $3, attest_count = attest_count + 1 "
         "WHERE device_id = $1",
-    [Q_ATT_INSERT] = "INSERT INTO attestations (device_id, at, result, reasons, evidence_digest, token) "
-                     "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    [Q_ATT_LIST] = "SELECT id, device_id, at, result, reasons, evidence_digest, token FROM attestations "
-                   "WHERE device_id = $1 ORDER BY id DESC LIMIT $2",
+    [Q_ATT_TAMPER] = "UPDATE devices SET tamper_count = $2 WHERE device_id = $1",
+    [Q_ATT_INSERT] =
+        "INSERT INTO attestations (device_id, at, result, reasons, evidence_digest, token, action) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    [Q_ATT_LIST] =
+        "SELECT id, device_id, at, result, reasons, evidence_digest, token, action FROM attestations "
+        "WHERE device_id = $1 ORDER BY id DESC LIMIT $2",
     [Q_MIG_TABLE] = "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
                     "AND tablename = 'schema_migrations'",
     [Q_MIG_VERSION] = "SELECT coalesce(max(version), 0)::bigint FROM schema_migrations",
@@ -282,6 +288,8 @@ static ds_status row_device(pg_store *s, const PGresult *r, int row, ds_device *
     d->last_attest_at = g_int(r, row, 9);
     g_text(r, row, 10, result, sizeof result);
     d->attest_count = (uint64_t)g_int(r, row, 11);
+    d->has_tamper_count = !PQgetisnull(r, row, 12);
+    d->tamper_count = (uint64_t)g_int(r, row, 12);
     if (!ok || ds_device_status_parse(status, &d->status) != DS_OK ||
         (result[0] != '\0' && ds_result_parse(result, &d->last_result) != DS_OK))
         return ds_store_fail(&s->base, DS_E_CORRUPT, "postgres: malformed devices row");
@@ -462,47 +470,65 @@ static ds_status pg_device_list(ds_store *base, const ds_device_filter *f, ds_de
     return st;
 }
 
-static ds_status pg_set_status(ds_store *base, const uint8_t *id, ds_device_status to, const char *reason,
-                               int64_t now)
+/* Inside the open transaction: the device's status, its row locked
+ * (SELECT … FOR UPDATE) until the transaction ends. */
+static ds_status pg_current_status(pg_store *s, const uint8_t *id, ds_device_status *cur)
 {
-    pg_store *s = pg(base);
-    ds_status r = pg_begin(s);
-    if (r != DS_OK)
-        return r;
+    ds_status r;
     pg_params p = {0};
     p_blob(&p, id, DS_DEVICE_ID_LEN);
     PGresult *res = pg_q(s, Q_DEV_STATUS, &p, &r);
     if (res == NULL)
-        return pg_rollback(s, r);
-    ds_device_status cur = DS_DEV_ANY;
+        return r;
     char name[32] = "";
-    if (PQntuples(res) == 1)
-        g_text(res, 0, 0, name, sizeof name);
     int rows = PQntuples(res);
+    if (rows == 1)
+        g_text(res, 0, 0, name, sizeof name);
     PQclear(res);
     if (rows != 1)
-        return pg_rollback(s, ds_store_fail(base, DS_E_NOT_FOUND, "no such device"));
-    if (ds_device_status_parse(name, &cur) != DS_OK)
-        return pg_rollback(s, ds_store_fail(base, DS_E_CORRUPT, "postgres: bad status '%s'", name));
-    if (cur == to) /* idempotent retry: nothing to record */
-        return pg_rollback(s, DS_OK);
-    if (!ds_device_transition_allowed(cur, to))
-        return pg_rollback(s, ds_store_fail(base, DS_E_CONFLICT, "status transition %s -> %s is not allowed",
-                                            ds_device_status_name(cur), ds_device_status_name(to)));
+        return ds_store_fail(&s->base, DS_E_NOT_FOUND, "no such device");
+    if (ds_device_status_parse(name, cur) != DS_OK)
+        return ds_store_fail(&s->base, DS_E_CORRUPT, "postgres: bad status '%s'", name);
+    return DS_OK;
+}
+
+/* Inside the open transaction: status cur → to, and its log row. */
+static ds_status pg_write_status(pg_store *s, const uint8_t *id, ds_device_status cur, ds_device_status to,
+                                 const char *reason, int64_t now)
+{
     pg_params u = {0};
     p_blob(&u, id, DS_DEVICE_ID_LEN);
     p_text(&u, ds_device_status_name(to));
     p_text(&u, reason);
     p_int(&u, now);
-    if ((r = pg_run(s, Q_DEV_SET_STATUS, &u, NULL)) != DS_OK)
-        return pg_rollback(s, r);
+    ds_status r = pg_run(s, Q_DEV_SET_STATUS, &u, NULL);
+    if (r != DS_OK)
+        return r;
     pg_params l = {0};
     p_blob(&l, id, DS_DEVICE_ID_LEN);
     p_text(&l, ds_device_status_name(cur));
     p_text(&l, ds_device_status_name(to));
     p_text(&l, reason);
     p_int(&l, now);
-    if ((r = pg_run(s, Q_STATUS_LOG, &l, NULL)) != DS_OK)
+    return pg_run(s, Q_STATUS_LOG, &l, NULL);
+}
+
+static ds_status pg_set_status(ds_store *base, const uint8_t *id, ds_device_status to, const char *reason,
+                               int64_t now)
+{
+    pg_store *s = pg(base);
+    ds_device_status cur = DS_DEV_ANY;
+    ds_status r = pg_begin(s);
+    if (r != DS_OK)
+        return r;
+    if ((r = pg_current_status(s, id, &cur)) != DS_OK)
+        return pg_rollback(s, r);
+    if (cur == to) /* idempotent retry: nothing to record */
+        return pg_rollback(s, DS_OK);
+    if (!ds_device_transition_allowed(cur, to))
+        return pg_rollback(s, ds_store_fail(base, DS_E_CONFLICT, "status transition %s -> %s is not allowed",
+                                            ds_device_status_name(cur), ds_device_status_name(to)));
+    if ((r = pg_write_status(s, id, cur, to, reason, now)) != DS_OK)
         return pg_rollback(s, r);
     r = pg_commit(s);
     return r == DS_OK ? DS_OK : pg_rollback(s, r);
@@ -657,21 +683,51 @@ static ds_status pg_challenge_purge(ds_store *base, int64_t now, uint64_t *purge
 
 /* ---- attestations --------------------------------------------------------------- */
 
-static ds_status pg_att_record(ds_store *base, const ds_attestation *a, int64_t *id_out)
+/* The device-row part of recording an attestation, inside the open
+ * transaction; the status is read with the row locked, so the change is
+ * made from the status it was decided on. */
+static ds_status pg_att_device(pg_store *s, const ds_attestation *a, const ds_attest_update *upd, int64_t now,
+                               ds_attest_outcome *out)
+{
+    ds_status r = pg_current_status(s, a->device_id, &out->prev_status);
+    if (r != DS_OK)
+        return r;
+    out->status = out->prev_status;
+    pg_params u = {0};
+    p_blob(&u, a->device_id, DS_DEVICE_ID_LEN);
+    p_int(&u, a->at);
+    p_text(&u, ds_result_name(a->result));
+    if ((r = pg_run(s, Q_ATT_DEVICE, &u, NULL)) != DS_OK)
+        return r;
+    if (upd->set_tamper_count) {
+        pg_params t = {0};
+        p_blob(&t, a->device_id, DS_DEVICE_ID_LEN);
+        p_int(&t, (int64_t)upd->tamper_count);
+        if ((r = pg_run(s, Q_ATT_TAMPER, &t, NULL)) != DS_OK)
+            return r;
+    }
+    if (upd->quarantine && out->prev_status != DS_DEV_QUARANTINED &&
+        ds_device_transition_allowed(out->prev_status, DS_DEV_QUARANTINED)) {
+        r = pg_write_status(s, a->device_id, out->prev_status, DS_DEV_QUARANTINED, upd->reason, now);
+        if (r != DS_OK)
+            return r;
+        out->status = DS_DEV_QUARANTINED;
+        out->action = DS_ACTION_QUARANTINED;
+    }
+    return DS_OK;
+}
+
+static ds_status pg_att_record(ds_store *base, const ds_attestation *a, const ds_attest_update *upd,
+                               int64_t now, ds_attest_outcome *out)
 {
     pg_store *s = pg(base);
     ds_status r = pg_begin(s);
     if (r != DS_OK)
         return r;
-    pg_params u = {0};
-    p_blob(&u, a->device_id, DS_DEVICE_ID_LEN);
-    p_int(&u, a->at);
-    p_text(&u, ds_result_name(a->result));
-    long n = 0;
-    if ((r = pg_run(s, Q_ATT_DEVICE, &u, &n)) != DS_OK)
+    if ((r = pg_att_device(s, a, upd, now, out)) != DS_OK) {
+        memset(out, 0, sizeof *out);
         return pg_rollback(s, r);
-    if (n != 1)
-        return pg_rollback(s, ds_store_fail(base, DS_E_NOT_FOUND, "no such device"));
+    }
     pg_params p = {0};
     p_blob(&p, a->device_id, DS_DEVICE_ID_LEN);
     p_int(&p, a->at);
@@ -679,15 +735,17 @@ static ds_status pg_att_record(ds_store *base, const ds_attestation *a, int64_t 
     p_text(&p, a->reasons);
     p_blob(&p, a->evidence_digest, DS_DIGEST_LEN);
     p_blob(&p, a->token, a->token_len);
+    p_text(&p, ds_att_action_name(out->action));
     PGresult *res = pg_q(s, Q_ATT_INSERT, &p, &r);
-    if (res == NULL)
+    if (res != NULL) {
+        out->id = PQntuples(res) == 1 ? g_int(res, 0, 0) : 0;
+        PQclear(res);
+        r = pg_commit(s);
+    }
+    if (r != DS_OK) {
+        memset(out, 0, sizeof *out);
         return pg_rollback(s, r);
-    int64_t id = PQntuples(res) == 1 ? g_int(res, 0, 0) : 0;
-    PQclear(res);
-    if ((r = pg_commit(s)) != DS_OK)
-        return pg_rollback(s, r);
-    if (id_out != NULL)
-        *id_out = id;
+    }
     return DS_OK;
 }
 
@@ -709,11 +767,12 @@ static ds_status pg_att_list(ds_store *base, const uint8_t *id, size_t limit, ds
     char reasons[DS_REASON_MAX + 1];
     for (int i = 0; i < PQntuples(r); i++) {
         ds_attestation a = {0};
-        char result[8];
+        char result[8], action[16];
         a.id = g_int(r, i, 0);
         a.at = g_int(r, i, 2);
         g_text(r, i, 3, result, sizeof result);
         g_text(r, i, 4, reasons, sizeof reasons);
+        g_text(r, i, 7, action, sizeof action);
         a.reasons = reasons;
         if (!PQgetisnull(r, i, 6)) {
             a.token = (const uint8_t *)PQgetvalue(r, i, 6);
@@ -721,7 +780,7 @@ static ds_status pg_att_list(ds_store *base, const uint8_t *id, size_t limit, ds
         }
         if (!g_blob(r, i, 1, a.device_id, DS_DEVICE_ID_LEN) ||
             !g_blob(r, i, 5, a.evidence_digest, DS_DIGEST_LEN) ||
-            ds_result_parse(result, &a.result) != DS_OK) {
+            ds_result_parse(result, &a.result) != DS_OK || ds_att_action_parse(action, &a.action) != DS_OK) {
             st = ds_store_fail(base, DS_E_CORRUPT, "postgres: malformed attestations row");
             break;
         }

@@ -46,6 +46,7 @@ enum {
     Q_CH_CONSUME,
     Q_CH_PURGE,
     Q_ATT_DEVICE,
+    Q_ATT_TAMPER,
     Q_ATT_INSERT,
     Q_ATT_LIST,
     Q_MIG_TABLE,
@@ -57,7 +58,7 @@ enum {
 
 #define DEV_COLS                                                                                             \
     "device_id, class, drk_pub, instance_id, epoch, status, status_reason, registered_at, updated_at, "      \
-    "last_attest_at, last_result, attest_count"
+    "last_attest_at, last_result, attest_count, tamper_count"
 
 static const char *const sql_text[Q_COUNT] = {
     [Q_DEV_INSERT] =
@@ -87,10 +88,13 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_ATT_DEVICE] =
         "UPDATE devices SET last_attest_at = ?2, last_result = ?3, attest_count = attest_count + 1 "
         "WHERE device_id = ?1",
-    [Q_ATT_INSERT] = "INSERT INTO attestations (device_id, at, result, reasons, evidence_digest, token) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [Q_ATT_LIST] = "SELECT id, device_id, at, result, reasons, evidence_digest, token FROM attestations "
-                   "WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2",
+    [Q_ATT_TAMPER] = "UPDATE devices SET tamper_count = ?2 WHERE device_id = ?1",
+    [Q_ATT_INSERT] =
+        "INSERT INTO attestations (device_id, at, result, reasons, evidence_digest, token, action) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_ATT_LIST] =
+        "SELECT id, device_id, at, result, reasons, evidence_digest, token, action FROM attestations "
+        "WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2",
     [Q_MIG_TABLE] = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
     [Q_MIG_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
     [Q_MIG_INSERT] = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
@@ -222,6 +226,8 @@ static ds_status row_device(sq_store *s, sqlite3_stmt *st, ds_device *d)
     d->last_attest_at = sqlite3_column_int64(st, 9); /* NULL reads as 0 = never */
     col_text(st, 10, result, sizeof result);
     d->attest_count = (uint64_t)sqlite3_column_int64(st, 11);
+    d->has_tamper_count = sqlite3_column_type(st, 12) != SQLITE_NULL;
+    d->tamper_count = (uint64_t)sqlite3_column_int64(st, 12);
     if (!ok || ds_device_status_parse(status, &d->status) != DS_OK ||
         (result[0] != '\0' && ds_result_parse(result, &d->last_result) != DS_OK))
         return ds_store_fail(&s->base, DS_E_CORRUPT, "sqlite: malformed devices row");
@@ -466,6 +472,28 @@ static ds_status sq_current_status(sq_store *s, const uint8_t *id, ds_device_sta
     return r;
 }
 
+/* Inside the open transaction: status cur → to, and its log row. */
+static ds_status sq_write_status(sq_store *s, const uint8_t *id, ds_device_status cur, ds_device_status to,
+                                 const char *reason, int64_t now)
+{
+    sqlite3_stmt *st;
+    ds_status r = sq_prep(s, Q_DEV_SET_STATUS, &st);
+    if (r != DS_OK)
+        return r;
+    bind_blob(st, 1, id, DS_DEVICE_ID_LEN);
+    bind_text(st, 2, ds_device_status_name(to));
+    bind_text(st, 3, reason);
+    sqlite3_bind_int64(st, 4, now);
+    if ((r = sq_run(s, st, "set status")) != DS_OK || (r = sq_prep(s, Q_STATUS_LOG, &st)) != DS_OK)
+        return r;
+    bind_blob(st, 1, id, DS_DEVICE_ID_LEN);
+    bind_text(st, 2, ds_device_status_name(cur));
+    bind_text(st, 3, ds_device_status_name(to));
+    bind_text(st, 4, reason);
+    sqlite3_bind_int64(st, 5, now);
+    return sq_run(s, st, "status log");
+}
+
 static ds_status sq_set_status(ds_store *base, const uint8_t *id, ds_device_status to, const char *reason,
                                int64_t now)
 {
@@ -481,23 +509,7 @@ static ds_status sq_set_status(ds_store *base, const uint8_t *id, ds_device_stat
     if (!ds_device_transition_allowed(cur, to))
         return sq_rollback(s, ds_store_fail(base, DS_E_CONFLICT, "status transition %s -> %s is not allowed",
                                             ds_device_status_name(cur), ds_device_status_name(to)));
-    sqlite3_stmt *st;
-    if ((r = sq_prep(s, Q_DEV_SET_STATUS, &st)) != DS_OK)
-        return sq_rollback(s, r);
-    bind_blob(st, 1, id, DS_DEVICE_ID_LEN);
-    bind_text(st, 2, ds_device_status_name(to));
-    bind_text(st, 3, reason);
-    sqlite3_bind_int64(st, 4, now);
-    if ((r = sq_run(s, st, "set status")) != DS_OK)
-        return sq_rollback(s, r);
-    if ((r = sq_prep(s, Q_STATUS_LOG, &st)) != DS_OK)
-        return sq_rollback(s, r);
-    bind_blob(st, 1, id, DS_DEVICE_ID_LEN);
-    bind_text(st, 2, ds_device_status_name(cur));
-    bind_text(st, 3, ds_device_status_name(to));
-    bind_text(st, 4, reason);
-    sqlite3_bind_int64(st, 5, now);
-    if ((r = sq_run(s, st, "status log")) != DS_OK)
+    if ((r = sq_write_status(s, id, cur, to, reason, now)) != DS_OK)
         return sq_rollback(s, r);
     r = sq_commit(s);
     return r == DS_OK ? DS_OK : sq_rollback(s, r);
@@ -677,37 +689,74 @@ static ds_status sq_challenge_purge(ds_store *base, int64_t now, uint64_t *purge
 
 /* ---- attestations --------------------------------------------------------------- */
 
-static ds_status sq_att_record(ds_store *base, const ds_attestation *a, int64_t *id_out)
+/* The device-row part of recording an attestation, inside the open
+ * transaction (whose BEGIN IMMEDIATE holds the write lock, so the status
+ * read here is the one the change is made from). */
+static ds_status sq_att_device(sq_store *s, const ds_attestation *a, const ds_attest_update *u, int64_t now,
+                               ds_attest_outcome *out)
+{
+    sqlite3_stmt *st;
+    ds_status r = sq_current_status(s, a->device_id, &out->prev_status);
+    if (r != DS_OK)
+        return r;
+    out->status = out->prev_status;
+    if ((r = sq_prep(s, Q_ATT_DEVICE, &st)) != DS_OK)
+        return r;
+    bind_blob(st, 1, a->device_id, DS_DEVICE_ID_LEN);
+    sqlite3_bind_int64(st, 2, a->at);
+    bind_text(st, 3, ds_result_name(a->result));
+    if ((r = sq_run(s, st, "attestation device")) != DS_OK)
+        return r;
+    if (u->set_tamper_count) {
+        if ((r = sq_prep(s, Q_ATT_TAMPER, &st)) != DS_OK)
+            return r;
+        bind_blob(st, 1, a->device_id, DS_DEVICE_ID_LEN);
+        sqlite3_bind_int64(st, 2, (int64_t)u->tamper_count);
+        if ((r = sq_run(s, st, "tamper count")) != DS_OK)
+            return r;
+    }
+    if (u->quarantine && out->prev_status != DS_DEV_QUARANTINED &&
+        ds_device_transition_allowed(out->prev_status, DS_DEV_QUARANTINED)) {
+        r = sq_write_status(s, a->device_id, out->prev_status, DS_DEV_QUARANTINED, u->reason, now);
+        if (r != DS_OK)
+            return r;
+        out->status = DS_DEV_QUARANTINED;
+        out->action = DS_ACTION_QUARANTINED;
+    }
+    return DS_OK;
+}
+
+static ds_status sq_att_record(ds_store *base, const ds_attestation *a, const ds_attest_update *u,
+                               int64_t now, ds_attest_outcome *out)
 {
     sq_store *s = sq(base);
     ds_status r = sq_begin(s);
     if (r != DS_OK)
         return r;
+    if ((r = sq_att_device(s, a, u, now, out)) != DS_OK) {
+        memset(out, 0, sizeof *out);
+        return sq_rollback(s, r);
+    }
     sqlite3_stmt *st;
-    if ((r = sq_prep(s, Q_ATT_DEVICE, &st)) != DS_OK)
+    if ((r = sq_prep(s, Q_ATT_INSERT, &st)) != DS_OK) {
+        memset(out, 0, sizeof *out);
         return sq_rollback(s, r);
-    bind_blob(st, 1, a->device_id, DS_DEVICE_ID_LEN);
-    sqlite3_bind_int64(st, 2, a->at);
-    bind_text(st, 3, ds_result_name(a->result));
-    if ((r = sq_run(s, st, "attestation device")) != DS_OK)
-        return sq_rollback(s, r);
-    if (sqlite3_changes64(s->db) != 1)
-        return sq_rollback(s, ds_store_fail(base, DS_E_NOT_FOUND, "no such device"));
-    if ((r = sq_prep(s, Q_ATT_INSERT, &st)) != DS_OK)
-        return sq_rollback(s, r);
+    }
     bind_blob(st, 1, a->device_id, DS_DEVICE_ID_LEN);
     sqlite3_bind_int64(st, 2, a->at);
     bind_text(st, 3, ds_result_name(a->result));
     bind_text(st, 4, a->reasons);
     bind_blob(st, 5, a->evidence_digest, DS_DIGEST_LEN);
     bind_blob(st, 6, a->token, a->token_len);
-    if ((r = sq_run(s, st, "attestation insert")) != DS_OK)
+    bind_text(st, 7, ds_att_action_name(out->action));
+    if ((r = sq_run(s, st, "attestation insert")) == DS_OK) {
+        out->id = sqlite3_last_insert_rowid(s->db);
+        r = sq_commit(s);
+    }
+    if (r != DS_OK) {
+        memset(out, 0, sizeof *out);
         return sq_rollback(s, r);
-    int64_t id = sqlite3_last_insert_rowid(s->db);
-    if ((r = sq_commit(s)) != DS_OK)
-        return sq_rollback(s, r);
-    if (id_out != NULL)
-        *id_out = id;
+    }
     return DS_OK;
 }
 
@@ -727,16 +776,17 @@ static ds_status sq_att_list(ds_store *base, const uint8_t *id, size_t limit, ds
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ds_attestation a = {0};
-        char result[8];
+        char result[8], action[16];
         a.id = sqlite3_column_int64(st, 0);
         a.at = sqlite3_column_int64(st, 2);
         col_text(st, 3, result, sizeof result);
         a.reasons = (const char *)sqlite3_column_text(st, 4);
         a.token = sqlite3_column_blob(st, 6);
         a.token_len = (size_t)sqlite3_column_bytes(st, 6);
+        col_text(st, 7, action, sizeof action);
         if (!col_blob(st, 1, a.device_id, DS_DEVICE_ID_LEN) ||
             !col_blob(st, 5, a.evidence_digest, DS_DIGEST_LEN) ||
-            ds_result_parse(result, &a.result) != DS_OK) {
+            ds_result_parse(result, &a.result) != DS_OK || ds_att_action_parse(action, &a.action) != DS_OK) {
             r = ds_store_fail(base, DS_E_CORRUPT, "sqlite: malformed attestations row");
             break;
         }

@@ -399,6 +399,37 @@ static void check_tamper(vctx *v, const ds_reference *ref, const drot_eat_drot_c
     if (ref->has_tamper_max_count && d->tamper_count > ref->tamper_max_count)
         add_reason(v, DS_R_TAMPER, DS_SEV_WARN, "tamper count %llu is above the reference maximum %llu",
                    (unsigned long long)d->tamper_count, (unsigned long long)ref->tamper_max_count);
+    if (d->tamper_count > DS_VERIFY_TAMPER_COUNT_MAX)
+        add_reason(v, DS_R_TAMPER, DS_SEV_FAIL, "tamper count %llu is out of range (over 2^63-1)",
+                   (unsigned long long)d->tamper_count);
+}
+
+/*
+ * The tamper count against the previous attestation's (V4: called only for
+ * fresh evidence). A voltage or temperature excursion locks the APM's keys
+ * for the rest of that boot, so no token ever shows its "seen this boot"
+ * bit: the count, persistent in the APM's flash, is the only signed trace.
+ * It only ever grows; a smaller count means the tamper log is not the one
+ * the device had (flash rolled back to an older image, or replaced).
+ */
+static void check_tamper_count(vctx *v, const ds_verify_input *in, uint64_t count)
+{
+    uint64_t prev = in->prev_tamper_count, n;
+
+    if (!in->has_prev_tamper_count || count > DS_VERIFY_TAMPER_COUNT_MAX)
+        return;
+    if (count > prev) {
+        n = count - prev;
+        add_reason(
+            v, DS_R_TAMPER, in->reference->tamper_new_events == DS_REF_SEV_WARN ? DS_SEV_WARN : DS_SEV_FAIL,
+            "%llu new tamper event%s logged since the last attestation (count %llu -> %llu)",
+            (unsigned long long)n, n == 1 ? "" : "s", (unsigned long long)prev, (unsigned long long)count);
+    } else if (count < prev) {
+        add_reason(
+            v, DS_R_TAMPER, DS_SEV_FAIL,
+            "tamper log count went back from %llu to %llu: the APM's flash was rolled back or replaced",
+            (unsigned long long)prev, (unsigned long long)count);
+    }
 }
 
 static bool type_is(const drot_eat_sw_component *sc, const char *type)
@@ -537,6 +568,7 @@ ds_verdict ds_verify_token(const ds_verify_input *in, ds_verify_result *out)
     drot_eat_profile want;
     uint8_t ueid[DROT_EAT_INSTANCE_ID_LEN];
     vctx v;
+    size_t fails_before;
     bool completed = false;
 
     if (out == NULL)
@@ -572,11 +604,16 @@ ds_verdict ds_verify_token(const ds_verify_input *in, ds_verify_result *out)
         goto done;
     summarise(&out->claims, &claims);
 
+    fails_before = v.fails;
     check_binding(&v, in, &claims, ueid);
     if (claims.profile == DROT_EAT_PROFILE_DROT) {
         check_identity(&v, in->device, &claims);
+        out->fresh_evidence = v.fails == fails_before; /* V4 */
         check_tamper(&v, in->reference, &claims.drot);
+        if (out->fresh_evidence)
+            check_tamper_count(&v, in, claims.drot.tamper_count);
     } else {
+        out->fresh_evidence = v.fails == fails_before; /* V4 */
         add_reason(&v, DS_R_PROFILE_LIMITED, DS_SEV_WARN,
                    "psa profile: device id, epoch, SVN and tamper claims are not reported and not checked");
     }

@@ -25,8 +25,10 @@
  *   7. nonce == SHA-256(challenge || exporter), constant time         NONCE
  *   8. signed instance id claim == kid (the kid itself is unsigned)   INSTANCE_ID
  *   9. device id claim == registered; epoch claim == expected;
- *      tamper bits against the reference lists and tamper count
- *      (drot profile; psa: one PROFILE_LIMITED warning instead)       DEVICE_ID, EPOCH, TAMPER
+ *      tamper bits against the reference lists and tamper count;
+ *      tamper count against the previous attestation's, once steps
+ *      7..9 showed the token fresh and this device's (drot profile;
+ *      psa: one PROFILE_LIMITED warning instead)                      DEVICE_ID, EPOCH, TAMPER
  *  10. lifecycle secured; PSA RoT provisioning WARN if allowed       LIFECYCLE
  *  11. every reference component present, digest, signer, version,
  *      SVN; components the reference does not name                   COMP_*
@@ -40,6 +42,13 @@
  *       into it.
  *   V3. Every comparison of a nonce, key hash, device id or digest is
  *       constant time (drot_ct_equal).
+ *   V4. fresh_evidence is true only when the signature verified under the
+ *       registered key and the nonce, instance id and (drot) device id and
+ *       epoch checks found nothing: only such a token says something about
+ *       the device's state now. The tamper count is compared with the
+ *       previous one only then, and callers move the stored tamper baseline
+ *       only then, so a replayed or relayed token can neither raise an alarm
+ *       about the count nor reset it.
  *
  * The verifier does not know about challenges' lifetime or single use: the
  * caller (the storage layer) consumes the challenge, refuses an expired or
@@ -63,6 +72,9 @@
 #define DS_CHALLENGE_LEN        32
 #define DS_EXPORTER_LEN         32 /* TLS 1.3 exporter, label EXPORTER-Channel-Binding (RFC 9266) */
 #define DS_VERIFY_DEVICE_ID_LEN DROT_EAT_DEVICE_ID_LEN
+/* The largest tamper count accepted: storage keeps counts as signed 64-bit
+ * integers, and no APM logs 2^63 events. A larger count is FAIL tamper. */
+#define DS_VERIFY_TAMPER_COUNT_MAX ((uint64_t)INT64_MAX)
 
 /* Verdicts. Far apart in bits (STYLE.md habit 4): no flipped bit or small
  * corruption turns FAIL into PASS, and zero (a zeroed result) is not one. */
@@ -95,7 +107,8 @@ typedef enum ds_reason_code {
     DS_R_DEVICE_ID = 13,      /* FAIL: device id claim != registered */
     DS_R_EPOCH = 14,          /* FAIL: epoch claim != expected */
     DS_R_LIFECYCLE = 15,      /* FAIL not secured; WARN provisioning when allowed */
-    DS_R_TAMPER = 16,         /* FAIL or WARN by the reference's tamper lists; WARN count */
+    DS_R_TAMPER = 16,         /* FAIL or WARN by the reference's tamper lists; WARN count over the
+                                 maximum; FAIL/WARN (tamper.new_events) count risen; FAIL count fallen */
     DS_R_COMP_MISSING = 17,   /* FAIL: a reference component is not reported */
     DS_R_COMP_DIGEST = 18,    /* FAIL: digest not among the allowed ones */
     DS_R_COMP_SIGNER = 19,    /* FAIL: signer id not among the allowed ones */
@@ -129,6 +142,11 @@ typedef struct ds_verify_input {
     const ds_device_record *device;
     const ds_reference *reference;     /* the device class's reference values */
     drot_eat_profile required_profile; /* DROT_EAT_PROFILE_NONE: the reference's */
+    /* The tamper count of the device's last verified drot-profile
+     * attestation, as storage keeps it (store.h, ds_device.tamper_count);
+     * has_prev_tamper_count false before the first one (nothing to compare). */
+    bool has_prev_tamper_count;
+    uint64_t prev_tamper_count;
 } ds_verify_input;
 
 typedef struct ds_reason {
@@ -179,6 +197,10 @@ typedef struct ds_verify_result {
     bool has_evidence_digest;
     uint8_t evidence_digest[DROT_SHA256_LEN];
     ds_claims_summary claims;
+    /* V4: the token is this device's own evidence for this challenge and
+     * connection. With claims.has_drot_claims, claims.tamper_count is then
+     * the device's tamper count now (the caller's new baseline). */
+    bool fresh_evidence;
 } ds_verify_result;
 
 /*

@@ -32,8 +32,10 @@ static const char EXAMPLE[] =
     "  ],\n"
     "  \"lifecycle\": {\"allow_provisioning\": false},\n"
     "  \"tamper\": {\"fail_on\": [\"intrusion\"], \"warn_on\": [\"voltage\", "
-    "\"temperature\"], \"max_count\": 3},\n"
-    "  \"require_profile\": \"drot\"\n"
+    "\"temperature\"], \"max_count\": 3,\n"
+    "             \"new_events\": \"warn\"},\n"
+    "  \"require_profile\": \"drot\",\n"
+    "  \"on_fail\": \"quarantine\"\n"
     "}\n";
 
 static ds_reference g_ref;
@@ -52,7 +54,8 @@ static void expect_error(const char *json, const char *want)
 }
 
 /* Test 1: the docs/verifier.md example / parses; every field lands where
- * documented (upper-case hex accepted, both lists, tamper masks, count). */
+ * documented (upper-case hex accepted, both lists, tamper masks, count,
+ * new_events "warn", on_fail "quarantine"). */
 static void test_example_parses(void **state)
 {
     char err[256];
@@ -82,12 +85,16 @@ static void test_example_parses(void **state)
     assert_int_equal(g_ref.tamper_warn, DS_TAMPER_VOLTAGE | DS_TAMPER_TEMPERATURE);
     assert_true(g_ref.has_tamper_max_count);
     assert_int_equal(g_ref.tamper_max_count, 3);
+    assert_int_equal(g_ref.tamper_new_events, DS_REF_SEV_WARN);
     assert_int_equal(g_ref.require_profile, DROT_EAT_PROFILE_DROT);
+    assert_int_equal(g_ref.on_fail, DS_REF_ON_FAIL_QUARANTINE);
 }
 
 /* Test 2: the smallest document / the defaults: drot profile, no
- * provisioning, tamper fail on intrusion and warn on the other three. Also
- * "psa" and allow_provisioning true are read. */
+ * provisioning, tamper fail on intrusion and warn on the other three, a
+ * risen tamper count fails, no automatic action on FAIL. Also "psa" and
+ * allow_provisioning true are read, and an empty tamper object keeps
+ * new_events at "fail". */
 static void test_defaults(void **state)
 {
     static const char min[] = "{\"class\":\"c\",\"components\":[{\"type\":\"APM\"}]}";
@@ -101,11 +108,49 @@ static void test_defaults(void **state)
     assert_int_equal(g_ref.tamper_fail, DS_TAMPER_INTRUSION);
     assert_int_equal(g_ref.tamper_warn, DS_TAMPER_VOLTAGE | DS_TAMPER_TEMPERATURE | DS_TAMPER_LOCKED);
     assert_false(g_ref.has_tamper_max_count);
+    assert_int_equal(g_ref.tamper_new_events, DS_REF_SEV_FAIL);
+    assert_int_equal(g_ref.on_fail, DS_REF_ON_FAIL_NONE);
+    memset(&g_ref, 0x55, sizeof g_ref); /* the defaults are written, not left over */
     assert_int_equal(ds_reference_parse(psa, strlen(psa), &g_ref, NULL, 0), 0);
     assert_int_equal(g_ref.require_profile, DROT_EAT_PROFILE_PSA);
     assert_true(g_ref.allow_provisioning);
     assert_int_equal(g_ref.tamper_fail, 0);
     assert_int_equal(g_ref.tamper_warn, 0);
+    assert_int_equal(g_ref.tamper_new_events, DS_REF_SEV_FAIL);
+    assert_int_equal(g_ref.on_fail, DS_REF_ON_FAIL_NONE);
+}
+
+/* Test 7: tamper/new_events and on_fail, each word / read as written;
+ * both together with the other tamper fields. */
+static void test_new_events_and_on_fail(void **state)
+{
+    static const struct {
+        const char *json;
+        ds_ref_severity sev;
+        ds_ref_on_fail on_fail;
+    } ok[] = {
+        {"{\"class\":\"c\",\"components\":[{\"type\":\"APM\"}],\"tamper\":{\"new_events\":\"fail\"}}",
+         DS_REF_SEV_FAIL, DS_REF_ON_FAIL_NONE},
+        {"{\"class\":\"c\",\"components\":[{\"type\":\"APM\"}],\"tamper\":{\"new_events\":\"warn\"}}",
+         DS_REF_SEV_WARN, DS_REF_ON_FAIL_NONE},
+        {"{\"class\":\"c\",\"components\":[{\"type\":\"APM\"}],\"on_fail\":\"none\"}", DS_REF_SEV_FAIL,
+         DS_REF_ON_FAIL_NONE},
+        {"{\"on_fail\":\"quarantine\",\"class\":\"c\",\"components\":[{\"type\":\"APM\"}],"
+         "\"tamper\":{\"fail_on\":[\"intrusion\"],\"new_events\":\"warn\",\"max_count\":0}}",
+         DS_REF_SEV_WARN, DS_REF_ON_FAIL_QUARANTINE},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char err[256];
+        memset(&g_ref, 0x55, sizeof g_ref);
+        if (ds_reference_parse(ok[i].json, strlen(ok[i].json), &g_ref, err, sizeof err) != 0)
+            fail_msg("%s: %s", ok[i].json, err);
+        assert_int_equal(g_ref.tamper_new_events, ok[i].sev);
+        assert_int_equal(g_ref.on_fail, ok[i].on_fail);
+    }
+    assert_true(g_ref.has_tamper_max_count);
+    assert_int_equal(g_ref.tamper_max_count, 0);
+    assert_int_equal(g_ref.tamper_fail, DS_TAMPER_INTRUSION);
 }
 
 /* Test 3: one defect per document / refused with the exact field and why. */
@@ -167,6 +212,22 @@ static void test_errors_name_the_field(void **state)
          "/tamper/max_count: not an integer"},
         {"{\"class\":\"c\",\"components\":[{\"type\":\"APM\"}],\"require_profile\":\"tfm\"}",
          "/require_profile: must be \"drot\" or \"psa\""},
+        {"{\"class\":\"c\",\"components\":[{\"type\":\"APM\"}],\"tamper\":{\"new_events\":\"ignore\"}}",
+         "/tamper/new_events: must be \"fail\" or \"warn\""},
+        {"{\"class\":\"c\",\"components\":[{\"type\":\"APM\"}],\"tamper\":{\"new_events\":\"WARN\"}}",
+         "/tamper/new_events: must be \"fail\" or \"warn\""},
+        {"{\"class\":\"c\",\"components\":[{\"type\":\"APM\"}],\"tamper\":{\"new_events\":false}}",
+         "/tamper/new_events: not a string"},
+        {"{\"class\":\"c\",\"components\":[{\"type\":\"APM\"}],\"tamper\":{\"new_event\":\"warn\"}}",
+         "/tamper/new_event: unknown field"},
+        {"{\"class\":\"c\",\"components\":[{\"type\":\"APM\"}],\"on_fail\":\"revoke\"}",
+         "/on_fail: must be \"none\" or \"quarantine\""},
+        {"{\"class\":\"c\",\"components\":[{\"type\":\"APM\"}],\"on_fail\":[\"quarantine\"]}",
+         "/on_fail: not a string"},
+        {"{\"class\":\"c\",\"components\":[{\"type\":\"APM\"}],\"on_failure\":\"quarantine\"}",
+         "/on_failure: unknown field"},
+        {"{\"class\":\"c\",\"components\":[{\"type\":\"APM\"}],\"on_fail\":\"none\",\"on_fail\":\"none\"}",
+         "/: invalid JSON at line 1 column 69: duplicate object key near '\"on_fail\"'"},
         {"{\"class\":\"c\",\"class\":\"d\",\"components\":[{\"type\":\"APM\"}]}",
          "/: invalid JSON at line 1 column 20: duplicate object key near '\"class\"'"},
         {"{\"class\":\"c\"", "/: invalid JSON at line 1 column 12: '}' expected near end of file"},
@@ -273,9 +334,10 @@ static void test_version_compare(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_example_parses),        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_errors_name_the_field), cmocka_unit_test(test_bounds),
-        cmocka_unit_test(test_error_buffer),          cmocka_unit_test(test_version_compare),
+        cmocka_unit_test(test_example_parses),         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_errors_name_the_field),  cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_error_buffer),           cmocka_unit_test(test_version_compare),
+        cmocka_unit_test(test_new_events_and_on_fail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

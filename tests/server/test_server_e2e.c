@@ -20,13 +20,25 @@
  *   3. replayed token, new challenge → FAIL, reason "nonce"
  *   4. reused challenge → 403 "already used"
  *   5. token bound to connection A sent on connection B → FAIL "nonce"
- *   6. TLS 1.2 client → handshake refused
- *   7. no client certificate on /v1/device/attest → 401
- *   8. client certificate from another CA → handshake refused
- *   9. unregistered device → 404
- *  10. malformed body → 400, oversized → 413, then /healthz still 200
- *  11. expired challenge (second server, --challenge-ttl 1) → 403 "expired"
- *  12. SIGTERM → exit status 0
+ *   6. a token signed by ANOTHER registered device's APM, with the right
+ *      nonce for this connection, on device A's mTLS connection → FAIL
+ *      "key"; nothing recorded for the other device; A then attests again
+ *   7. a real token with one payload byte changed → FAIL "signature"; A then
+ *      attests again
+ *   8. tamper: device Q (class sim-q, "on_fail": "quarantine"): an enrollment
+ *      for Q with device B's token → 403, Q NOT quarantined (anyone may call
+ *      that route); Q enrolls and attests; its APM logs a voltage excursion through the control socket
+ *      and refuses tokens until restarted; drot-apm is restarted on the same
+ *      state → the next attestation is FAIL "tamper: 1 new tamper event …
+ *      (count 0 -> 1)" with "action: device quarantined automatically", the
+ *      device is quarantined in the database, /metrics counts it once
+ *   9. TLS 1.2 client → handshake refused
+ *  10. no client certificate on /v1/device/attest → 401
+ *  11. client certificate from another CA → handshake refused
+ *  12. unregistered device → 404
+ *  13. malformed body → 400, oversized → 413, then /healthz still 200
+ *  14. expired challenge (second server, --challenge-ttl 1) → 403 "expired"
+ *  15. SIGTERM → exit status 0
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -47,6 +59,7 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -55,7 +68,10 @@
 #include "apm_proc.h"
 #include "srv_client.h"
 #include "drot/cbor.h"
+#include "drot/cose.h"
+#include "drot/eat.h"
 #include "drot/host.h"
+#include "drot_crypto.h"
 #include "store.h"
 
 #ifndef DROT_SERVER_BIN
@@ -74,8 +90,10 @@ typedef struct server {
 static struct {
     char root[128];
     char keys[200], ca[240], db[240];
-    char dev_cert[240], dev_key[240], bad_cert[240], bad_key[240];
-    apm_proc apm;
+    char dev_cert[240], dev_key[240], bad_cert[240], bad_key[240], q_cert[240], q_key[240];
+    apm_proc apm;  /* device A, class sim-v1: enrolled by test 1 */
+    apm_proc apm2; /* device B, class sim-v1: registered, never enrolled */
+    apm_proc apmq; /* device Q, class sim-q ("on_fail": "quarantine") */
     server srv;
     server srv2; /* test_expired_challenge's; killed by the teardown on failure */
     uint8_t last_token[4096];
@@ -132,12 +150,36 @@ static void server_kill(server *s)
     s->pid = -1;
 }
 
+/* The identities as provision printed them, each with its class, as the
+ * register file. */
+static void write_register(void)
+{
+    const struct {
+        const apm_proc *p;
+        const char *cls;
+    } devs[] = {{&G.apm, "sim-v1"}, {&G.apm2, "sim-v1"}, {&G.apmq, "sim-q"}};
+    json_t *arr = json_array();
+    assert_non_null(arr);
+    for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++) {
+        json_error_t e;
+        json_t *id = json_load_file(devs[i].p->identity, 0, &e);
+        assert_non_null(id);
+        assert_int_equal(json_object_set_new(id, "class", json_string(devs[i].cls)), 0);
+        assert_int_equal(json_array_append_new(arr, id), 0);
+    }
+    char path[300];
+    snprintf(path, sizeof path, "%s/register.json", G.root);
+    assert_int_equal(json_dump_file(arr, path, JSON_COMPACT), 0);
+    json_decref(arr);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
     memset(&G, 0, sizeof G);
     G.srv.pid = -1;
     G.srv2.pid = -1;
+    G.apm.pid = G.apm2.pid = G.apmq.pid = -1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     apm_proc_mkroot(G.root, sizeof G.root, "srv");
     setenv("DROT_KEY_PASSPHRASE", "e2e test passphrase", 1);
@@ -148,6 +190,8 @@ static int group_setup(void **state)
     snprintf(G.dev_key, sizeof G.dev_key, "%s/dev.key.pem", G.root);
     snprintf(G.bad_cert, sizeof G.bad_cert, "%s/bad.crt.pem", G.root);
     snprintf(G.bad_key, sizeof G.bad_key, "%s/bad.key.pem", G.root);
+    snprintf(G.q_cert, sizeof G.q_cert, "%s/q.crt.pem", G.root);
+    snprintf(G.q_key, sizeof G.q_key, "%s/q.key.pem", G.root);
     assert_int_equal(apm_proc_sh("'%s' init --dir '%s' >/dev/null 2>&1", DROTCTL_BIN, G.keys), 0);
     assert_int_equal(
         apm_proc_sh(
@@ -155,14 +199,19 @@ static int group_setup(void **state)
             "[{\"type\":\"APM\"}],\"lifecycle\":{\"allow_provisioning\":true}}' > '%s/ref/sim-v1.json'",
             G.root, G.root),
         0);
+    /* The class of test 8: a FAIL quarantines; a risen tamper count FAILs (the default). */
+    assert_int_equal(apm_proc_sh("printf '%%s' '{\"class\":\"sim-q\",\"components\":[{\"type\":\"APM\"}],"
+                                 "\"lifecycle\":{\"allow_provisioning\":true},\"on_fail\":\"quarantine\"}' > "
+                                 "'%s/ref/sim-q.json'",
+                                 G.root),
+                     0);
     apm_proc_provision(&G.apm, G.root, "dev1");
+    apm_proc_provision(&G.apm2, G.root, "dev2");
+    apm_proc_provision(&G.apmq, G.root, "devq");
     apm_proc_start(&G.apm);
-    /* The identity as provision printed it, plus a class, as the register file. */
-    assert_int_equal(
-        apm_proc_sh("sed 's/^{/[{\"class\":\"sim-v1\",/; s/}[[:space:]]*$/}]/' '%s' | tr -d '\\n' > "
-                    "'%s/register.json'",
-                    G.apm.identity, G.root),
-        0);
+    apm_proc_start(&G.apm2);
+    apm_proc_start(&G.apmq);
+    write_register();
     server_start(&G.srv, 60);
     return 0;
 }
@@ -173,6 +222,8 @@ static int group_teardown(void **state)
     server_kill(&G.srv);
     server_kill(&G.srv2);
     apm_proc_kill(&G.apm);
+    apm_proc_kill(&G.apm2);
+    apm_proc_kill(&G.apmq);
     apm_proc_rmtree(G.root);
     curl_global_cleanup();
     return 0;
@@ -224,11 +275,17 @@ static void get_challenge(CURL *c, unsigned port, const uint8_t id[16], uint8_t 
     free(r);
 }
 
-static void token_for(const uint8_t ch[32], const uint8_t exp[32])
+/* A token from device p's APM for (challenge, exporter) into G.last_token. */
+static void token_from(apm_proc *p, const uint8_t ch[32], const uint8_t exp[32])
 {
-    assert_int_equal(dh_attest(apm_proc_driver(&G.apm), ch, exp, DROT_LINK_PROFILE_DROT, G.last_token,
+    assert_int_equal(dh_attest(apm_proc_driver(p), ch, exp, DROT_LINK_PROFILE_DROT, G.last_token,
                                sizeof G.last_token, &G.last_token_len),
                      DH_OK);
+}
+
+static void token_for(const uint8_t ch[32], const uint8_t exp[32])
+{
+    token_from(&G.apm, ch, exp);
 }
 
 static void attest(CURL *c, unsigned port, const uint8_t ch[32], resp *r)
@@ -239,21 +296,48 @@ static void attest(CURL *c, unsigned port, const uint8_t ch[32], resp *r)
     srv_request(c, port, "/v1/device/attest", b, n, r);
 }
 
-static void db_device(ds_device *d)
+static void db_device_of(const uint8_t id[16], ds_device *d)
 {
     ds_store *st = NULL;
     char err[200];
     assert_int_equal(ds_store_open(G.db, &st, err, sizeof err), DS_OK);
-    assert_int_equal(ds_device_get(st, G.apm.device_id, d), DS_OK);
+    assert_int_equal(ds_device_get(st, id, d), DS_OK);
     ds_store_close(st);
 }
 
-/* A P-256 key (written to G.dev_key) and a PEM CSR for it. */
-static size_t make_csr(char *out, size_t cap)
+static void db_device(ds_device *d)
+{
+    db_device_of(G.apm.device_id, d);
+}
+
+static int newest_cb(const ds_attestation *a, void *ctx)
+{
+    *(ds_attestation *)ctx = *a;
+    ((ds_attestation *)ctx)->reasons = NULL; /* valid only during the call */
+    ((ds_attestation *)ctx)->token = NULL;
+    return 1;
+}
+
+/* The device's newest attestation record. */
+static ds_attestation db_newest(const uint8_t id[16])
+{
+    ds_store *st = NULL;
+    char err[200];
+    ds_attestation a;
+    memset(&a, 0, sizeof a);
+    assert_int_equal(ds_store_open(G.db, &st, err, sizeof err), DS_OK);
+    assert_int_equal(ds_attestation_list(st, id, 1, newest_cb, &a), DS_OK);
+    ds_store_close(st);
+    assert_true(a.id > 0);
+    return a;
+}
+
+/* A P-256 key (written to key_path) and a PEM CSR for it. */
+static size_t make_csr_key(char *out, size_t cap, const char *key_path)
 {
     EVP_PKEY *k = EVP_EC_gen("P-256");
     assert_non_null(k);
-    FILE *f = fopen(G.dev_key, "w");
+    FILE *f = fopen(key_path, "w");
     assert_non_null(f);
     assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
     fclose(f);
@@ -270,6 +354,33 @@ static size_t make_csr(char *out, size_t cap)
     X509_REQ_free(req);
     EVP_PKEY_free(k);
     return (size_t)n;
+}
+
+static size_t make_csr(char *out, size_t cap)
+{
+    return make_csr_key(out, cap, G.dev_key);
+}
+
+/* One attestation of device p on a new mTLS connection (cert, key):
+ * challenge and token on that one connection; r receives the 200 answer. */
+static void attest_device(apm_proc *p, const char *cert, const char *key, resp *r, item it[8])
+{
+    CURL *c = srv_client(G.ca, cert, key, false);
+    uint8_t ch[32], exp[32];
+    get_challenge(c, G.srv.port, p->device_id, ch, exp);
+    token_from(p, ch, exp);
+    attest(c, G.srv.port, ch, r);
+    assert_int_equal(r->rc, CURLE_OK);
+    assert_int_equal(r->connects, 0);
+    assert_int_equal(r->code, 200);
+    srv_decode(r, it);
+    curl_easy_cleanup(c);
+}
+
+static void expect_in(const char *hay, const char *needle)
+{
+    if (strstr(hay, needle) == NULL)
+        fail_msg("\"%s\" lacks \"%s\"", hay, needle);
 }
 
 /* ---- tests --------------------------------------------------------------------- */
@@ -402,6 +513,211 @@ static void test_other_connection(void **state)
     free(r);
     curl_easy_cleanup(a);
     curl_easy_cleanup(b);
+}
+
+static void test_other_device_token(void **state)
+{
+    (void)state;
+    ds_device a0, b0, a1, b1;
+    db_device(&a0);
+    db_device_of(G.apm2.device_id, &b0);
+    CURL *c = srv_client(G.ca, G.dev_cert, G.dev_key, false); /* device A's certificate */
+    uint8_t ch[32], exp[32];
+    get_challenge(c, G.srv.port, G.apm.device_id, ch, exp);
+    token_from(&G.apm2, ch, exp); /* device B's APM signs it, for this very connection */
+
+    /* It is a genuine token with the right nonce: only the key is wrong. */
+    drot_cose_sign1_view view;
+    drot_eat_claims claims;
+    drot_p256_pub b_pub;
+    uint8_t cat[64], nonce[32];
+    memcpy(b_pub.q, G.apm2.drk_pub, sizeof b_pub.q);
+    assert_int_equal(drot_cose_sign1_verify_msg(G.last_token, G.last_token_len, &b_pub, NULL, 0, &view),
+                     DROT_OK);
+    assert_int_equal(drot_eat_decode(view.payload, view.payload_len, &claims), DROT_OK);
+    memcpy(cat, ch, 32);
+    memcpy(cat + 32, exp, 32);
+    assert_int_equal(drot_sha256(cat, sizeof cat, nonce), DROT_OK);
+    assert_int_equal(claims.nonce.len, 32);
+    assert_memory_equal(claims.nonce.p, nonce, 32);
+
+    resp *r = calloc(1, sizeof *r);
+    attest(c, G.srv.port, ch, r);
+    assert_int_equal(r->rc, CURLE_OK);
+    assert_int_equal(r->connects, 0);
+    assert_int_equal(r->code, 200);
+    item it[8];
+    srv_decode(r, it);
+    assert_int_equal(it[1].u, 3);
+    expect_in(it[2].joined, "key: signed by a key that is not this device's current key");
+    curl_easy_cleanup(c);
+
+    db_device(&a1);
+    db_device_of(G.apm2.device_id, &b1);
+    assert_int_equal(a1.attest_count, a0.attest_count + 1);
+    assert_int_equal(a1.last_result, DS_RESULT_FAIL);
+    assert_int_equal(db_newest(G.apm.device_id).result, DS_RESULT_FAIL);
+    assert_int_equal(a1.tamper_count, a0.tamper_count); /* not A's evidence: no new baseline */
+    assert_int_equal(b1.attest_count, b0.attest_count); /* nothing recorded for B */
+    assert_int_equal(b1.last_result, DS_RESULT_NONE);
+    assert_int_equal(b1.status, DS_DEV_REGISTERED);
+
+    /* the server keeps serving: A's own token passes (WARN: provisioning lifecycle) */
+    attest_device(&G.apm, G.dev_cert, G.dev_key, r, it);
+    assert_int_equal(it[1].u, 2);
+    assert_null(strstr(it[2].joined, "key:"));
+    free(r);
+}
+
+static void test_altered_claims(void **state)
+{
+    (void)state;
+    ds_device a0, a1;
+    db_device(&a0);
+    CURL *c = srv_client(G.ca, G.dev_cert, G.dev_key, false);
+    uint8_t ch[32], exp[32];
+    get_challenge(c, G.srv.port, G.apm.device_id, ch, exp);
+    token_for(ch, exp);
+    drot_cose_sign1_view view;
+    assert_int_equal(drot_cose_sign1_decode(G.last_token, G.last_token_len, &view), DROT_OK);
+    size_t at = (size_t)(view.payload - G.last_token) + view.payload_len / 2;
+    G.last_token[at] ^= 0x01; /* one byte of the signed claims */
+    resp *r = calloc(1, sizeof *r);
+    attest(c, G.srv.port, ch, r);
+    assert_int_equal(r->rc, CURLE_OK);
+    assert_int_equal(r->code, 200);
+    item it[8];
+    srv_decode(r, it);
+    assert_int_equal(it[1].u, 3);
+    char want[160], hexid[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hexid + 2 * i, 3, "%02x", G.apm.device_id[i]);
+    snprintf(want, sizeof want, "signature: signature does not verify under the registered key of device %s",
+             hexid);
+    expect_in(it[2].joined, want);
+    curl_easy_cleanup(c);
+    db_device(&a1);
+    assert_int_equal(a1.attest_count, a0.attest_count + 1);
+    assert_int_equal(a1.last_result, DS_RESULT_FAIL);
+    assert_int_equal(db_newest(G.apm.device_id).result, DS_RESULT_FAIL);
+    assert_int_equal(a1.status, DS_DEV_ACTIVE);
+
+    attest_device(&G.apm, G.dev_cert, G.dev_key, r, it);
+    assert_int_equal(it[1].u, 2);
+    assert_null(strstr(it[2].joined, "signature:"));
+    free(r);
+}
+
+/* The value of one metric line "NAME VALUE" in /metrics. */
+static unsigned long long metric(const char *name)
+{
+    CURL *c = srv_client(G.ca, NULL, NULL, false);
+    resp *r = calloc(1, sizeof *r);
+    srv_request(c, G.srv.port, "/metrics", NULL, 0, r);
+    assert_int_equal(r->code, 200);
+    r->body[r->len < sizeof r->body ? r->len : sizeof r->body - 1] = '\0';
+    char line[128];
+    snprintf(line, sizeof line, "\n%s ", name);
+    const char *p = strstr((const char *)r->body, line);
+    if (p == NULL)
+        fail_msg("/metrics has no line %s", name);
+    unsigned long long v = 0;
+    assert_int_equal(sscanf(p + strlen(line), "%llu", &v), 1);
+    free(r);
+    curl_easy_cleanup(c);
+    return v;
+}
+
+/* Enrollment of device Q with a token from signer's APM, for Q's
+ * challenge on this connection; r and it receive the answer. */
+static void enroll_q(apm_proc *signer, resp *r, item it[8])
+{
+    CURL *c = srv_client(G.ca, NULL, NULL, false);
+    uint8_t ch[32], exp[32];
+    get_challenge(c, G.srv.port, G.apmq.device_id, ch, exp);
+    token_from(signer, ch, exp);
+    char csr[2048];
+    size_t csr_len = make_csr_key(csr, sizeof csr, G.q_key);
+    uint8_t b[8192];
+    size_t n = srv_body_map(b, sizeof b, 4, 1, 0, (const void *)G.apmq.device_id, (size_t)16, 2, 0,
+                            (const void *)ch, (size_t)32, 3, 0, (const void *)G.last_token, G.last_token_len,
+                            4, 1, (const void *)csr, csr_len);
+    srv_request(c, G.srv.port, "/v1/device/enroll", b, n, r);
+    assert_int_equal(r->rc, CURLE_OK);
+    srv_decode(r, it);
+    curl_easy_cleanup(c);
+}
+
+static void test_tamper_quarantine(void **state)
+{
+    (void)state;
+    unsigned long long quarantines = metric("drot_auto_quarantines_total");
+    resp *r = calloc(1, sizeof *r);
+    item it[8];
+    ds_device d;
+
+    /* Anyone may call the enrollment route with any device id: a FAIL there
+     * from a token that is not Q's own (device B's) quarantines nothing. */
+    enroll_q(&G.apm2, r, it);
+    assert_int_equal(r->code, 403);
+    expect_in(it[3].joined, "key: signed by a key that is not this device's current key");
+    assert_null(strstr(it[3].joined, "action:"));
+    db_device_of(G.apmq.device_id, &d);
+    assert_int_equal(d.status, DS_DEV_REGISTERED);
+    assert_int_equal(d.last_result, DS_RESULT_FAIL);
+    assert_false(d.has_tamper_count);
+    assert_int_equal(metric("drot_auto_quarantines_total"), quarantines);
+
+    enroll_q(&G.apmq, r, it);
+    assert_int_equal(r->code, 200);
+    FILE *f = fopen(G.q_cert, "w");
+    assert_non_null(f);
+    fwrite(it[1].p, 1, it[1].n, f);
+    fclose(f);
+    db_device_of(G.apmq.device_id, &d);
+    assert_int_equal(d.status, DS_DEV_ACTIVE);
+    assert_true(d.has_tamper_count);
+    assert_int_equal(d.tamper_count, 0);
+    attest_device(&G.apmq, G.q_cert, G.q_key, r, it);
+    assert_int_equal(it[1].u, 2); /* WARN: the provisioning lifecycle only */
+    assert_null(strstr(it[2].joined, "tamper"));
+
+    /* A voltage excursion: logged, and key use locked for this boot. */
+    assert_string_equal(apm_proc_control(&G.apmq, "tamper voltage 2500\n"), "ok\n");
+    uint8_t ch[32] = {1}, exp[32] = {2};
+    assert_int_equal(dh_attest(apm_proc_driver(&G.apmq), ch, exp, DROT_LINK_PROFILE_DROT, G.last_token,
+                               sizeof G.last_token, &G.last_token_len),
+                     DH_E_REFUSED);
+    /* The reset: drot-apm again on the same state directory. */
+    apm_proc_stop(&G.apmq);
+    apm_proc_start(&G.apmq);
+
+    attest_device(&G.apmq, G.q_cert, G.q_key, r, it);
+    assert_int_equal(it[1].u, 3);
+    expect_in(it[2].joined, "tamper: 1 new tamper event logged since the last attestation (count 0 -> 1)|");
+    expect_in(it[2].joined, "action: device quarantined automatically (class sim-q, on_fail quarantine)|");
+    db_device_of(G.apmq.device_id, &d);
+    assert_int_equal(d.status, DS_DEV_QUARANTINED);
+    assert_int_equal(d.last_result, DS_RESULT_FAIL);
+    assert_int_equal(d.tamper_count, 1);
+    expect_in(d.status_reason, "automatic quarantine (class sim-q, on_fail): tamper: 1 new tamper event");
+    ds_attestation a = db_newest(G.apmq.device_id);
+    assert_int_equal(a.result, DS_RESULT_FAIL);
+    assert_int_equal(a.action, DS_ACTION_QUARANTINED);
+    assert_int_equal(metric("drot_auto_quarantines_total"), quarantines + 1);
+
+    /* Reported once: the next attestation is WARN (quarantined device), no
+     * new action; the device stays quarantined. */
+    attest_device(&G.apmq, G.q_cert, G.q_key, r, it);
+    assert_int_equal(it[1].u, 2);
+    expect_in(it[2].joined, "device-status: device ");
+    assert_null(strstr(it[2].joined, "action:"));
+    assert_null(strstr(it[2].joined, "tamper:"));
+    db_device_of(G.apmq.device_id, &d);
+    assert_int_equal(d.status, DS_DEV_QUARANTINED);
+    assert_int_equal(db_newest(G.apmq.device_id).action, DS_ACTION_NONE);
+    assert_int_equal(metric("drot_auto_quarantines_total"), quarantines + 1);
+    free(r);
 }
 
 static void test_tls12_refused(void **state)
@@ -541,17 +857,13 @@ static void test_sigterm(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_enroll),
-        cmocka_unit_test(test_attest),
-        cmocka_unit_test(test_replayed_token),
-        cmocka_unit_test(test_reused_challenge),
-        cmocka_unit_test(test_other_connection),
-        cmocka_unit_test(test_tls12_refused),
-        cmocka_unit_test(test_no_client_cert),
-        cmocka_unit_test(test_foreign_cert),
-        cmocka_unit_test(test_unregistered),
-        cmocka_unit_test(test_bad_bodies),
-        cmocka_unit_test(test_expired_challenge),
+        cmocka_unit_test(test_enroll),           cmocka_unit_test(test_attest),
+        cmocka_unit_test(test_replayed_token),   cmocka_unit_test(test_reused_challenge),
+        cmocka_unit_test(test_other_connection), cmocka_unit_test(test_other_device_token),
+        cmocka_unit_test(test_altered_claims),   cmocka_unit_test(test_tamper_quarantine),
+        cmocka_unit_test(test_tls12_refused),    cmocka_unit_test(test_no_client_cert),
+        cmocka_unit_test(test_foreign_cert),     cmocka_unit_test(test_unregistered),
+        cmocka_unit_test(test_bad_bodies),       cmocka_unit_test(test_expired_challenge),
         cmocka_unit_test(test_sigterm),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -48,6 +48,8 @@ typedef struct fx {
     uint8_t exporter[32];
     uint8_t tok[FWT_TOKEN_CAP];
     size_t tok_len;
+    bool has_prev_count; /* the stored tamper count of the previous attestation */
+    uint64_t prev_count;
     ds_verify_result res;
 } fx;
 
@@ -171,6 +173,8 @@ static ds_verdict verify_bytes(fx *f, const uint8_t *tok, size_t len)
     in.device = &f->dev;
     in.reference = &f->ref;
     in.required_profile = DROT_EAT_PROFILE_DROT;
+    in.has_prev_tamper_count = f->has_prev_count;
+    in.prev_tamper_count = f->prev_count;
     return ds_verify_token(&in, &f->res);
 }
 
@@ -625,6 +629,11 @@ static void set_tamper(drot_eat_claims *c, void *arg)
     c->drot.tamper_state = *(uint64_t *)arg;
 }
 
+static void set_tamper_count(drot_eat_claims *c, void *arg)
+{
+    c->drot.tamper_count = *(uint64_t *)arg;
+}
+
 /* Test 13: the device's own key signs claims whose lifecycle is what a
  * tampered APM maps to (0x4000, non-PSA-RoT debug) / FAIL lifecycle
  * "lifecycle 0x4000 (non-PSA-RoT debug) is not secured"; decommissioned
@@ -943,22 +952,222 @@ static void test_bad_arguments(void **state)
     fx_free(f);
 }
 
+/* A real voltage excursion on the in-process device: the APM logs it and
+ * refuses to sign until the next boot; then the device boots again and its
+ * host stages are measured again. */
+static void voltage_event_and_reboot(fx *f)
+{
+    uint8_t nonce[32];
+    nonce_for(f->challenge, f->exporter, nonce);
+    fwt_sensors(&f->d, 2500, 25000, false);
+    assert_int_equal(fwt_token(&f->d, nonce, 32, DROT_EAT_PROFILE_DROT, f->tok, sizeof f->tok, &f->tok_len),
+                     APM_E_LOCKED);
+    fwt_sensors(&f->d, 3300, 25000, false);
+    assert_int_equal(fwt_reboot(&f->d), APM_OK);
+    measure(f, HOST_OS_GOOD, HOST_OS_BYTE);
+}
+
+/* Test 26: a device attests (count 0), then suffers a real voltage
+ * excursion (no token can be signed in that boot), reboots and attests
+ * again with count 1 / with the previous count 0: FAIL tamper "1 new tamper
+ * event logged since the last attestation (count 0 -> 1)", the only
+ * reason; WARN with the same text when the class says new_events "warn";
+ * PASS against the previous count 1, and PASS with no previous count (a
+ * first attestation). The token shows no tamper bit: the count is the only
+ * trace. Re-signed with count 3 / "3 new tamper events … (count 0 -> 3)". */
+static void test_tamper_count_rose(void **state)
+{
+    fx *f = fx_new();
+    uint64_t three = 3;
+    (void)state;
+    token_from(f, &f->d, DROT_EAT_PROFILE_DROT);
+    f->has_prev_count = true;
+    f->prev_count = 0;
+    assert_int_equal(verify(f), DS_VERDICT_PASS);
+    assert_true(f->res.fresh_evidence);
+    assert_int_equal(f->res.claims.tamper_count, 0);
+
+    voltage_event_and_reboot(f);
+    token_from(f, &f->d, DROT_EAT_PROFILE_DROT);
+    verify(f);
+    expect_one(&f->res, DS_R_TAMPER, DS_SEV_FAIL,
+               "1 new tamper event logged since the last attestation (count 0 -> 1)");
+    assert_int_equal(f->res.claims.tamper_count, 1);
+    assert_int_equal(f->res.claims.tamper_state, 0);
+    assert_true(f->res.fresh_evidence);
+
+    f->ref.tamper_new_events = DS_REF_SEV_WARN;
+    assert_int_equal(verify(f), DS_VERDICT_WARN);
+    expect_one(&f->res, DS_R_TAMPER, DS_SEV_WARN,
+               "1 new tamper event logged since the last attestation (count 0 -> 1)");
+    f->ref.tamper_new_events = DS_REF_SEV_FAIL;
+
+    f->prev_count = 1;
+    assert_int_equal(verify(f), DS_VERDICT_PASS);
+    f->has_prev_count = false;
+    assert_int_equal(verify(f), DS_VERDICT_PASS);
+
+    f->has_prev_count = true;
+    f->prev_count = 0;
+    resign(f, &f->d, set_tamper_count, &three);
+    verify(f);
+    expect_one(&f->res, DS_R_TAMPER, DS_SEV_FAIL,
+               "3 new tamper events logged since the last attestation (count 0 -> 3)");
+    fx_free(f);
+}
+
+/* Copies (back=false) or restores (back=true) the device's whole state
+ * directory: its flash and fuses, as a rollback attack would. */
+static void snapshot(fx *f, bool back)
+{
+    char cmd[4 * sizeof f->d.dir + 64];
+    fwt_power_off(&f->d);
+    if (back)
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s.snap' '%s' && rm -rf '%s.snap'", f->d.dir,
+                 f->d.dir, f->d.dir, f->d.dir);
+    else
+        snprintf(cmd, sizeof cmd, "rm -rf '%s.snap' && cp -a '%s' '%s.snap'", f->d.dir, f->d.dir, f->d.dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(fwt_boot(&f->d), APM_OK);
+    measure(f, HOST_OS_GOOD, HOST_OS_BYTE);
+}
+
+/* Test 27: the device's state is copied, it suffers a voltage excursion
+ * and attests with count 1 (stored), then its state is put back (the
+ * flash rolled back) and it attests with count 0 / FAIL tamper "tamper log
+ * count went back from 1 to 0: the APM's flash was rolled back or
+ * replaced", the only reason; still FAIL when the class says new_events
+ * "warn". */
+static void test_tamper_count_fell(void **state)
+{
+    fx *f = fx_new();
+    (void)state;
+    snapshot(f, false);
+    voltage_event_and_reboot(f);
+    token_from(f, &f->d, DROT_EAT_PROFILE_DROT);
+    assert_int_equal(verify(f), DS_VERDICT_PASS); /* no previous count: the first attestation */
+    assert_true(f->res.fresh_evidence);
+    f->has_prev_count = true;
+    f->prev_count = f->res.claims.tamper_count;
+    assert_int_equal(f->prev_count, 1);
+
+    snapshot(f, true);
+    token_from(f, &f->d, DROT_EAT_PROFILE_DROT);
+    verify(f);
+    expect_one(&f->res, DS_R_TAMPER, DS_SEV_FAIL,
+               "tamper log count went back from 1 to 0: the APM's flash was rolled back or replaced");
+    assert_true(f->res.fresh_evidence);
+    f->ref.tamper_new_events = DS_REF_SEV_WARN;
+    verify(f);
+    expect_one(&f->res, DS_R_TAMPER, DS_SEV_FAIL, NULL);
+    fx_free(f);
+}
+
+/* Test 28: tokens that are not fresh evidence of this device, checked
+ * against a previous count of 5 (the token says 0) / only their own
+ * reason: a token for another challenge (nonce), for another registered
+ * epoch (epoch), for another device id (device-id); fresh_evidence false,
+ * no tamper reason: a replay can neither raise the count alarm nor lower
+ * the stored count. A signature failure / fresh_evidence false. The good
+ * token / fresh, FAIL tamper "went back". */
+static void test_tamper_count_needs_fresh_evidence(void **state)
+{
+    fx *f = fx_new();
+    (void)state;
+    token_from(f, &f->d, DROT_EAT_PROFILE_DROT);
+    f->has_prev_count = true;
+    f->prev_count = 5;
+
+    f->challenge[0] ^= 1;
+    verify(f);
+    expect_one(&f->res, DS_R_NONCE, DS_SEV_FAIL, NULL);
+    assert_false(f->res.fresh_evidence);
+    f->challenge[0] ^= 1;
+
+    f->dev.epoch = 1;
+    verify(f);
+    expect_one(&f->res, DS_R_EPOCH, DS_SEV_FAIL, NULL);
+    assert_false(f->res.fresh_evidence);
+    f->dev.epoch = 0;
+
+    f->dev.device_id[15] ^= 1;
+    verify(f);
+    expect_one(&f->res, DS_R_DEVICE_ID, DS_SEV_FAIL, NULL);
+    assert_false(f->res.fresh_evidence);
+    f->dev.device_id[15] ^= 1;
+
+    f->tok[f->tok_len - 1] ^= 1;
+    verify(f);
+    expect_one(&f->res, DS_R_SIGNATURE, DS_SEV_FAIL, NULL);
+    assert_false(f->res.fresh_evidence);
+    f->tok[f->tok_len - 1] ^= 1;
+
+    verify(f);
+    expect_one(&f->res, DS_R_TAMPER, DS_SEV_FAIL, NULL);
+    assert_true(f->res.fresh_evidence);
+    fx_free(f);
+}
+
+/* Test 29: the device key signs a tamper count of 2^63 (over what storage
+ * can hold) / FAIL tamper "tamper count 9223372036854775808 is out of range
+ * (over 2^63-1)", the only reason even with a previous count; 2^63-1 /
+ * FAIL for the rise only. */
+static void test_tamper_count_out_of_range(void **state)
+{
+    fx *f = fx_new();
+    uint64_t big = (uint64_t)1 << 63;
+    (void)state;
+    token_from(f, &f->d, DROT_EAT_PROFILE_DROT);
+    resign(f, &f->d, set_tamper_count, &big);
+    verify(f);
+    expect_one(&f->res, DS_R_TAMPER, DS_SEV_FAIL,
+               "tamper count 9223372036854775808 is out of range (over 2^63-1)");
+    f->has_prev_count = true;
+    f->prev_count = 2;
+    verify(f);
+    expect_one(&f->res, DS_R_TAMPER, DS_SEV_FAIL, NULL);
+    assert_non_null(strstr(f->res.reasons[0].text, "out of range"));
+    big--;
+    resign(f, &f->d, set_tamper_count, &big);
+    verify(f);
+    expect_one(&f->res, DS_R_TAMPER, DS_SEV_FAIL,
+               "9223372036854775805 new tamper events logged since the last attestation (count 2 -> "
+               "9223372036854775807)");
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_token_passes),  cmocka_unit_test(test_wrong_challenge),
-        cmocka_unit_test(test_other_connection),   cmocka_unit_test(test_replayed_token),
-        cmocka_unit_test(test_other_device_key),   cmocka_unit_test(test_old_key_after_rotation),
-        cmocka_unit_test(test_epoch_mismatch),     cmocka_unit_test(test_altered_claims),
-        cmocka_unit_test(test_wrong_alg),          cmocka_unit_test(test_oversized),
-        cmocka_unit_test(test_truncated),          cmocka_unit_test(test_random_bytes),
-        cmocka_unit_test(test_lifecycle_tampered), cmocka_unit_test(test_lifecycle_provisioning),
-        cmocka_unit_test(test_tamper_bits),        cmocka_unit_test(test_component_version),
-        cmocka_unit_test(test_component_digest),   cmocka_unit_test(test_component_signer),
-        cmocka_unit_test(test_component_svn),      cmocka_unit_test(test_component_missing_and_unknown),
-        cmocka_unit_test(test_psa_profile),        cmocka_unit_test(test_digest_tagged_untagged),
-        cmocka_unit_test(test_device_status),      cmocka_unit_test(test_reason_overflow),
+        cmocka_unit_test(test_good_token_passes),
+        cmocka_unit_test(test_wrong_challenge),
+        cmocka_unit_test(test_other_connection),
+        cmocka_unit_test(test_replayed_token),
+        cmocka_unit_test(test_other_device_key),
+        cmocka_unit_test(test_old_key_after_rotation),
+        cmocka_unit_test(test_epoch_mismatch),
+        cmocka_unit_test(test_altered_claims),
+        cmocka_unit_test(test_wrong_alg),
+        cmocka_unit_test(test_oversized),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_lifecycle_tampered),
+        cmocka_unit_test(test_lifecycle_provisioning),
+        cmocka_unit_test(test_tamper_bits),
+        cmocka_unit_test(test_component_version),
+        cmocka_unit_test(test_component_digest),
+        cmocka_unit_test(test_component_signer),
+        cmocka_unit_test(test_component_svn),
+        cmocka_unit_test(test_component_missing_and_unknown),
+        cmocka_unit_test(test_psa_profile),
+        cmocka_unit_test(test_digest_tagged_untagged),
+        cmocka_unit_test(test_device_status),
+        cmocka_unit_test(test_reason_overflow),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_tamper_count_rose),
+        cmocka_unit_test(test_tamper_count_fell),
+        cmocka_unit_test(test_tamper_count_needs_fresh_evidence),
+        cmocka_unit_test(test_tamper_count_out_of_range),
     };
     return cmocka_run_group_tests(tests, NULL, fwt_group_teardown);
 }
