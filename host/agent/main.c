@@ -1073,6 +1073,14 @@ static int storage_text(agent *a, const server_args *sa, const char *label, char
             snprintf(err, cap, "%s", why);
             return rc;
         }
+        /* Only a blob that fails authentication (DROT_E_VERIFY) can be from
+         * another device; a refusal of key use (tamper lock, boot verdict,
+         * lifecycle) says nothing about the blob and must not advise
+         * deleting it. */
+        if (st == DH_E_REFUSED && dh_driver_last_apm_code(a->driver) != DROT_E_VERIFY) {
+            snprintf(err, cap, "the APM refused to unseal %s: %s", label, why + 8);
+            return EXIT_FAILED;
+        }
         snprintf(err, cap,
                  "the sealed %s in '%s' does not open on this device's APM: %s (storage from another device? "
                  "remove %s/%s and %s/%s, then drot-agent enroll again)",

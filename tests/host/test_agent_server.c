@@ -12,7 +12,8 @@
  *      exit 0
  *   5. wrong --ca (the operator CA): one clear error line, exit 1
  *   6. the storage copied to another device: enroll and attest-once fail,
- *      the sealed key does not open on that APM
+ *      the sealed key does not open on that APM; on a tamper-locked APM the
+ *      error names the lock and does not advise deleting the storage
  *   7. run while the server is killed: the log shows growing back-off
  *      delays; the server restarted on the same port and database, run
  *      resumes; SIGTERM → exit 0
@@ -402,6 +403,15 @@ static void test_copied_storage(void **state)
     assert_int_equal(agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev), G.url,
                            G.ca, G.storage),
                      0);
+    /* A voltage excursion locks dev2's key use until reset: the blob is not
+     * at fault, so the error says why and gives no advice to delete it. */
+    assert_non_null(strstr(apm_proc_control(&G.dev2, "tamper voltage 2500"), "ok"));
+    assert_error_line(agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev2), G.url,
+                            G.ca, G.storage2),
+                      1, "locked by a tamper event");
+    assert_null(strstr(G.err, "another device"));
+    apm_proc_stop(&G.dev2);
+    apm_proc_start(&G.dev2); /* a reset clears the lock */
 }
 
 /* Waits up to ms for `needle` to occur at least n times in path. */
