@@ -30,9 +30,9 @@ test-sanitize: build-sanitize
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_SAN) --output-on-failure -j$(JOBS)
 
-# The end-to-end demonstration (scripts/demo.sh): the self-check, then two
-# simulated APMs driven through drot-agent. The fleet demo with the server
-# arrives with issue 5.
+# The end-to-end demonstration (scripts/demo.sh): the self-check, two
+# simulated APMs driven through drot-agent, then a fleet of three devices
+# with drot-server on SQLite and the agents running as daemons.
 demo: build
 	@BUILD=$(BUILD) bash scripts/demo.sh
 

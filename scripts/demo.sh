@@ -6,9 +6,13 @@
 #      attestation token bound to a challenge and a TLS exporter value,
 #      sealed storage, and what the APM refuses (another device's blob,
 #      key use after a tamper event).
+#   4. the fleet: drotctl init, drot-server on SQLite (TLS 1.3, mutual TLS),
+#      three devices manufactured, deployed and registered, their agents
+#      running as daemons (enrollment, then PASS attestations), one device
+#      tampered with (voltage glitch, power cycle): FAIL and automatic
+#      quarantine, and the fleet as a table.
 # Everything runs in a temporary directory and every process it starts is
-# stopped at the end, whatever happens. The server and the fleet demo
-# arrive with issue 5.
+# stopped at the end, whatever happens.
 set -euo pipefail
 
 BUILD=${BUILD:-build}
@@ -89,22 +93,22 @@ agent dev2 tamper-log
 
 step "9. the fleet: keys and certificate authorities (drotctl init)"
 export DROT_KEY_PASSPHRASE="demo-passphrase-$$"
-"$DROTCTL" init --dir "$work/keys" | head -12
+"$DROTCTL" init --dir "$work/keys" > "$work/init.txt"
+head -12 "$work/init.txt"
 
-step "10. reference values for class sim-v1: the approved host OS image"
-head -c 32768 /dev/urandom > "$work/host-os-approved.bin"
-head -c 32768 /dev/urandom > "$work/host-os-unapproved.bin"
-approved=$(sha256sum "$work/host-os-approved.bin" | cut -c1-64)
+step "10. reference values for class sim-v1: deployed devices running the approved host OS"
+head -c 32768 /dev/urandom > "$work/host-os.bin"
+approved=$(sha256sum "$work/host-os.bin" | cut -c1-64)
 mkdir -p "$work/ref"
-printf '{"class": "sim-v1",\n "components": [{"type": "APM"}, {"type": "HOST-OS", "digests": ["%s"]}],\n "lifecycle": {"allow_provisioning": true}}\n' \
+printf '{"class": "sim-v1",\n "components": [{"type": "APM"}, {"type": "HOST-OS", "digests": ["%s"]}],\n "tamper": {"new_events": "fail"},\n "on_fail": "quarantine"}\n' \
   "$approved" > "$work/ref/sim-v1.json"
 cat "$work/ref/sim-v1.json"
 
-step "11. drot-server on SQLite, TLS 1.3 with mutual TLS"
+step "11. drot-server on SQLite, TLS 1.3 with mutual TLS, attestation every 2 s"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url="https://127.0.0.1:$port"
 "$SERVER" --listen "127.0.0.1:$port" --db "sqlite:$work/drot.db" --keys "$work/keys" \
-  --reference "$work/ref" --attest-interval 5 2>"$work/server.log" &
+  --reference "$work/ref" --attest-interval 2 2>"$work/server.log" &
 pids+=($!)
 for _ in $(seq 100); do
   curl -sf --cacert "$work/keys/device-ca.crt.pem" "$url/healthz" >/dev/null 2>&1 && break
@@ -115,36 +119,71 @@ admin() {
   "$DROTCTL" --server "$url" --cert "$work/keys/operators/admin.crt.pem" \
     --key "$work/keys/operators/admin.key.pem" --ca "$work/keys/device-ca.crt.pem" "$@"
 }
+# wait_for WHAT PYTHON-CONDITION: polls the fleet (devices list --json) until
+# the condition on `d` (device id -> DEVICE) holds; 40 s at most.
+wait_for() {
+  local what=$1 cond=$2
+  printf 'waiting for %s ' "$what"
+  for _ in $(seq 80); do
+    if admin devices list --json | python3 -c '
+import json, sys
+ids = {n: json.load(open(sys.argv[1] + "/" + n + ".json"))["device_id"] for n in ("fleet1", "fleet2", "fleet3")}
+fleet = json.load(sys.stdin)["devices"]
+d = {n: next((x for x in fleet if x["device_id"] == i), {}) for n, i in ids.items()}
+sys.exit(0 if ('"$cond"') else 1)' "$work"; then
+      echo " done"; return 0
+    fi
+    printf '.'; sleep 0.5
+  done
+  echo; echo "demo: timed out waiting for $what" >&2; exit 1
+}
 
-step "12. three devices manufactured, booted with a measured host OS, and registered"
+step "12. three devices manufactured, deployed, booted with the approved host OS, and registered"
+start_apm() { "$APM" run --state "$work/$1" 2>/dev/null & apm_pid[$1]=$!; pids+=($!); wait_socket "$work/$1/apm.sock"; }
+declare -A apm_pid
 for dev in fleet1 fleet2 fleet3; do
   "$APM" provision --state "$work/$dev" --authority-key "$work/authority.pem" > "$work/$dev.json"
-  "$APM" run --state "$work/$dev" 2>/dev/null &
-  pids+=($!)
-  wait_socket "$work/$dev/apm.sock"
-  agent "$dev" measure --type HOST-OS --version 6.1 --signer "$anchor" "$work/host-os-approved.bin" >/dev/null
+  "$APM" deploy --state "$work/$dev" >/dev/null
+  start_apm "$dev"
+  agent "$dev" measure --type HOST-OS --version 6.1 --signer "$anchor" "$work/host-os.bin" >/dev/null
 done
 cat "$work/fleet1.json" "$work/fleet2.json" "$work/fleet3.json" > "$work/fleet.ndjson"
 admin devices register --class sim-v1 "$work/fleet.ndjson"
 
-step "13. each device enrolls: a token bound to its TLS connection, a certificate in return"
+step "13. each device's agent starts as a daemon: it enrolls (a token bound to its TLS connection, a certificate in return), then attests every 2 s"
+declare -A agent_pid
+# exec: $! must be drot-agent itself, not a subshell that would outlive a kill.
+start_agent() {
+  (exec "$AGENT" --socket "$work/$1/apm.sock" --link-key "$work/$1/host-link.key" run --server "$url" \
+    --ca "$work/keys/device-ca.crt.pem" --storage "$work/$1-tls" 2>>"$work/$1-agent.log") &
+  agent_pid[$1]=$!; pids+=($!)
+}
 for dev in fleet1 fleet2 fleet3; do
   mkdir -m 700 "$work/$dev-tls"
-  agent "$dev" enroll --server "$url" --ca "$work/keys/device-ca.crt.pem" --storage "$work/$dev-tls"
+  start_agent "$dev"
 done
+wait_for "three PASS attestations after enrollment" \
+  'all(x.get("status") == "active" and x.get("last_result") == "PASS" and x.get("attest_count", 0) >= 2 for x in d.values())'
+for dev in fleet1 fleet2 fleet3; do echo "-- $dev agent:"; head -2 "$work/$dev-agent.log"; done
 
-step "14. fleet3's host boots an unapproved OS image: its next attestation fails"
-agent fleet3 measure --type HOST-OS --version 6.2-rogue --signer "$anchor" "$work/host-os-unapproved.bin" >/dev/null
-for dev in fleet1 fleet3; do
-  echo "-- $dev"
-  agent "$dev" attest-once --server "$url" --ca "$work/keys/device-ca.crt.pem" --storage "$work/$dev-tls" || true
-done
-
-step "15. the operator quarantines fleet3"
+step "14. fleet3 is attacked: a voltage glitch on its APM's supply"
+control fleet3 "tamper voltage 2500"
+echo "the APM logs the event and refuses every key use until it is reset; fleet3's agent:"
+for _ in $(seq 40); do grep -q "error" "$work/fleet3-agent.log" && break; sleep 0.25; done
+grep "error" "$work/fleet3-agent.log" | head -1
+echo "fleet3 is power-cycled: the APM boots again, the host measures its OS again, the agent restarts;"
+echo "the APM's next token carries its tamper count, one higher than at the last attestation"
+kill "${agent_pid[fleet3]}" "${apm_pid[fleet3]}"
+wait "${agent_pid[fleet3]}" "${apm_pid[fleet3]}" 2>/dev/null || true
+start_apm fleet3
+agent fleet3 measure --type HOST-OS --version 6.1 --signer "$anchor" "$work/host-os.bin" >/dev/null
+start_agent fleet3
+wait_for "fleet3's FAIL and automatic quarantine" \
+  'd["fleet3"].get("status") == "quarantined" and d["fleet3"].get("last_result") == "FAIL"'
 fleet3_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device_id"])' "$work/fleet3.json")
-admin devices quarantine "$fleet3_id" --reason "unapproved host OS image"
+admin devices history "$fleet3_id" --limit 3
 
-step "16. the fleet"
+step "15. the fleet"
 admin devices list
 
-step "17. done: stopping the server and the devices"
+step "16. done: stopping the agents, the server and the devices"
