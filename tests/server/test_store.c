@@ -71,10 +71,15 @@ static void test_migrations(void **state)
     assert_int_equal(ds_store_migrate(f->s, &v), DS_OK);
     assert_int_equal(v, ds_store_latest_version());
     assert_true(v >= 2);
-    assert_int_equal(raw_scalar(f, "SELECT count(*) FROM schema_migrations"), v);
+    /* Versions may have gaps (a number taken by a migration of another
+     * branch), so compare the newest recorded one and the row count across
+     * a second run. */
+    assert_int_equal(raw_scalar(f, "SELECT max(version) FROM schema_migrations"), v);
+    long long rows = raw_scalar(f, "SELECT count(*) FROM schema_migrations");
+    assert_true(rows >= 2 && rows <= v);
     assert_int_equal(ds_store_migrate(f->s, &v), DS_OK); /* idempotent */
     assert_int_equal(v, ds_store_latest_version());
-    assert_int_equal(raw_scalar(f, "SELECT count(*) FROM schema_migrations"), v);
+    assert_int_equal(raw_scalar(f, "SELECT count(*) FROM schema_migrations"), rows);
     assert_int_equal(ds_store_schema_version(f->s, &v), DS_OK);
     assert_int_equal(v, ds_store_latest_version());
     assert_int_equal(raw_scalar(f, "SELECT count(*) FROM devices"), 0);
