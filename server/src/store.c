@@ -200,6 +200,12 @@ static bool class_ok(const char *c)
     return true;
 }
 
+/* see store_internal.h */
+bool ds_class_name_ok(const char *c)
+{
+    return class_ok(c);
+}
+
 static bool drk_ok(const uint8_t *pub)
 {
     return pub != NULL && pub[0] == 0x04;
@@ -305,9 +311,16 @@ ds_status ds_store_schema_version(ds_store *store, int *version_out)
 ds_status ds_check_verdict(ds_store *s, const int64_t counts[DS_CHECK_COLS])
 {
     static const char *const what[DS_CHECK_COLS] = {
-        "attestation rows without a device", "key-history rows without a device",
-        "status-log rows without a device", "challenges bound to a missing device",
-        "devices whose attest_count/last_attest_at/last_result disagree with their attestation rows"};
+        "attestation rows without a device",
+        "key-history rows without a device",
+        "status-log rows without a device",
+        "challenges bound to a missing device",
+        "devices whose attest_count/last_attest_at/last_result disagree with their attestation rows",
+        "devices with more than one open rotation job",
+        "issued rotation jobs without key, nonce or digest",
+        "rotation jobs whose attempts disagree with max_attempts or their state",
+        "running campaigns with more issued jobs than max_parallel",
+        "campaign jobs whose device class, kind or mode differ from their campaign's"};
     for (int i = 0; i < DS_CHECK_COLS; i++) {
         if (counts[i] != 0)
             return ds_store_fail(s, DS_E_CORRUPT, "%lld %s", (long long)counts[i], what[i]);

@@ -1,6 +1,7 @@
 /*
  * store.h — drot-server's storage interface: the device registry, single-use
- * challenges and attestation records, over one of two backends.
+ * challenges, attestation records, and the orchestrator's rotation jobs and
+ * campaigns, over one of two backends.
  *
  *   sqlite:PATH               SQLite 3 file (the embedded default), WAL mode
  *   postgresql://… postgres://…   PostgreSQL through libpq (several servers
@@ -21,6 +22,12 @@
  *      the row's action column says what that transaction did to the device.
  *   4. A device's status changes only along the state machine below.
  *   5. Data reaches SQL only as bound parameters of prepared statements.
+ *   6. A device has at most one open (pending or issued) rotation job, whatever
+ *      the number of servers creating jobs at once (a partial unique index).
+ *   7. A rotation job's state changes only along the job state machine
+ *      ("rotation jobs" below), by one conditional transaction each: of
+ *      several servers attempting the same step, exactly one succeeds.
+ *   8. A running campaign never has more than max_parallel issued jobs.
  *
  * Threading: a ds_store is one database connection. It MUST be used by one
  * thread at a time; open one store per thread or process. A store MUST NOT be
@@ -28,6 +35,9 @@
  *
  * Errors: every function returns a ds_status. On failure the store keeps a
  * one-line message, readable with ds_store_error() until the next call.
+ *
+ * The rotation job and campaign state machines are documented with their
+ * functions below ("rotation jobs", "campaigns").
  *
  * Device status state machine (ds_device_set_status):
  *
@@ -61,10 +71,13 @@ typedef enum ds_status {
     DS_E_NOT_FOUND = -301, /* no such device / challenge (or challenge already used) */
     DS_E_EXISTS = -302,    /* duplicate: device id, DRK key (instance id) or challenge already stored */
     DS_E_EXPIRED = -303,   /* the challenge existed but its TTL had passed (it is deleted) */
-    DS_E_CONFLICT = -304,  /* the request contradicts stored state: illegal status transition,
-                              epoch not above the current one */
+    DS_E_CONFLICT = -304,  /* the request contradicts stored state: illegal status or job/campaign
+                              transition, epoch not above the current one, device not in a status
+                              that allows it, another owner's lease, a key that is not the job's */
     DS_E_BUSY = -305,      /* concurrent access: lock wait timed out, serialization failure or
-                              deadlock; nothing was changed, the caller may retry */
+                              deadlock; or a job's lease is held by another owner, or a campaign
+                              is at its max_parallel. Nothing was changed; the caller may retry
+                              later */
     DS_E_DB = -306,        /* backend error (I/O, connection, SQL); message in ds_store_error() */
     DS_E_SCHEMA = -307,    /* schema not migrated, newer than this program, or a migration failed */
     DS_E_NOMEM = -308,     /* allocation failed */
@@ -353,5 +366,288 @@ ds_status ds_attestation_record_update(ds_store *store, const ds_attestation *at
  * (0 = all). DS_E_NOT_FOUND if the device does not exist. */
 ds_status ds_attestation_list(ds_store *store, const uint8_t device_id[DS_DEVICE_ID_LEN], size_t limit,
                               ds_attestation_cb cb, void *ctx);
+
+/* ---- rotation jobs (the orchestrator's storage, DESIGN.md §6 and §7) --------
+ *
+ * Every key rotation of a device is a job row. The job records what the
+ * server handed out (the new public key, the APM's rotation nonce, the digest
+ * of the instruction the receipt must name), how often, and which server is
+ * working on it (the lease). Each step below is ONE conditional transaction:
+ * it re-reads the job under a row lock (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+ * SELECT … FOR UPDATE), checks the step is legal, and writes, or writes
+ * nothing. So a step retried after a crash of either side, or attempted by
+ * two servers at once, takes effect exactly once.
+ *
+ *                    issue                      complete
+ *   create ──▶ pending ─────────▶ issued ───────────────────▶ completed
+ *                ▲  │  ◀─────────  │  │
+ *                │  │    retry     │  │ retry at max_attempts, fail
+ *                │  │              │  └──────────────────────▶ failed
+ *                │  └─ fail ──────────────────────────────────▶ failed
+ *                │  └─ cancel ─────┴─ cancel ─────────────────▶ cancelled
+ *                └─ complete (the previous attempt's key, see ds_job_complete) ──▶ completed
+ *
+ *   pending    waiting for the device: its next attestation asks for the
+ *              instruction. attempts = instructions handed out so far.
+ *   issued     an instruction (or endorsement) is out: from_epoch, new_pub,
+ *              nonce and instruction_tbs describe it.
+ *   completed  terminal: the receipt verified, or the new key was seen in an
+ *              attestation; for a root rotation the device's DRK IS new_pub.
+ *   failed     terminal: attempts exhausted, or refused.
+ *   cancelled  terminal: by the operator.
+ *
+ * Invariants (ds_store_check verifies those the schema does not enforce):
+ *   J1. At most one open (pending or issued) job per device.
+ *   J2. issued ⇒ new_pub, nonce and instruction_tbs are set (has_new_key).
+ *   J3. 0 <= attempts <= max_attempts; attempts rises by one per issue and
+ *       never otherwise.
+ *   J4. Terminal states are final: no call changes a terminal job.
+ *   J5. A completed root rotation changed the device's DRK to new_pub at
+ *       from_epoch + 1 and retired the old key, in the same transaction.
+ *   J6. After a retry the job keeps the last attempt's new_pub/nonce/tbs
+ *       until the next issue replaces them, so a device that did commit that
+ *       attempt after all can still be completed.
+ *
+ * Leases: a lease is the right to work on a job until lease_until. It is free
+ * when lease_owner is "" or lease_until <= now. Leases are advisory for
+ * pending jobs (ds_job_claim, ds_job_lease) and checked by ds_job_issue; the
+ * terminal steps clear them. Times are unix seconds supplied by the caller.
+ */
+
+#define DS_NONCE_LEN        32     /* the APM's single-use rotation nonce */
+#define DS_JOB_OWNER_MAX    63     /* lease owner: 1..63 bytes of printable ASCII (0x21..0x7e) */
+#define DS_JOB_ERROR_MAX    255    /* a job's last error / a campaign's stop reason, bytes */
+#define DS_JOB_ATTEMPTS_MAX 100    /* max_attempts: 1..100 */
+#define DS_JOB_TTL_MAX      86400  /* lease ttl: 1..86400 seconds */
+#define DS_JOB_CLAIM_MAX    1000   /* ds_job_claim: 1..1000 jobs per call */
+#define DS_CAMPAIGN_PAR_MAX 100000 /* campaign max_parallel: 1..100000 */
+
+typedef enum ds_job_kind {
+    DS_JOB_ROTATE_ROOT = 1,   /* device root key (DRK) rotation, DESIGN.md §7.1 */
+    DS_JOB_ROTATE_ANCHOR = 2, /* trust-anchor rotation, DESIGN.md §7.2 (the DRK does not change) */
+} ds_job_kind;
+
+typedef enum ds_job_mode {
+    DS_JOB_MODE_SERVER = 1, /* the server generates KeyA and seals it to the DRK */
+    DS_JOB_MODE_DEVICE = 2, /* the APM generates KeyA; the authority endorses it */
+} ds_job_mode;
+
+typedef enum ds_job_state {
+    DS_JOB_ANY = 0, /* filter only: any state */
+    DS_JOB_PENDING = 1,
+    DS_JOB_ISSUED = 2,
+    DS_JOB_COMPLETED = 3,
+    DS_JOB_FAILED = 4,
+    DS_JOB_CANCELLED = 5,
+} ds_job_state;
+
+/* A job as stored. Strings are NUL-terminated. */
+typedef struct ds_job {
+    int64_t id; /* > 0, increasing in creation order */
+    uint8_t device_id[DS_DEVICE_ID_LEN];
+    ds_job_kind kind;
+    ds_job_mode mode;
+    ds_job_state state;
+    uint32_t attempts;               /* instructions handed out (issue calls that succeeded) */
+    uint32_t max_attempts;           /* 1..DS_JOB_ATTEMPTS_MAX */
+    uint64_t from_epoch;             /* the device's epoch when the last attempt was issued (0 before) */
+    bool has_new_key;                /* new_pub, nonce and instruction_tbs hold the last attempt's values */
+    uint8_t new_pub[DS_DRK_PUB_LEN]; /* KeyA (root) or the new anchor key (anchor) */
+    uint8_t nonce[DS_NONCE_LEN];     /* the APM's rotation nonce of the last attempt */
+    uint8_t instruction_tbs[DS_DIGEST_LEN]; /* digest the receipt must name */
+    char lease_owner[DS_JOB_OWNER_MAX + 1]; /* "" = no lease */
+    int64_t lease_until;                    /* 0 = no lease */
+    int64_t campaign_id;                    /* 0 = none */
+    int64_t created_at;
+    int64_t updated_at;               /* last change of state or attempt (lease changes do not count) */
+    char error[DS_JOB_ERROR_MAX + 1]; /* last failure, human readable ("" = none) */
+} ds_job;
+
+typedef struct ds_job_filter {
+    const uint8_t *device_id; /* NULL = any device */
+    ds_job_state state;       /* DS_JOB_ANY = any state */
+    int64_t campaign_id;      /* 0 = any (with or without a campaign) */
+    size_t limit;             /* 0 = no limit */
+    size_t offset;
+} ds_job_filter;
+
+/* Same rules as the other iteration callbacks (see ds_device_cb). */
+typedef int (*ds_job_cb)(const ds_job *job, void *ctx);
+
+/* Names as stored ("pending", "rotate-root", "server"…); NULL if out of range. */
+const char *ds_job_state_name(ds_job_state s);
+const char *ds_job_kind_name(ds_job_kind k);
+const char *ds_job_mode_name(ds_job_mode m);
+/* Inverse of the above; DS_E_ARG for an unknown name or NULL. */
+ds_status ds_job_state_parse(const char *name, ds_job_state *out);
+ds_status ds_job_kind_parse(const char *name, ds_job_kind *out);
+ds_status ds_job_mode_parse(const char *name, ds_job_mode *out);
+
+/* Creates a pending job for the device (attempts 0, no lease, no key).
+ * campaign_id 0 = none; otherwise the campaign MUST be running and of the
+ * device's class, the job's kind and mode (DS_E_CONFLICT). *id_out (may be
+ * NULL) receives the new id.
+ * DS_E_EXISTS: the device already has an open job (invariant J1, also when
+ * two servers race); DS_E_NOT_FOUND: no such device or campaign;
+ * DS_E_CONFLICT: the device is not enrolled or active (registered,
+ * quarantined, revoked, decommissioned); DS_E_ARG. */
+ds_status ds_job_create(ds_store *store, const uint8_t device_id[DS_DEVICE_ID_LEN], ds_job_kind kind,
+                        ds_job_mode mode, uint32_t max_attempts, int64_t campaign_id, int64_t now,
+                        int64_t *id_out);
+
+/* Reads one job. DS_E_NOT_FOUND if absent. */
+ds_status ds_job_get(ds_store *store, int64_t id, ds_job *out);
+
+/* Reads the device's open (pending or issued) job. DS_E_NOT_FOUND if none. */
+ds_status ds_job_open_for_device(ds_store *store, const uint8_t device_id[DS_DEVICE_ID_LEN], ds_job *out);
+
+/* Calls cb for each job matching filter (NULL = all), in id order. */
+ds_status ds_job_list(ds_store *store, const ds_job_filter *filter, ds_job_cb cb, void *ctx);
+
+/* Leases an open job to owner until now + ttl: taken if free, expired or
+ * already held by owner (a renewal). PostgreSQL reads the row with FOR UPDATE
+ * SKIP LOCKED, so a job another transaction is changing right now is
+ * reported busy instead of waited for. out (may be NULL) receives the job
+ * as leased. DS_E_BUSY: another owner holds an unexpired lease, or the row
+ * is locked; DS_E_CONFLICT: the job is terminal; DS_E_NOT_FOUND; DS_E_ARG. */
+ds_status ds_job_lease(ds_store *store, int64_t id, const char *owner, int64_t now, int64_t ttl, ds_job *out);
+
+/* The scheduler's batch step: leases to owner up to n (1..DS_JOB_CLAIM_MAX)
+ * pending jobs, lowest id first, whose lease is free, expired or owner's, and
+ * whose campaign (if any) is running; only those of campaign_id unless it is
+ * 0. ONE statement under the write lock (SQLite) or with FOR UPDATE SKIP
+ * LOCKED (PostgreSQL): of several servers claiming at once, each job goes to
+ * exactly one. cb (may be NULL) is called for each claimed job after the
+ * commit, in id order. */
+ds_status ds_job_claim(ds_store *store, int64_t campaign_id, const char *owner, int64_t now, int64_t ttl,
+                       size_t n, ds_job_cb cb, void *ctx);
+
+/* Gives up owner's lease. DS_OK if owner held it (also expired) or the job
+ * had no lease; DS_E_CONFLICT if another owner holds it; DS_E_NOT_FOUND. */
+ds_status ds_job_release(ds_store *store, int64_t id, const char *owner);
+
+/* pending → issued: attempts + 1, records from_epoch, new_pub, nonce and tbs.
+ * Only if, in one transaction: the job is pending with attempts <
+ * max_attempts; its lease is free, expired or owner's; the device is enrolled
+ * or active and its epoch is from_epoch; and, for a campaign job, the
+ * campaign is running. Of two servers racing, exactly one wins.
+ * DS_E_CONFLICT (nothing written) when a condition fails; DS_E_BUSY when the
+ * campaign already has max_parallel issued jobs; DS_E_NOT_FOUND; DS_E_ARG
+ * (new_pub not uncompressed SEC1, from_epoch >= DS_EPOCH_MAX, …). */
+ds_status ds_job_issue(ds_store *store, int64_t id, const char *owner, uint64_t from_epoch,
+                       const uint8_t new_pub[DS_DRK_PUB_LEN], const uint8_t nonce[DS_NONCE_LEN],
+                       const uint8_t tbs[DS_DIGEST_LEN], int64_t now);
+
+/* → completed, releasing the lease. new_pub MUST equal the job's recorded
+ * key. Root rotation: new_epoch MUST be from_epoch + 1 and the device's epoch
+ * still from_epoch; the device's DRK becomes new_pub at new_epoch and the old
+ * key goes to the key history (as ds_device_set_key), in the SAME transaction
+ * as the job. Anchor rotation: new_epoch MUST be from_epoch; the device row
+ * is not touched. Accepted from issued, and from pending when the job holds
+ * the previous attempt's key (J6: the receipt was lost, the job was retried,
+ * and the device then turned out to have committed that attempt).
+ * Idempotent: a completed job with the same key and epoch gives DS_OK and
+ * writes nothing. A campaign with no open job left becomes done.
+ * DS_E_CONFLICT: another key or epoch, no recorded key, a terminal job other
+ * than that, a device revoked or decommissioned; DS_E_EXISTS: new_pub is
+ * another device's DRK; DS_E_NOT_FOUND; DS_E_ARG. */
+ds_status ds_job_complete(ds_store *store, int64_t id, const uint8_t new_pub[DS_DRK_PUB_LEN],
+                          uint64_t new_epoch, int64_t now);
+
+/* issued → pending for another attempt (the device still attests with the
+ * old key), or → failed when attempts >= max_attempts, or → cancelled when
+ * its campaign was cancelled; records why (may be NULL; at most
+ * DS_JOB_ERROR_MAX bytes). The lease is kept on pending, cleared otherwise.
+ * A failure may stop the campaign (see campaigns). DS_E_CONFLICT if the job
+ * is not issued; DS_E_NOT_FOUND; DS_E_ARG. */
+ds_status ds_job_retry(ds_store *store, int64_t id, const char *why, int64_t now);
+
+/* open → failed / cancelled, recording why, clearing the lease. A failure
+ * may stop the campaign. DS_E_CONFLICT if the job is terminal (J4). */
+ds_status ds_job_fail(ds_store *store, int64_t id, const char *why, int64_t now);
+ds_status ds_job_cancel(ds_store *store, int64_t id, const char *why, int64_t now);
+
+/* ---- campaigns -----------------------------------------------------------------
+ *
+ * A campaign rotates every active device of one class: its jobs are created
+ * with it, at most max_parallel of them are issued at any time (checked by
+ * ds_job_issue under the campaign's row lock), and it stops itself when
+ * fail_threshold of its jobs have failed.
+ *
+ *   running ──▶ stopped ──▶ running (the operator resumes)
+ *      │           │
+ *      │           └──▶ cancelled
+ *      ├──▶ cancelled   (its pending jobs are cancelled with it; issued ones
+ *      │                 finish, and a retry of one then cancels it)
+ *      └──▶ done        (automatically when its last open job ends; by hand
+ *                        only when it has no open job)
+ *   done and cancelled are terminal; X → X is accepted as a no-op.
+ *
+ *   Invariants: C1. a running campaign has at most max_parallel issued jobs;
+ *   C2. the job that makes the failed count reach fail_threshold (> 0) stops
+ *   a running campaign in the same transaction; C3. only a running campaign's
+ *   jobs are issued or claimed; C4. a campaign's jobs have its class, kind
+ *   and mode.
+ */
+
+typedef enum ds_campaign_state {
+    DS_CAMPAIGN_ANY = 0, /* filter only */
+    DS_CAMPAIGN_RUNNING = 1,
+    DS_CAMPAIGN_STOPPED = 2,
+    DS_CAMPAIGN_DONE = 3,
+    DS_CAMPAIGN_CANCELLED = 4,
+} ds_campaign_state;
+
+typedef struct ds_campaign {
+    int64_t id;
+    char class_name[DS_CLASS_MAX + 1];
+    ds_job_kind kind;
+    ds_job_mode mode;
+    uint32_t max_parallel;   /* 1..DS_CAMPAIGN_PAR_MAX */
+    uint32_t fail_threshold; /* stop when this many jobs failed; 0 = never */
+    uint32_t max_attempts;   /* given to each of its jobs */
+    ds_campaign_state state;
+    char stop_reason[DS_JOB_ERROR_MAX + 1]; /* why it last changed state by hand or stopped */
+    int64_t created_at, updated_at;
+    /* its jobs by state, read in the same statement as the row */
+    uint64_t n_pending, n_issued, n_completed, n_failed, n_cancelled;
+} ds_campaign;
+
+typedef struct ds_campaign_filter {
+    const char *class_name;  /* NULL = any class */
+    ds_campaign_state state; /* DS_CAMPAIGN_ANY = any */
+    size_t limit;            /* 0 = no limit */
+    size_t offset;
+} ds_campaign_filter;
+
+typedef int (*ds_campaign_cb)(const ds_campaign *c, void *ctx);
+
+/* "running", "stopped", "done", "cancelled"; NULL if out of range. */
+const char *ds_campaign_state_name(ds_campaign_state s);
+ds_status ds_campaign_state_parse(const char *name, ds_campaign_state *out);
+/* Whether the campaign state machine above allows from → to (true for from == to). */
+bool ds_campaign_transition_allowed(ds_campaign_state from, ds_campaign_state to);
+
+/* Creates a running campaign AND one pending job per ACTIVE device of the
+ * class that has no open job, in ONE transaction; *n_jobs (may be NULL)
+ * receives their number. With no such device the campaign is created done.
+ * Devices that get an open job concurrently are skipped, not an error.
+ * DS_E_ARG for a bad class, kind, mode or range. */
+ds_status ds_campaign_create(ds_store *store, const char *class_name, ds_job_kind kind, ds_job_mode mode,
+                             uint32_t max_parallel, uint32_t fail_threshold, uint32_t max_attempts,
+                             int64_t now, int64_t *id_out, size_t *n_jobs);
+
+/* Reads one campaign with its job counts. DS_E_NOT_FOUND if absent. */
+ds_status ds_campaign_get(ds_store *store, int64_t id, ds_campaign *out);
+
+/* Calls cb for each campaign matching filter (NULL = all), in id order. */
+ds_status ds_campaign_list(ds_store *store, const ds_campaign_filter *filter, ds_campaign_cb cb, void *ctx);
+
+/* Moves a campaign along its state machine, recording why (may be NULL) as
+ * stop_reason. To cancelled: its pending jobs are cancelled in the same
+ * transaction. To done: only with no open job. DS_E_CONFLICT if not allowed
+ * (nothing written); DS_E_NOT_FOUND; DS_E_ARG (DS_CAMPAIGN_ANY). */
+ds_status ds_campaign_set_state(ds_store *store, int64_t id, ds_campaign_state to, const char *why,
+                                int64_t now);
 
 #endif

@@ -25,9 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
-#include "store_internal.h"
+#include "store_sqlite_internal.h"
 
 enum {
     Q_DEV_INSERT,
@@ -101,112 +99,12 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_CHECK] = DS_SQL_CHECK,
 };
 
-typedef struct sq_store {
-    ds_store base; /* first: a ds_store * is an sq_store * */
-    sqlite3 *db;
-    sqlite3_stmt *stmt[Q_COUNT];
-} sq_store;
-
-static sq_store *sq(ds_store *s)
-{
-    return (sq_store *)s;
-}
-
-/* Maps SQLite's result to a ds_status and records the message. */
-static ds_status sq_fail(sq_store *s, int rc, const char *what)
-{
-    int ext = sqlite3_extended_errcode(s->db);
-    const char *msg = sqlite3_errmsg(s->db);
-    ds_status st = DS_E_DB;
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-        st = DS_E_BUSY;
-    else if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
-        st = DS_E_EXISTS;
-    else if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
-        st = DS_E_NOT_FOUND;
-    else if (rc == SQLITE_NOMEM)
-        st = DS_E_NOMEM;
-    else if (strncmp(msg, "no such table", 13) == 0)
-        st = DS_E_SCHEMA;
-    return ds_store_fail(&s->base, st, "sqlite: %s: %s", what, msg);
-}
+_Static_assert(Q_COUNT <= SQ_STMT_MAX, "raise SQ_STMT_MAX");
 
 /* The cached statement q, prepared on first use, reset with no bindings. */
 static ds_status sq_prep(sq_store *s, int q, sqlite3_stmt **out)
 {
-    if (s->stmt[q] == NULL) {
-        int rc = sqlite3_prepare_v3(s->db, sql_text[q], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[q], NULL);
-        if (rc != SQLITE_OK)
-            return sq_fail(s, rc, "prepare");
-    }
-    sqlite3_reset(s->stmt[q]);
-    sqlite3_clear_bindings(s->stmt[q]);
-    *out = s->stmt[q];
-    return DS_OK;
-}
-
-/* Runs constant SQL (transaction control, migrations): never data. */
-static ds_status sq_exec(sq_store *s, const char *sqltext, const char *what)
-{
-    int rc = sqlite3_exec(s->db, sqltext, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? DS_OK : sq_fail(s, rc, what);
-}
-
-static ds_status sq_begin(sq_store *s)
-{
-    return sq_exec(s, "BEGIN IMMEDIATE", "begin");
-}
-
-static ds_status sq_commit(sq_store *s)
-{
-    return sq_exec(s, "COMMIT", "commit");
-}
-
-/* Rolls back if a transaction is open, keeping the first error's message. */
-static ds_status sq_rollback(sq_store *s, ds_status st)
-{
-    if (!sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return st;
-}
-
-/* Steps a statement that returns no row. */
-static ds_status sq_run(sq_store *s, sqlite3_stmt *st, const char *what)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? DS_OK : sq_fail(s, rc, what);
-}
-
-static void bind_blob(sqlite3_stmt *st, int i, const uint8_t *p, size_t n)
-{
-    if (p == NULL)
-        sqlite3_bind_null(st, i);
-    else
-        sqlite3_bind_blob(st, i, n ? (const void *)p : "", (int)n, SQLITE_STATIC);
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *t)
-{
-    if (t == NULL)
-        sqlite3_bind_null(st, i);
-    else
-        sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
-}
-
-static bool col_blob(sqlite3_stmt *st, int c, uint8_t *out, size_t n)
-{
-    const void *p = sqlite3_column_blob(st, c);
-    if (p == NULL || (size_t)sqlite3_column_bytes(st, c) != n)
-        return false;
-    memcpy(out, p, n);
-    return true;
-}
-
-static void col_text(sqlite3_stmt *st, int c, char *out, size_t cap)
-{
-    const char *t = (const char *)sqlite3_column_text(st, c);
-    ds_copy_text(out, cap, t, t == NULL ? 0 : (size_t)sqlite3_column_bytes(st, c));
+    return sq_prepare_cached(s, &s->stmt[q], sql_text[q], out);
 }
 
 /* Reads a DEV_COLS row. */
@@ -239,8 +137,10 @@ static ds_status row_device(sq_store *s, sqlite3_stmt *st, ds_device *d)
 static void sq_close(ds_store *base)
 {
     sq_store *s = sq(base);
-    for (int i = 0; i < Q_COUNT; i++)
+    for (int i = 0; i < SQ_STMT_MAX; i++)
         sqlite3_finalize(s->stmt[i]);
+    for (int i = 0; i < SQ_JOB_STMT_MAX; i++)
+        sqlite3_finalize(s->jstmt[i]);
     sqlite3_close(s->db);
     ds_free(s);
 }
@@ -818,6 +718,7 @@ static const ds_store_ops sq_ops = {
     .challenge_purge_expired = sq_challenge_purge,
     .attestation_record = sq_att_record,
     .attestation_list = sq_att_list,
+    .jobs = &ds_sqlite_job_ops,
 };
 
 /* see store_internal.h */
