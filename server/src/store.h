@@ -513,7 +513,8 @@ ds_status ds_job_list(ds_store *store, const ds_job_filter *filter, ds_job_cb cb
 ds_status ds_job_lease(ds_store *store, int64_t id, const char *owner, int64_t now, int64_t ttl, ds_job *out);
 
 /* The scheduler's batch step: leases to owner up to n (1..DS_JOB_CLAIM_MAX)
- * pending jobs, lowest id first, whose lease is free, expired or owner's, and
+ * pending jobs, lowest id first, whose lease is free or expired (not those
+ * owner already holds: a batch loop must move on; renew with ds_job_lease), and
  * whose campaign (if any) is running; only those of campaign_id unless it is
  * 0. ONE statement under the write lock (SQLite) or with FOR UPDATE SKIP
  * LOCKED (PostgreSQL): of several servers claiming at once, each job goes to

@@ -94,12 +94,12 @@ static const char *const sql_text[J_COUNT] = {
     [J_RELEASE] = "UPDATE rotation_jobs SET lease_owner = NULL, lease_until = 0 "
                   "WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2::text)",
     [J_CLAIM] = "WITH picked AS MATERIALIZED (SELECT j.id AS pid FROM rotation_jobs j "
-                "WHERE j.state = 'pending' AND (j.lease_owner IS NULL OR j.lease_until <= $4 "
-                "OR j.lease_owner = $2::text) AND ($1::bigint = 0 OR j.campaign_id = $1) "
+                "WHERE j.state = 'pending' AND (j.lease_owner IS NULL OR j.lease_until <= $4) "
+                "AND ($1::bigint = 0 OR j.campaign_id = $1) "
                 "AND (j.campaign_id IS NULL OR EXISTS (SELECT 1 FROM rotation_campaigns k "
                 "WHERE k.id = j.campaign_id AND k.state = 'running')) "
                 "ORDER BY j.id LIMIT $5 FOR UPDATE OF j SKIP LOCKED) "
-                "UPDATE rotation_jobs SET lease_owner = $2, lease_until = $3 FROM picked "
+                "UPDATE rotation_jobs SET lease_owner = $2::text, lease_until = $3 FROM picked "
                 "WHERE rotation_jobs.id = picked.pid RETURNING " JOB_COLS,
     [J_ISSUE] = "UPDATE rotation_jobs SET state = 'issued', attempts = attempts + 1, from_epoch = $2, "
                 "new_pub = $3, nonce = $4, instruction_tbs = $5, updated_at = $6 WHERE id = $1",

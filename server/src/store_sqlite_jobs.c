@@ -75,7 +75,7 @@ static const char *const sql_text[J_COUNT] = {
                   "WHERE id = ?1 AND (lease_owner IS NULL OR lease_owner = ?2)",
     [J_CLAIM] = "UPDATE rotation_jobs SET lease_owner = ?2, lease_until = ?3 WHERE id IN ("
                 "SELECT j.id FROM rotation_jobs j WHERE j.state = 'pending' "
-                "AND (j.lease_owner IS NULL OR j.lease_until <= ?4 OR j.lease_owner = ?2) "
+                "AND (j.lease_owner IS NULL OR j.lease_until <= ?4) "
                 "AND (?1 = 0 OR j.campaign_id = ?1) AND (j.campaign_id IS NULL OR EXISTS ("
                 "SELECT 1 FROM rotation_campaigns c WHERE c.id = j.campaign_id AND c.state = 'running')) "
                 "ORDER BY j.id LIMIT ?5) RETURNING " JOB_COLS,
