@@ -258,8 +258,10 @@ int ds_store_latest_version(void);
  * PRAGMA integrity_check and foreign_key_check), every attestation row's
  * device exists, every key-history row's device exists, and for every device
  * attest_count equals its number of attestation rows and last_attest_at /
- * last_result are those of its newest row. DS_OK, or DS_E_CORRUPT with the
- * first violation in ds_store_error(); DS_E_DB on query failure. Reads only. */
+ * last_result are those of its newest row; then the rotation job invariants
+ * J1-J3 and the campaign invariants C1 and C4 (below). DS_OK, or
+ * DS_E_CORRUPT with the first violation in ds_store_error(); DS_E_DB on
+ * query failure. Reads only. */
 ds_status ds_store_check(ds_store *store);
 
 /* ---- device registry ------------------------------------------------------ */

@@ -20,7 +20,9 @@
  * Statements are prepared once per connection (PQprepare, named ds_qN) and
  * run with PQexecPrepared: data is only ever a bound parameter. Parameters
  * are sent as text (numbers, strings) or binary (bytea); results are read in
- * binary format (int8 big-endian, bytea raw).
+ * binary format (int8 big-endian, bytea raw). Rotation jobs and campaigns
+ * are in store_pg_jobs.c; the helpers both files use are in
+ * store_pg_internal.h.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>

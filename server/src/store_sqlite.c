@@ -20,6 +20,8 @@
  *
  * Statements are prepared once per connection (lazily, SQLITE_PREPARE_PERSISTENT)
  * and reset after every use so that no statement keeps a read snapshot open.
+ * Rotation jobs and campaigns are in store_sqlite_jobs.c; the helpers both
+ * files use are in store_sqlite_internal.h.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
