@@ -951,3 +951,86 @@ drot_status drot_link_data_resp_decode(const uint8_t *p, size_t len, const uint8
 {
     return decode_bytes_resp(p, len, 0, DROT_LINK_SEAL_MAX_DATA, data, data_len);
 }
+
+/* ---- DRoT ------------------------------------------------------------------ */
+
+/* see drot/link_msg.h */
+drot_status drot_link_rot_nonce_encode(const uint8_t nonce[DROT_LINK_ROT_NONCE_LEN], uint8_t *out, size_t cap,
+                                       size_t *out_len)
+{
+    if (nonce == NULL)
+        return DROT_E_ARG;
+    return encode_bytes_resp(nonce, DROT_LINK_ROT_NONCE_LEN, DROT_LINK_ROT_NONCE_LEN, DROT_LINK_ROT_NONCE_LEN,
+                             out, cap, out_len);
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_rot_nonce_decode(const uint8_t *p, size_t len, uint8_t nonce[DROT_LINK_ROT_NONCE_LEN])
+{
+    const uint8_t *v = NULL;
+    size_t n = 0;
+    if (nonce == NULL)
+        return DROT_E_ARG;
+    drot_status st = decode_bytes_resp(p, len, DROT_LINK_ROT_NONCE_LEN, DROT_LINK_ROT_NONCE_LEN, &v, &n);
+    if (st == DROT_OK)
+        memcpy(nonce, v, DROT_LINK_ROT_NONCE_LEN);
+    return st;
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_rot_msg_encode(const uint8_t *msg, size_t msg_len, uint8_t *out, size_t cap,
+                                     size_t *out_len)
+{
+    return encode_bytes_resp(msg, msg_len, 1, DROT_LINK_ROT_MAX_MSG, out, cap, out_len);
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_rot_msg_decode(const uint8_t *p, size_t len, const uint8_t **msg, size_t *msg_len)
+{
+    return decode_bytes_resp(p, len, 1, DROT_LINK_ROT_MAX_MSG, msg, msg_len);
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_anchor_resp_encode(const drot_link_anchor_resp *m, uint8_t *out, size_t cap,
+                                         size_t *out_len)
+{
+    drot_cbor_writer w;
+    if (m == NULL || !out_ok(out, cap, out_len) || m->op < 1 || m->op > 3 || m->slot > 3)
+        return DROT_E_ARG;
+    drot_cbor_writer_init(&w, out, cap);
+    drot_cbor_put_map(&w, 2);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_uint(&w, m->op);
+    drot_cbor_put_uint(&w, 2);
+    drot_cbor_put_uint(&w, m->slot);
+    return finish(&w, out_len);
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_anchor_resp_decode(const uint8_t *p, size_t len, drot_link_anchor_resp *m)
+{
+    drot_cbor_reader r;
+    uint32_t seen = 0;
+    unsigned key;
+    size_t n;
+    uint64_t v = 0;
+    if ((p == NULL && len != 0) || m == NULL)
+        return DROT_E_ARG;
+    memset(m, 0, sizeof *m);
+    drot_cbor_reader_init(&r, p, len);
+    drot_status st = open_map(&r, DROT_E_MALFORMED, &n);
+    for (size_t i = 0; st == DROT_OK && i < n; i++) {
+        if ((st = next_key(&r, KEYS(2), &seen, &key)) != DROT_OK)
+            break;
+        if (key == 1) {
+            if ((st = read_uint(&r, 3, &v)) == DROT_OK && v < 1)
+                st = DROT_E_CLAIM_INVALID;
+            m->op = (uint32_t)v;
+        } else if ((st = read_uint(&r, 3, &v)) == DROT_OK) {
+            m->slot = (uint32_t)v;
+        }
+    }
+    if (st == DROT_OK)
+        st = require(seen, KEYS(2));
+    return st == DROT_OK ? drot_cbor_reader_done(&r) : st;
+}

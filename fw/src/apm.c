@@ -17,6 +17,11 @@
  * session (bad tag, replayed or old seq) is answered with an ERROR and
  * changes nothing (drot_link_session_open guarantees the session itself is
  * unchanged). Tamper sensors are polled before every request and while idle.
+ *
+ * DRoT requests (rotate.h) keep one piece of RAM state across requests, the
+ * outstanding rotation nonce (apm_state.rot): GET_ROTATION_NONCE and
+ * ROTATE_PROPOSE replace it, and every ROTATE_ROOT / ROTATE_ENDORSE /
+ * ROTATE_ANCHOR spends it, even one whose payload does not decode (R1).
  */
 #include "apm/apm.h"
 
@@ -31,6 +36,7 @@
 #include "layout.h"
 #include "manufacture.h"
 #include "measure.h"
+#include "rotate.h"
 #include "seal.h"
 #include "tamper.h"
 
@@ -47,6 +53,7 @@ typedef struct apm_state {
     apm_tamper_state tamper;
     uint8_t boot_seed[32];
     drot_link_session link;
+    apm_rot_state rot; /* rotate.h: the outstanding rotation nonce (RAM only) */
     uint8_t rx[APM_FRAME_MAX];
     uint8_t tx[APM_FRAME_MAX];
     uint8_t payload[DROT_LINK_MAX_PAYLOAD];
@@ -64,10 +71,13 @@ typedef struct apm_state {
             } req;
             uint8_t buf[APM_SEAL_MAX_BLOB];
         } seal;
+        uint8_t rot[APM_ROT_MSG_MAX]; /* a receipt or a proposal */
     } msg;
 } apm_state;
 
 _Static_assert(sizeof(apm_state) <= APM_DEVICE_SIZE, "APM_DEVICE_SIZE too small for apm_state");
+_Static_assert(APM_ROT_MSG_MAX == DROT_LINK_ROT_MAX_MSG && APM_ROT_NONCE_LEN == DROT_LINK_ROT_NONCE_LEN,
+               "the link's DRoT bounds are rotate.h's");
 _Static_assert(APM_FRAME_MAX == DROT_LINK_MAX_FRAME, "APM_FRAME_MAX must equal DROT_LINK_MAX_FRAME");
 _Static_assert(APM_SEAL_MAX_DATA == DROT_LINK_SEAL_MAX_DATA && APM_SEAL_MAX_BLOB == DROT_LINK_SEAL_MAX_BLOB &&
                    APM_SEAL_OVERHEAD == DROT_LINK_SEAL_MIN_BLOB &&
@@ -316,6 +326,73 @@ static apm_status do_unseal(apm_state *s, const drot_link_frame *req, size_t *le
     return st;
 }
 
+/* ---- DRoT (rotate.h) ------------------------------------------------------ */
+
+static apm_rot_env rot_env(apm_state *s)
+{
+    apm_rot_env env = {&s->boot, &s->tamper};
+    return env;
+}
+
+static apm_status do_rot_nonce(apm_state *s, const drot_link_frame *req, size_t *len)
+{
+    uint8_t nonce[APM_ROT_NONCE_LEN];
+    apm_rot_wipe(&s->rot); /* a request for a nonce replaces the old one, even a malformed one */
+    if (drot_link_empty_decode(req->payload, req->payload_len) != DROT_OK)
+        return APM_E_ARG;
+    apm_rot_env env = rot_env(s);
+    apm_status st = apm_rot_nonce(&s->core, &env, &s->rot, nonce);
+    if (st != APM_OK)
+        return st;
+    drot_status ds = drot_link_rot_nonce_encode(nonce, s->payload, sizeof s->payload, len);
+    return ds == DROT_OK ? APM_OK : (apm_status)ds;
+}
+
+/* ROTATE_ROOT, ROTATE_ENDORSE, ROTATE_ANCHOR. rotate.h R1: the nonce is
+ * spent by any instruction, a payload that does not decode included. */
+static apm_status do_rot_instruction(apm_state *s, const drot_link_frame *req, size_t *len)
+{
+    const uint8_t *msg = NULL;
+    size_t msg_len = 0, out_len = 0;
+    drot_status ds = drot_link_rot_msg_decode(req->payload, req->payload_len, &msg, &msg_len);
+    if (ds != DROT_OK) {
+        apm_rot_wipe(&s->rot);
+        return (apm_status)ds;
+    }
+    apm_rot_env env = rot_env(s);
+    apm_status st;
+    if (req->type == DROT_LINK_T_ROTATE_ANCHOR) {
+        drot_link_anchor_resp r = {0, 0};
+        st = apm_rot_anchor(&s->core, &env, &s->rot, msg, msg_len, &r.op, &r.slot);
+        if (st != APM_OK)
+            return st;
+        ds = drot_link_anchor_resp_encode(&r, s->payload, sizeof s->payload, len);
+        return ds == DROT_OK ? APM_OK : (apm_status)ds;
+    }
+    if (req->type == DROT_LINK_T_ROTATE_ROOT)
+        st = apm_rot_root(&s->core, &env, &s->rot, msg, msg_len, s->msg.rot, sizeof s->msg.rot, &out_len);
+    else
+        st = apm_rot_endorse(&s->core, &env, &s->rot, msg, msg_len, s->msg.rot, sizeof s->msg.rot, &out_len);
+    if (st != APM_OK)
+        return st;
+    ds = drot_link_rot_msg_encode(s->msg.rot, out_len, s->payload, sizeof s->payload, len);
+    return ds == DROT_OK ? APM_OK : (apm_status)ds;
+}
+
+static apm_status do_rot_propose(apm_state *s, const drot_link_frame *req, size_t *len)
+{
+    size_t out_len = 0;
+    apm_rot_wipe(&s->rot); /* replaces the outstanding state, even when malformed */
+    if (drot_link_empty_decode(req->payload, req->payload_len) != DROT_OK)
+        return APM_E_ARG;
+    apm_rot_env env = rot_env(s);
+    apm_status st = apm_rot_propose(&s->core, &env, &s->rot, s->msg.rot, sizeof s->msg.rot, &out_len);
+    if (st != APM_OK)
+        return st;
+    drot_status ds = drot_link_rot_msg_encode(s->msg.rot, out_len, s->payload, sizeof s->payload, len);
+    return ds == DROT_OK ? APM_OK : (apm_status)ds;
+}
+
 static apm_status dispatch(apm_state *s, const drot_link_frame *req, size_t *len)
 {
     switch (req->type) {
@@ -331,6 +408,11 @@ static apm_status dispatch(apm_state *s, const drot_link_frame *req, size_t *len
         return do_tamper_log(s, len);
     case DROT_LINK_T_SEAL: return do_seal(s, req, len);
     case DROT_LINK_T_UNSEAL: return do_unseal(s, req, len);
+    case DROT_LINK_T_GET_ROTATION_NONCE: return do_rot_nonce(s, req, len);
+    case DROT_LINK_T_ROTATE_ROOT:
+    case DROT_LINK_T_ROTATE_ENDORSE:
+    case DROT_LINK_T_ROTATE_ANCHOR: return do_rot_instruction(s, req, len);
+    case DROT_LINK_T_ROTATE_PROPOSE: return do_rot_propose(s, req, len);
     default: return (apm_status)DROT_E_UNSUPPORTED;
     }
 }

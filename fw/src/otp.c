@@ -95,6 +95,7 @@ apm_status apm_otp_load(const apm_hal *hal, apm_otp *out)
         memcpy(out->anchor[i], raw + APM_OTP_ANCHORS + 32u * i, 32);
         out->anchor_present[i] = !all_zero(out->anchor[i], 32);
         out->anchor_revoked[i] = (raw[APM_OTP_ANCHOR_REVOKED] >> i) & 1u;
+        out->anchor_confirmed[i] = (raw[APM_OTP_ANCHOR_CONFIRM] >> i) & 1u;
     }
     out->lifecycle_bits = raw[APM_OTP_LIFECYCLE];
     out->lifecycle = lifecycle_decode(out->lifecycle_bits);
@@ -213,6 +214,14 @@ apm_status apm_otp_revoke_anchor(const apm_hal *hal, uint32_t slot)
     if (slot >= APM_ANCHOR_SLOTS)
         return APM_E_ARG;
     return set_bits(hal, APM_OTP_ANCHOR_REVOKED, (uint8_t)(1u << slot));
+}
+
+/* see otp.h */
+apm_status apm_otp_confirm_anchor(const apm_hal *hal, uint32_t slot)
+{
+    if (slot >= APM_ANCHOR_SLOTS)
+        return APM_E_ARG;
+    return set_bits(hal, APM_OTP_ANCHOR_CONFIRM, (uint8_t)(1u << slot));
 }
 
 static apm_status thermo_raise(const apm_hal *hal, uint32_t off, uint32_t to)

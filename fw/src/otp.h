@@ -9,6 +9,9 @@
  *   0x050  anchor[4][32]        write-once each; all-zero = blank slot
  *   0x0D0  anchor_revoked[1]    bit i = slot i revoked
  *   0x0D1  lifecycle[1]         bit 0 provisioned, 1 deployed, 2 tampered, 3 decommissioned
+ *   0x0D2  anchor_confirmed[1]  bit i = an instruction signed by slot i's key has
+ *                               verified and been carried out on this device
+ *                               (rotate.h R5: what allows revoking another slot)
  *   0x0D8  epoch[8]             thermometer, 64 bits
  *   0x0E0  svn[4][8]            thermometer per component (APM_SVN_*), 64 bits each
  *
@@ -50,6 +53,7 @@
 #define APM_OTP_ANCHORS        0x050u
 #define APM_OTP_ANCHOR_REVOKED 0x0D0u
 #define APM_OTP_LIFECYCLE      0x0D1u
+#define APM_OTP_ANCHOR_CONFIRM 0x0D2u
 #define APM_OTP_EPOCH          0x0D8u
 #define APM_OTP_SVN            0x0E0u
 
@@ -80,6 +84,7 @@ typedef struct apm_otp {
     uint8_t anchor[APM_ANCHOR_SLOTS][32];
     bool anchor_present[APM_ANCHOR_SLOTS];
     bool anchor_revoked[APM_ANCHOR_SLOTS];
+    bool anchor_confirmed[APM_ANCHOR_SLOTS]; /* rotate.h R5 */
     apm_lifecycle lifecycle;
     uint8_t lifecycle_bits;
     uint32_t epoch;              /* 0..64 */
@@ -105,6 +110,8 @@ apm_status apm_otp_check_once(const apm_hal *hal, uint32_t off, const uint8_t *v
 /* Burns hash into a blank slot (APM_E_OTP if the slot holds another hash). */
 apm_status apm_otp_burn_anchor(const apm_hal *hal, uint32_t slot, const uint8_t hash[32]);
 apm_status apm_otp_revoke_anchor(const apm_hal *hal, uint32_t slot);
+/* Burns slot's anchor_confirmed bit (one one-byte write; none if already set). */
+apm_status apm_otp_confirm_anchor(const apm_hal *hal, uint32_t slot);
 
 /* Counters (O2): raise to exactly `to` (no-op if already ≥ to; APM_E_EXHAUSTED above 64). */
 apm_status apm_otp_raise_epoch(const apm_hal *hal, uint32_t to);

@@ -26,6 +26,10 @@ const char *apm_status_str(apm_status st)
     case APM_E_FULL: return "table full";
     case APM_E_DENIED: return "refused by policy";
     case APM_E_RNG: return "random source failed";
+    case APM_E_NONCE: return "no outstanding rotation nonce, or not this one";
+    case APM_E_WRONG_DEVICE: return "instruction for another device";
+    case APM_E_STALE: return "instruction not for the current epoch + 1";
+    case APM_E_KEY_MISMATCH: return "key does not match the one named";
     }
     return "unknown status";
 }

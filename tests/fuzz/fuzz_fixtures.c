@@ -238,3 +238,21 @@ size_t fz_hpke_seed(unsigned i, uint8_t *out, size_t cap)
     drot_drbg_release(&drbg);
     return DROT_HPKE_ENC_LEN + ct_len;
 }
+
+static void fixed_key(uint8_t fill, drot_p256_priv *priv, drot_p256_pub *pub)
+{
+    uint8_t d[DROT_P256_SCALAR_LEN];
+    memset(d, fill, sizeof d);
+    d[0] = 0x4d;
+    if (drot_p256_key_from_scalar(d, priv, pub) != DROT_OK)
+        abort();
+}
+
+/* see fuzz_fixtures.h */
+void fz_rotate_keys(drot_p256_priv *auth, drot_p256_pub *auth_pub, drot_p256_priv *drk,
+                    drot_p256_pub *drk_pub, drot_p256_priv *keya, drot_p256_pub *keya_pub)
+{
+    fixed_key(0xA1, auth, auth_pub);
+    fixed_key(0xD2, drk, drk_pub);
+    fixed_key(0x6B, keya, keya_pub);
+}

@@ -40,6 +40,10 @@
 void fz_cose_key(drot_p256_priv *priv, drot_p256_pub *pub);
 void fz_hpke_seed_key(drot_p256_priv *priv, drot_p256_pub *pub);
 void fz_hpke_target_key(drot_p256_priv *priv, drot_p256_pub *pub);
+/* DRoT (fuzz_rotate.c and its seeds): the authority key (the one anchor),
+ * the device's DRK, and the KeyA of the seeds. */
+void fz_rotate_keys(drot_p256_priv *auth, drot_p256_pub *auth_pub, drot_p256_priv *drk,
+                    drot_p256_pub *drk_pub, drot_p256_priv *keya, drot_p256_pub *keya_pub);
 
 /* ---- EAT payloads ---------------------------------------------------------- */
 

@@ -30,6 +30,7 @@
 
 #include "drot/cbor.h"
 #include "drot/link_msg.h"
+#include "drot/rotate.h"
 #include "drot_test_support.h"
 #include "fuzz_fixtures.h"
 
@@ -410,10 +411,101 @@ static void link_seeds(void)
         link_seed(11, "extend-resp", enc, n);
 }
 
+/* DRoT seeds for fuzz_rotate.c: one valid encoding per decoder (selector
+ * byte first), and every signed kind for its verifier selector (7), all
+ * under fz_rotate_keys. */
+static void rotate_seed(uint8_t which, const char *name, const uint8_t *p, size_t n)
+{
+    static uint8_t buf[1 + DROT_ROTATE_MAX_MSG + 64];
+    if (n > sizeof buf - 1)
+        die("rotate seed too large", name);
+    buf[0] = which;
+    memcpy(buf + 1, p, n);
+    write_seed("rotate", name, buf, n + 1);
+}
+
+static drot_status counter_fill(void *ctx, uint8_t *out, size_t len)
+{
+    uint8_t *c = ctx;
+    for (size_t i = 0; i < len; i++)
+        out[i] = (uint8_t)(++*c * 37u);
+    return DROT_OK;
+}
+
+static void rotate_seeds(void)
+{
+    static uint8_t enc[DROT_ROTATE_MAX_MSG + 64], msg[DROT_ROTATE_MAX_MSG], consent[DROT_ROTATE_MAX_MSG];
+    drot_p256_priv auth, drk, keya;
+    drot_p256_pub auth_pub, drk_pub, keya_pub;
+    uint8_t dev[16], nonce[32], ctr = 0;
+    drot_rng rng = {counter_fill, &ctr};
+    size_t n = 0;
+    fz_rotate_keys(&auth, &auth_pub, &drk, &drk_pub, &keya, &keya_pub);
+    memset(dev, 0xD0, sizeof dev);
+    memset(nonce, 0x4E, sizeof nonce);
+
+    drot_rotate_root r;
+    if (drot_rotate_root_seal(&drk_pub, &keya, dev, 3, nonce, &rng, &r) != DROT_OK)
+        die("rotate seal", "root");
+    if (drot_rotate_root_encode(&r, enc, sizeof enc, &n) == DROT_OK)
+        rotate_seed(0, "root", enc, n);
+    if (drot_rotate_root_sign(&auth, &auth_pub, &r, msg, sizeof msg, &n) == DROT_OK) {
+        rotate_seed(7, "root-signed", msg, n);
+        if (drot_link_rot_msg_encode(msg, n, enc, sizeof enc, &n) == DROT_OK)
+            rotate_seed(4, "link-msg", enc, n);
+    }
+
+    drot_rotate_receipt rc;
+    memset(&rc, 0x33, sizeof rc);
+    rc.new_epoch = 4;
+    if (drot_rotate_receipt_encode(&rc, enc, sizeof enc, &n) == DROT_OK)
+        rotate_seed(1, "receipt", enc, n);
+    if (drot_rotate_receipt_sign(&keya, &keya_pub, &rc, msg, sizeof msg, &n) == DROT_OK)
+        rotate_seed(7, "receipt-signed", msg, n);
+
+    drot_rotate_proposal p;
+    memcpy(p.device_id, dev, sizeof dev);
+    p.epoch = 3;
+    p.new_epoch = 4;
+    p.keya = keya_pub;
+    memcpy(p.nonce, nonce, sizeof nonce);
+    if (drot_rotate_proposal_encode(&p, enc, sizeof enc, &n) == DROT_OK)
+        rotate_seed(2, "proposal", enc, n);
+    if (drot_rotate_proposal_sign(&drk, &drk_pub, &keya, &p, msg, sizeof msg, &n) == DROT_OK)
+        rotate_seed(7, "proposal-signed", msg, n);
+    if (drot_rotate_endorse_sign(&auth, &auth_pub, &p, msg, sizeof msg, &n) == DROT_OK)
+        rotate_seed(7, "endorse-signed", msg, n);
+
+    drot_anchor_instr a;
+    memset(&a, 0, sizeof a);
+    memcpy(a.device_id, dev, sizeof dev);
+    memcpy(a.nonce, nonce, sizeof nonce);
+    a.op = DROT_ANCHOR_OP_ADD;
+    a.new_key = keya_pub;
+    if (drot_anchor_consent_sign(&keya, &keya_pub, dev, nonce, consent, sizeof consent, &n) != DROT_OK)
+        die("rotate consent", "anchor");
+    a.consent = consent;
+    a.consent_len = n;
+    if (drot_anchor_instr_encode(&a, enc, sizeof enc, &n) == DROT_OK)
+        rotate_seed(3, "anchor-add", enc, n);
+    if (drot_anchor_instr_sign(&auth, &auth_pub, &a, msg, sizeof msg, &n) == DROT_OK)
+        rotate_seed(7, "anchor-add-signed", msg, n);
+    a.op = DROT_ANCHOR_OP_REVOKE;
+    a.slot = 2;
+    if (drot_anchor_instr_encode(&a, enc, sizeof enc, &n) == DROT_OK)
+        rotate_seed(3, "anchor-revoke", enc, n);
+
+    if (drot_link_rot_nonce_encode(nonce, enc, sizeof enc, &n) == DROT_OK)
+        rotate_seed(5, "link-nonce", enc, n);
+    drot_link_anchor_resp ar = {1, 2};
+    if (drot_link_anchor_resp_encode(&ar, enc, sizeof enc, &n) == DROT_OK)
+        rotate_seed(6, "link-anchor-resp", enc, n);
+}
+
 int main(int argc, char **argv)
 {
     char path[PATH_MAX_LEN];
-    static const char *const targets[] = {"cbor", "cose", "eat", "hpke", "link"};
+    static const char *const targets[] = {"cbor", "cose", "eat", "hpke", "link", "rotate"};
 
     if (argc != 2) {
         fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
@@ -430,6 +522,7 @@ int main(int argc, char **argv)
     cose_seeds();
     hpke_seeds();
     link_seeds();
+    rotate_seeds();
 
     const char *vec = getenv("DROT_VECTORS_DIR");
     unsigned before = g_written;

@@ -47,6 +47,14 @@
 #define DROT_AUTH_CT_ROTATE_ROOT   0x4402u /* DRoT device-root-key rotation instruction (§7.1) */
 #define DROT_AUTH_CT_ROTATE_ANCHOR 0x4403u /* trust-anchor rotation instruction (§7.2) */
 #define DROT_AUTH_CT_REVOCATION    0x4404u /* revocation list */
+/* DRoT messages (drot/rotate.h, docs/drot.md). Not all are authority-signed,
+ * but all share this envelope, so their kinds share this numbering: a
+ * message of one kind is never accepted as another. */
+#define DROT_AUTH_CT_ROTATE_RECEIPT  0x4405u /* rotation receipt, signed by KeyA */
+#define DROT_AUTH_CT_ROTATE_PROPOSAL 0x4406u /* device-generated proposal, signed by the old DRK */
+#define DROT_AUTH_CT_ROTATE_KEYA_POP 0x4407u /* the proposal's inner message, signed by KeyA */
+#define DROT_AUTH_CT_ROTATE_ENDORSE  0x4408u /* the authority's endorsement of a proposal */
+#define DROT_AUTH_CT_ANCHOR_CONSENT  0x4409u /* a new anchor key's cross-signature */
 
 /* OTP anchor slots on a device; verify refuses more (DROT_E_ARG). */
 #define DROT_AUTHORITY_MAX_SLOTS 4u

@@ -85,6 +85,8 @@
 #define DROT_LINK_T_SET_REVOCATION_LIST 0x0Du
 #define DROT_LINK_T_SEAL                0x0Eu
 #define DROT_LINK_T_UNSEAL              0x0Fu
+#define DROT_LINK_T_ROTATE_PROPOSE      0x10u /* device-generated rotation: the APM's proposal */
+#define DROT_LINK_T_ROTATE_ENDORSE      0x11u /* device-generated rotation: the authority's endorsement */
 
 #define DROT_LINK_T_HELLO_ACK (DROT_LINK_T_HELLO | DROT_LINK_RESPONSE) /* 0x81 */
 /* ERROR answers any request (payload: drot_link_error in drot/link_msg.h). */

@@ -222,4 +222,36 @@ drot_status drot_link_data_resp_encode(const uint8_t *data, size_t data_len, uin
                                        size_t *out_len);
 drot_status drot_link_data_resp_decode(const uint8_t *p, size_t len, const uint8_t **data, size_t *data_len);
 
+/* ---- DRoT (docs/drot.md, drot/rotate.h) ------------------------------------
+ *
+ * GET_ROTATION_NONCE  request {}               response {1: nonce bstr(32)}
+ * ROTATE_ROOT         request {1: instruction}  response {1: receipt}
+ * ROTATE_PROPOSE      request {}               response {1: proposal}
+ * ROTATE_ENDORSE      request {1: endorsement}  response {1: receipt}
+ * ROTATE_ANCHOR       request {1: instruction}  response {1: op uint 1..3, 2: slot uint 0..3}
+ *
+ * Each signed message is a bstr of 1..DROT_LINK_ROT_MAX_MSG bytes, a pointer
+ * into the payload on decode (zero copy). */
+#define DROT_LINK_ROT_NONCE_LEN 32u
+#define DROT_LINK_ROT_MAX_MSG   1024u
+
+drot_status drot_link_rot_nonce_encode(const uint8_t nonce[DROT_LINK_ROT_NONCE_LEN], uint8_t *out, size_t cap,
+                                       size_t *out_len);
+drot_status drot_link_rot_nonce_decode(const uint8_t *p, size_t len, uint8_t nonce[DROT_LINK_ROT_NONCE_LEN]);
+
+/* {1: msg bstr (1..1024)}: every DRoT request and response but the two above. */
+drot_status drot_link_rot_msg_encode(const uint8_t *msg, size_t msg_len, uint8_t *out, size_t cap,
+                                     size_t *out_len);
+drot_status drot_link_rot_msg_decode(const uint8_t *p, size_t len, const uint8_t **msg, size_t *msg_len);
+
+/* ROTATE_ANCHOR response. */
+typedef struct drot_link_anchor_resp {
+    uint32_t op;   /* DROT_ANCHOR_OP_* (1..3) */
+    uint32_t slot; /* the slot added, revoked or confirmed (0..3) */
+} drot_link_anchor_resp;
+
+drot_status drot_link_anchor_resp_encode(const drot_link_anchor_resp *m, uint8_t *out, size_t cap,
+                                         size_t *out_len);
+drot_status drot_link_anchor_resp_decode(const uint8_t *p, size_t len, drot_link_anchor_resp *m);
+
 #endif /* DROT_LINK_MSG_H */

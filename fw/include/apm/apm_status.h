@@ -37,6 +37,10 @@ typedef int32_t apm_status;
 #define APM_E_FULL            (-114) /* a fixed-size table is full (measurements, log) */
 #define APM_E_DENIED          (-115) /* refused by policy, for a reason given alongside */
 #define APM_E_RNG             (-116) /* the TRNG or DRBG failed */
+#define APM_E_NONCE           (-117) /* no outstanding rotation nonce, or the instruction names another one */
+#define APM_E_WRONG_DEVICE    (-118) /* the instruction names another device */
+#define APM_E_STALE           (-119) /* the instruction is not for exactly the current epoch + 1 */
+#define APM_E_KEY_MISMATCH    (-120) /* the delivered or staged key is not the key the instruction names */
 
 /* Returns a short constant description of st (drot_status values included). */
 const char *apm_status_str(apm_status st);
