@@ -285,6 +285,12 @@ static void test_cli(void **state)
     assert_int_equal(run_cmd("'%s' frobnicate 2>/dev/null", DROT_APM_BIN), 2);
     assert_int_equal(run_cmd("'%s' provision 2>/dev/null", DROT_APM_BIN), 2);
     assert_int_equal(run_cmd("'%s' run 2>/dev/null", DROT_APM_BIN), 2);
+    assert_int_equal(run_cmd("'%s' provision --help | grep -q -- '--anchor'", DROT_APM_BIN), 0);
+    assert_int_equal(
+        run_cmd("'%s' provision --state /tmp/x --authority-key /nonexistent.pem --anchor zz 2>&1 | "
+                "grep -q '64 hex digits'",
+                DROT_APM_BIN),
+        0);
     assert_int_equal(run_cmd("'%s' deploy --help | grep -q 'lifecycle'", DROT_APM_BIN), 0);
     assert_int_equal(run_cmd("'%s' deploy 2>/dev/null", DROT_APM_BIN), 2);
     assert_int_equal(run_cmd("'%s' deploy --state /tmp/x extra 2>/dev/null", DROT_APM_BIN), 2);

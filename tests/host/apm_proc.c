@@ -62,6 +62,11 @@ static void hex_field(json_t *id, const char *name, uint8_t *out, size_t n)
 
 void apm_proc_provision(apm_proc *p, const char *root, const char *name)
 {
+    apm_proc_provision_ex(p, root, name, "");
+}
+
+void apm_proc_provision_ex(apm_proc *p, const char *root, const char *name, const char *extra)
+{
     memset(p, 0, sizeof *p);
     p->pid = -1;
     snprintf(p->state, sizeof p->state, "%s/%s", root, name);
@@ -73,8 +78,8 @@ void apm_proc_provision(apm_proc *p, const char *root, const char *name)
     if (access(p->auth, R_OK) != 0)
         assert_int_equal(
             apm_proc_sh("openssl ecparam -genkey -name prime256v1 -noout -out '%s' 2>/dev/null", p->auth), 0);
-    assert_int_equal(apm_proc_sh("'%s' provision --state '%s' --authority-key '%s' > '%s'", DROT_APM_BIN,
-                                 p->state, p->auth, p->identity),
+    assert_int_equal(apm_proc_sh("'%s' provision --state '%s' --authority-key '%s' %s > '%s'", DROT_APM_BIN,
+                                 p->state, p->auth, extra, p->identity),
                      0);
     json_error_t err;
     json_t *id = json_load_file(p->identity, 0, &err);
@@ -188,6 +193,21 @@ const char *apm_proc_control(apm_proc *p, const char *line)
     ssize_t n = read(fd, reply, sizeof reply - 1);
     assert_true(n > 0);
     reply[n] = '\0';
+    close(fd);
+    return reply;
+}
+
+const char *apm_proc_control_try(apm_proc *p, const char *line)
+{
+    static char reply[512];
+    reply[0] = '\0';
+    int fd = connect_once(p->ctl);
+    if (fd < 0)
+        return reply;
+    if (write(fd, line, strlen(line)) == (ssize_t)strlen(line)) {
+        ssize_t n = read(fd, reply, sizeof reply - 1);
+        reply[n > 0 ? n : 0] = '\0';
+    }
     close(fd);
     return reply;
 }

@@ -42,6 +42,9 @@ int apm_proc_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Generates ROOT/auth.pem if absent (a P-256 authority key) and provisions
  * ROOT/NAME with it. */
 void apm_proc_provision(apm_proc *p, const char *root, const char *name);
+/* The same with more `drot-apm provision` arguments (a shell fragment, e.g.
+ * "--anchor HEX"). */
+void apm_proc_provision_ex(apm_proc *p, const char *root, const char *name, const char *extra);
 /* Starts drot-apm run and waits until its link socket accepts connections. */
 void apm_proc_start(apm_proc *p);
 /* SIGTERM and wait: asserts exit status 0. Closes the driver. */
@@ -52,5 +55,8 @@ void apm_proc_kill(apm_proc *p);
 dh_driver *apm_proc_driver(apm_proc *p);
 /* One line to the control socket; returns the reply (static buffer). */
 const char *apm_proc_control(apm_proc *p, const char *line);
+/* The same without asserting: "" when the device does not answer (it has
+ * lost power and exited, say). */
+const char *apm_proc_control_try(apm_proc *p, const char *line);
 
 #endif

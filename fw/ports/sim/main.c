@@ -37,6 +37,7 @@
 #include <openssl/pem.h>
 
 #include "apm/apm.h"
+#include "drot/authority.h"
 #include "drot/link.h"
 #include "drot/manifest.h"
 #include "drot_crypto.h"
@@ -147,12 +148,15 @@ static int cmd_provision(int argc, char **argv)
                                          {"image-version", required_argument, 0, 'v'},
                                          {"image-svn", required_argument, 0, 'n'},
                                          {"device-id", required_argument, 0, 'd'},
+                                         {"anchor", required_argument, 0, 'A'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *state = NULL, *auth = NULL, *image_path = NULL, *version = "1.0.0";
     long svn = 1;
     uint8_t device_id[16];
     bool have_id = false;
+    uint8_t anchor[DROT_AUTHORITY_MAX_SLOTS][32];
+    size_t n_anchors = 1; /* slot 0: the authority key's */
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -173,14 +177,28 @@ static int cmd_provision(int argc, char **argv)
                 die(2, "--device-id must be 32 hex digits, not '%s'", optarg);
             have_id = true;
             break;
+        case 'A':
+            if (n_anchors == DROT_AUTHORITY_MAX_SLOTS)
+                die(2, "at most %u anchors: the authority key's and %u --anchor", DROT_AUTHORITY_MAX_SLOTS,
+                    DROT_AUTHORITY_MAX_SLOTS - 1);
+            if (hex_in(optarg, anchor[n_anchors], 32) != 0)
+                die(2,
+                    "--anchor must be 64 hex digits (SHA-256 of a 65-byte P-256 public key, as 'drotctl "
+                    "init' prints it), not '%s'",
+                    optarg);
+            n_anchors++;
+            break;
         case 'h':
             printf("usage: drot-apm provision --state DIR --authority-key PEM [--image FILE]\n"
                    "                          [--image-version V] [--image-svn N] [--device-id HEX32]\n"
+                   "                          [--anchor HEX64]...\n"
                    "Manufactures a simulated APM in the new directory DIR: burns a device id, a unique\n"
                    "device secret, a host link key and the authority key's SHA-256 as anchor 0, installs\n"
                    "the APM image with a manifest signed by the authority key, generates the device root\n"
                    "key inside the APM, and prints the identity as JSON. The host's copy of the link key\n"
-                   "is written to DIR/host-link.key (mode 0600).\n");
+                   "is written to DIR/host-link.key (mode 0600). Each --anchor burns one more anchor slot\n"
+                   "(1, 2, 3) with the SHA-256 of another authority public key, e.g. the fleet server's\n"
+                   "authority as 'drotctl init' prints it: the keys the device will obey for DRoT.\n");
             return 0;
         default: return 2;
         }
@@ -212,8 +230,11 @@ static int cmd_provision(int argc, char **argv)
     if (ds != DROT_OK)
         die(1, "signing the APM manifest failed: %s", drot_status_str(ds));
 
-    uint8_t anchor[1][32];
     drot_sha256(apub.q, sizeof apub.q, anchor[0]);
+    for (size_t i = 1; i < n_anchors; i++)
+        for (size_t k = 0; k < i; k++)
+            if (memcmp(anchor[i], anchor[k], 32) == 0)
+                die(2, "--anchor %zu repeats anchor %zu: every slot must hold a different key", i, k);
     apm_manufacture_params p;
     memset(&p, 0, sizeof p);
     drot_rng rng = drot_sysrng();
@@ -223,7 +244,7 @@ static int cmd_provision(int argc, char **argv)
         die(1, "the OS random source failed");
     memcpy(p.device_id, device_id, sizeof device_id);
     p.anchors = (const uint8_t(*)[32])anchor;
-    p.n_anchors = 1;
+    p.n_anchors = n_anchors;
     p.manifest = manifest;
     p.manifest_len = manifest_len;
     p.image = image;
