@@ -6,7 +6,7 @@
 set(DS_ADMIN_SRC ${CMAKE_CURRENT_LIST_DIR}/src)
 
 function(drot_admin_wire)
-  target_sources(drot-server PRIVATE ${DS_ADMIN_SRC}/admin.c)
+  target_sources(drot-server PRIVATE ${DS_ADMIN_SRC}/admin.c ${DS_ADMIN_SRC}/admin_rotate.c)
   if(NOT LIBCURL_FOUND)
     message(FATAL_ERROR "drotctl's admin commands need libcurl (libcurl4-openssl-dev)")
   endif()

@@ -6,8 +6,8 @@ pkg_check_modules(LIBCURL IMPORTED_TARGET libcurl)
 set(DS_HTTP_SRC ${CMAKE_CURRENT_LIST_DIR}/src)
 
 add_executable(drot-server ${DS_HTTP_SRC}/main.c ${DS_HTTP_SRC}/http.c ${DS_HTTP_SRC}/routes.c
-                           ${DS_HTTP_SRC}/routes_verify.c)
-target_link_libraries(drot-server PRIVATE drot_server_store drot_server_verify drot_server_keys
+                           ${DS_HTTP_SRC}/routes_verify.c ${DS_HTTP_SRC}/routes_rotate.c)
+target_link_libraries(drot-server PRIVATE drot_server_store drot_server_verify drot_server_keys drot_server_rotate
                       PkgConfig::LIBEVENT OpenSSL::SSL OpenSSL::Crypto PkgConfig::JANSSON)
 drot_use_crypto(drot-server ${DROT_CRYPTO})
 

@@ -8,6 +8,7 @@
  *   drotctl [GLOBAL] devices register|list|show|quarantine|activate|revoke|
  *                    decommission|history ...          (admin API, docs/api.md)
  *   drotctl [GLOBAL] class set-reference|get-reference ...
+ *   drotctl [GLOBAL] rotate|rotations|campaign ...     (drotctl_rotate.c)
  *   drotctl token inspect FILE [--key HEX|PEM] [--challenge HEX --exporter HEX]
  *
  * GLOBAL: --server URL --cert FILE --key FILE --ca FILE [--passphrase-file F]
@@ -40,9 +41,9 @@
 #include "drot/cose.h"
 #include "drot/eat.h"
 #include "drot_crypto.h"
+#include "drotctl.h"
 #include "keys.h"
 
-#define EXIT_USAGE       2
 #define MAX_SERVER_NAMES 16
 #define MIN_PASSPHRASE   8
 
@@ -57,6 +58,9 @@ static const char k_usage[] =
     "  devices  register, list, show, quarantine, activate, revoke, decommission devices,\n"
     "         and show their attestation history (admin API; needs GLOBAL options)\n"
     "  class  set or get the reference values of a device class (admin API)\n"
+    "  rotate  rotate a device's root key (DRoT), one device or a class as a campaign\n"
+    "  rotations  list, show or cancel rotation jobs (admin API)\n"
+    "  campaign  show a rotation campaign's progress (admin API)\n"
     "  token  inspect an attestation token offline (decode, check signature and nonce)\n"
     "\n"
     "GLOBAL options, before the command, for the admin API:\n"
@@ -96,8 +100,7 @@ static const char k_usage_keys[] = "usage: drotctl keys --dir DIR [--json]\n"
                                    "  --dir DIR   the key directory\n"
                                    "  --json      print as JSON\n";
 
-static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void errmsg(const char *fmt, ...)
+void errmsg(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -107,8 +110,7 @@ static void errmsg(const char *fmt, ...)
     va_end(ap);
 }
 
-static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_error(const char *cmd, const char *fmt, ...)
+int usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -146,7 +148,7 @@ static int parse_days(const char *s, unsigned *out)
     return 1;
 }
 
-static void iso_time(int64_t t, char out[32])
+void iso_time(int64_t t, char out[32])
 {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -176,7 +178,7 @@ static void print_keys_table(const ds_key_info *keys, size_t n)
     }
 }
 
-static int print_json(json_t *j)
+int print_json(json_t *j)
 {
     if (j == NULL) {
         errmsg("out of memory");
@@ -559,11 +561,6 @@ static int cmd_init(int argc, char **argv)
 
 /* ---- admin API client (docs/operations.md "Operating with drotctl") ---- */
 
-/* Global options of the admin commands. */
-typedef struct admin_opts {
-    const char *server, *cert, *key, *ca, *pass_file;
-} admin_opts;
-
 typedef struct http_buf {
     char *p;
     size_t len;
@@ -628,8 +625,7 @@ static int load_operator_key(const admin_opts *o, char **pem, size_t *pem_len)
 /* One admin call: method, path (under the server URL), optional body. On
  * HTTP 2xx returns 0 with the parsed JSON in *out (may be NULL); else prints
  * the server's error in one line and returns 1. */
-static int admin_call(const admin_opts *o, const char *method, const char *path, const char *body,
-                      json_t **out)
+int admin_call(const admin_opts *o, const char *method, const char *path, const char *body, json_t **out)
 {
     if (out != NULL)
         *out = NULL;
@@ -721,13 +717,13 @@ static char *slurp(const char *path, size_t max, size_t *len)
     return buf;
 }
 
-static const char *jstr(const json_t *o, const char *k)
+const char *jstr(const json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return s != NULL ? s : "-";
 }
 
-static void jtime(const json_t *o, const char *k, char out[32])
+void jtime(const json_t *o, const char *k, char out[32])
 {
     json_t *v = json_object_get(o, k);
     if (json_is_integer(v))
@@ -788,17 +784,8 @@ static const char k_usage_token[] =
     "  --challenge HEX --exporter HEX   check nonce == SHA-256(challenge || exporter)\n"
     "Exit 0 when every requested check passes, 1 with the reason when one fails.\n";
 
-/* Parses "--name VALUE" / "--flag" options among argv[from..argc); the
- * other words go to pos[]. Returns 0, or EXIT_USAGE after a message. */
-typedef struct sub_opt {
-    const char *name;
-    bool flag;
-    const char *value;
-    bool set;
-} sub_opt;
-
-static int sub_parse(const char *cmd, int argc, char **argv, int from, sub_opt *o, size_t no,
-                     const char **pos, size_t maxpos, size_t *npos)
+int sub_parse(const char *cmd, int argc, char **argv, int from, sub_opt *o, size_t no, const char **pos,
+              size_t maxpos, size_t *npos)
 {
     *npos = 0;
     for (int i = from; i < argc; i++) {
@@ -824,7 +811,7 @@ static int sub_parse(const char *cmd, int argc, char **argv, int from, sub_opt *
     return 0;
 }
 
-static bool has_help(int argc, char **argv)
+bool has_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -832,7 +819,7 @@ static bool has_help(int argc, char **argv)
     return false;
 }
 
-static bool valid_id(const char *s)
+bool valid_id(const char *s)
 {
     if (strlen(s) != 32)
         return false;
@@ -1359,10 +1346,20 @@ int main(int argc, char **argv)
     if (ci < 0)
         return EXIT_USAGE;
     int rc = -1;
-    if (strcmp(argv[ci], "devices") == 0 || strcmp(argv[ci], "class") == 0) {
+    if (strcmp(argv[ci], "devices") == 0 || strcmp(argv[ci], "class") == 0 ||
+        strcmp(argv[ci], "rotate") == 0 || strcmp(argv[ci], "rotations") == 0 ||
+        strcmp(argv[ci], "campaign") == 0) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
-        rc = strcmp(argv[ci], "devices") == 0 ? cmd_devices(&g, argc - ci, argv + ci)
-                                              : cmd_class(&g, argc - ci, argv + ci);
+        if (strcmp(argv[ci], "devices") == 0)
+            rc = cmd_devices(&g, argc - ci, argv + ci);
+        else if (strcmp(argv[ci], "class") == 0)
+            rc = cmd_class(&g, argc - ci, argv + ci);
+        else if (strcmp(argv[ci], "rotate") == 0)
+            rc = drotctl_cmd_rotate(&g, argc - ci, argv + ci);
+        else if (strcmp(argv[ci], "rotations") == 0)
+            rc = drotctl_cmd_rotations(&g, argc - ci, argv + ci);
+        else
+            rc = drotctl_cmd_campaign(&g, argc - ci, argv + ci);
         curl_global_cleanup();
         return rc;
     }

@@ -957,7 +957,8 @@ static void server_help(srv_cmd which)
         printf("usage: drot-agent attest-once --server URL --ca FILE --storage DIR [--json]\n"
                "One attestation with the enrolled device certificate: challenge, token bound to the\n"
                "connection, verdict. Prints the verdict (PASS, WARN or FAIL) and the reasons; a FAIL\n"
-               "verdict exits with status 1.\n" SERVER_HELP
+               "verdict exits with status 1. A rotation job the server names in a PASS answer is\n"
+               "carried out at once (docs/drot.md); its outcome is one line on stderr.\n" SERVER_HELP
                "  --json          one JSON object instead of text\n" GLOBAL_HELP EXIT_CODES_HELP);
         break;
     case SRV_RUN:
@@ -965,6 +966,7 @@ static void server_help(srv_cmd which)
                "The daemon: enrolls if DIR holds no certificate, then attests every\n"
                "next_attest_in seconds the server returns. On an error it retries after 1 s,\n"
                "doubling up to 60 s, each delay with +-20%% jitter. One line per cycle on stderr.\n"
+               "Rotation jobs the server names are carried out as with attest-once.\n"
                "SIGTERM or SIGINT stops it with exit status 0.\n" SERVER_HELP
                "  --max-cycles N  stop after N cycles (tests); exit 0 if the last one succeeded\n" GLOBAL_HELP
                    EXIT_CODES_HELP);
@@ -1208,6 +1210,58 @@ static int do_enroll(agent *a, const server_args *sa, const uint8_t id[16], enro
     return rc;
 }
 
+/* The server's rotation job for this device (docs/drot.md, "the agent's
+ * part"): the APM's nonce (server mode) or proposal (device mode), a fresh
+ * token on a new challenge, the server's instruction or endorsement, the
+ * APM's receipt back to the server. The agent only relays: it can neither
+ * make nor change any of these messages. A step that fails leaves the job
+ * to the server, which retries it with a new nonce or completes it from the
+ * device's next attestation. */
+static int do_rotation(agent *a, const server_args *sa, const dh_server_options *so, const uint8_t id[16],
+                       const dh_server_job *job, uint64_t *new_epoch, char *err, size_t cap)
+{
+    static uint8_t token[DROT_LINK_MAX_TOKEN], prop[DROT_LINK_ROT_MAX_MSG], msg[DROT_LINK_ROT_MAX_MSG],
+        receipt[DROT_LINK_ROT_MAX_MSG];
+    uint8_t nonce[DROT_LINK_ROT_NONCE_LEN], ch[32];
+    size_t token_len = 0, prop_len = 0, msg_len = 0, receipt_len = 0;
+    dh_server *srv = NULL;
+    bool server_mode = job->mode == DH_JOB_MODE_SERVER;
+    dh_status st;
+    int rc;
+
+    if (job->kind != DH_JOB_ROTATE_ROOT ||
+        (job->mode != DH_JOB_MODE_SERVER && job->mode != DH_JOB_MODE_DEVICE)) {
+        snprintf(err, cap, "job %llu: kind %u / mode %u is not one this agent can run (upgrade drot-agent)",
+                 (unsigned long long)job->id, job->kind, job->mode);
+        return EXIT_FAILED;
+    }
+    st = server_mode ? dh_rotation_nonce(a->driver, nonce)
+                     : dh_rotate_propose(a->driver, prop, sizeof prop, &prop_len);
+    if (st != DH_OK)
+        return apm_err(a, server_mode ? "rotation nonce" : "rotation proposal", st, err, cap);
+    rc = challenge_and_token(a, sa, so, id, &srv, ch, token, sizeof token, &token_len, err, cap);
+    if (rc == 0) {
+        st = dh_server_rotate_begin(srv, job->id, ch, token, token_len, server_mode ? nonce : NULL,
+                                    server_mode ? NULL : prop, prop_len, msg, sizeof msg, &msg_len);
+        if (st != DH_OK)
+            rc = server_err(srv, "rotate/begin", st, err, cap);
+    }
+    if (rc == 0) {
+        st = server_mode ? dh_rotate_root(a->driver, msg, msg_len, receipt, sizeof receipt, &receipt_len)
+                         : dh_rotate_endorse(a->driver, msg, msg_len, receipt, sizeof receipt, &receipt_len);
+        if (st != DH_OK)
+            rc = apm_err(a, server_mode ? "ROTATE_ROOT" : "ROTATE_ENDORSE", st, err, cap);
+    }
+    if (rc == 0) {
+        st = dh_server_rotate_receipt(srv, job->id, receipt, receipt_len, new_epoch);
+        if (st != DH_OK)
+            rc = server_err(srv, "rotate/receipt", st, err, cap);
+    }
+    dh_server_close(srv);
+    drot_wipe(nonce, sizeof nonce);
+    return rc;
+}
+
 static int do_attest(agent *a, const server_args *sa, const uint8_t id[16], dh_server_verdict *v, char *err,
                      size_t cap)
 {
@@ -1237,6 +1291,18 @@ static int do_attest(agent *a, const server_args *sa, const uint8_t id[16], dh_s
             rc = server_err(srv, "attest", st, err, cap);
     }
     dh_server_close(srv); /* before the key it points to is wiped */
+    if (rc == 0 && v->has_job && v->verdict == 1) {
+        /* The attestation itself succeeded whatever happens to the job: its
+         * outcome is a line of its own, and the server owns the retry. */
+        char jerr[1200];
+        uint64_t epoch = 0;
+        if (do_rotation(a, sa, &so, id, &v->job, &epoch, jerr, sizeof jerr) == 0)
+            msg("rotation job %llu (%s mode): completed, the device root key is now at epoch %llu",
+                (unsigned long long)v->job.id, v->job.mode == DH_JOB_MODE_SERVER ? "server" : "device",
+                (unsigned long long)epoch);
+        else
+            msg("rotation job %llu: %s", (unsigned long long)v->job.id, jerr);
+    }
     if (key != NULL)
         dh_storage_free((uint8_t *)key, key_len + 1);
     if (cert != NULL)

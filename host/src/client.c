@@ -531,6 +531,37 @@ dh_status dh_server_enroll(dh_server *s, const uint8_t device_id[16], const uint
     return DH_OK;
 }
 
+/* The attest answer's keys (docs/api.md): 1 verdict, 2 reasons, 3 next in,
+ * 4 a job for the device (optional). */
+#define ATTEST_KEYS    4
+#define ATTEST_KEY_JOB 4
+
+/* {1: id uint, 2: kind uint, 3: mode uint} */
+static drot_status get_job(drot_cbor_reader *r, dh_server_job *job)
+{
+    size_t n = 0;
+    bool have[4] = {false, false, false, false};
+    drot_status ds = drot_cbor_get_map(r, &n);
+    for (size_t i = 0; ds == DROT_OK && i < n; i++) {
+        uint64_t k, v = 0;
+        ds = drot_cbor_get_uint(r, &k);
+        if (ds != DROT_OK || k < 1 || k > 3 || have[k])
+            return DROT_E_MALFORMED;
+        have[k] = true;
+        ds = drot_cbor_get_uint(r, &v);
+        if (k == 1)
+            job->id = v;
+        else if (k == 2)
+            job->kind = v <= 2 ? (uint32_t)v : 0;
+        else
+            job->mode = v <= 2 ? (uint32_t)v : 0;
+    }
+    if (ds == DROT_OK &&
+        (!have[1] || !have[2] || !have[3] || job->kind == 0 || job->mode == 0 || job->id == 0))
+        ds = DROT_E_MALFORMED;
+    return ds;
+}
+
 dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint8_t *token, size_t token_len,
                            dh_server_verdict *out)
 {
@@ -557,15 +588,13 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
     drot_cbor_reader r;
     size_t n = 0;
     uint64_t verdict = 0, next = 0;
-    bool have[4] = {false, false, false, false};
+    bool have[ATTEST_KEYS + 1] = {false};
     drot_cbor_reader_init(&r, s->body, s->body_len);
     drot_status ds = drot_cbor_get_map(&r, &n);
-    if (ds == DROT_OK && n != 3)
-        ds = DROT_E_MALFORMED;
     for (size_t i = 0; ds == DROT_OK && i < n; i++) {
         uint64_t k;
         ds = drot_cbor_get_uint(&r, &k);
-        if (ds != DROT_OK || k < 1 || k > 3 || have[k]) {
+        if (ds != DROT_OK || k < 1 || k > ATTEST_KEYS || have[k]) {
             ds = DROT_E_MALFORMED;
             break;
         }
@@ -574,11 +603,16 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
             ds = drot_cbor_get_uint(&r, &verdict);
         else if (k == 2)
             ds = get_reasons(&r, out);
-        else
+        else if (k == 3)
             ds = drot_cbor_get_uint(&r, &next);
+        else
+            ds = get_job(&r, &out->job);
     }
     if (ds == DROT_OK)
         ds = drot_cbor_reader_done(&r);
+    if (ds == DROT_OK && (!have[1] || !have[2] || !have[3]))
+        ds = DROT_E_MALFORMED;
+    out->has_job = have[ATTEST_KEY_JOB];
     if (ds != DROT_OK || verdict < 1 || verdict > 3) {
         memset(out, 0, sizeof *out);
         return fail(s, DH_E_PROTOCOL, "malformed attest answer from the server");
@@ -599,6 +633,104 @@ void dh_tls_free(char *p, size_t len)
 }
 
 /* The bytes of a memory BIO as a NUL-terminated malloc'ed string. */
+/* ---- DRoT rotation (docs/drot.md, docs/api.md) ---------------------------------- */
+
+/* Reads the one-field answer {1: bstr} or {1: uint}. */
+static dh_status answer_field(dh_server *s, const char *what, bool bstr, uint8_t *out, size_t cap,
+                              size_t *out_len, uint64_t *num)
+{
+    drot_cbor_reader r;
+    size_t n = 0;
+    uint64_t k = 0;
+    const uint8_t *p = NULL;
+    size_t plen = 0;
+    drot_cbor_reader_init(&r, s->body, s->body_len);
+    drot_status ds = drot_cbor_get_map(&r, &n);
+    if (ds == DROT_OK && n != 1)
+        ds = DROT_E_MALFORMED;
+    if (ds == DROT_OK)
+        ds = drot_cbor_get_uint(&r, &k);
+    if (ds == DROT_OK && k != 1)
+        ds = DROT_E_MALFORMED;
+    if (ds == DROT_OK)
+        ds = bstr ? drot_cbor_get_bstr(&r, &p, &plen) : drot_cbor_get_uint(&r, num);
+    if (ds == DROT_OK)
+        ds = drot_cbor_reader_done(&r);
+    if (ds == DROT_OK && bstr && (plen == 0 || plen > cap))
+        ds = DROT_E_MALFORMED;
+    if (ds != DROT_OK)
+        return fail(s, DH_E_PROTOCOL, "malformed %s answer from the server", what);
+    if (bstr) {
+        memcpy(out, p, plen);
+        *out_len = plen;
+    }
+    return DH_OK;
+}
+
+dh_status dh_server_rotate_begin(dh_server *s, uint64_t job_id, const uint8_t challenge[32],
+                                 const uint8_t *token, size_t token_len, const uint8_t nonce[32],
+                                 const uint8_t *proposal, size_t proposal_len, uint8_t *msg, size_t cap,
+                                 size_t *msg_len)
+{
+    if (s == NULL || job_id == 0 || challenge == NULL || token == NULL || token_len == 0 ||
+        token_len > DROT_LINK_MAX_TOKEN || msg == NULL || msg_len == NULL ||
+        (nonce == NULL) == (proposal == NULL) ||
+        (proposal != NULL && (proposal_len == 0 || proposal_len > DROT_LINK_ROT_MAX_MSG)))
+        return DH_E_ARG;
+    *msg_len = 0;
+    static uint8_t req[CLIENT_REQ_MAX];
+    size_t len = 0;
+    drot_cbor_writer w;
+    drot_cbor_writer_init(&w, req, sizeof req);
+    drot_cbor_put_map(&w, 4);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_uint(&w, job_id);
+    drot_cbor_put_uint(&w, 2);
+    drot_cbor_put_bstr(&w, challenge, 32);
+    drot_cbor_put_uint(&w, 3);
+    drot_cbor_put_bstr(&w, token, token_len);
+    if (nonce != NULL) {
+        drot_cbor_put_uint(&w, 4);
+        drot_cbor_put_bstr(&w, nonce, 32);
+    } else {
+        drot_cbor_put_uint(&w, 5);
+        drot_cbor_put_bstr(&w, proposal, proposal_len);
+    }
+    if (finish_body(&w, &len) != DH_OK)
+        return DH_E_ARG;
+    dh_status st = post(s, "/v1/device/rotate/begin", req, len, true);
+    if (st == DH_E_REFUSED)
+        return server_error(s, NULL);
+    if (st != DH_OK)
+        return st;
+    return answer_field(s, "rotate/begin", true, msg, cap, msg_len, NULL);
+}
+
+dh_status dh_server_rotate_receipt(dh_server *s, uint64_t job_id, const uint8_t *receipt, size_t len,
+                                   uint64_t *new_epoch)
+{
+    if (s == NULL || job_id == 0 || receipt == NULL || len == 0 || len > DROT_LINK_ROT_MAX_MSG ||
+        new_epoch == NULL)
+        return DH_E_ARG;
+    uint8_t req[DROT_LINK_ROT_MAX_MSG + 32];
+    size_t blen = 0;
+    drot_cbor_writer w;
+    drot_cbor_writer_init(&w, req, sizeof req);
+    drot_cbor_put_map(&w, 2);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_uint(&w, job_id);
+    drot_cbor_put_uint(&w, 2);
+    drot_cbor_put_bstr(&w, receipt, len);
+    if (finish_body(&w, &blen) != DH_OK)
+        return DH_E_ARG;
+    dh_status st = post(s, "/v1/device/rotate/receipt", req, blen, false);
+    if (st == DH_E_REFUSED)
+        return server_error(s, NULL);
+    if (st != DH_OK)
+        return st;
+    return answer_field(s, "rotate/receipt", false, NULL, 0, NULL, new_epoch);
+}
+
 static char *bio_string(BIO *b, size_t *len)
 {
     char *p = NULL;

@@ -72,14 +72,25 @@ static const char *request_name(uint8_t type)
     case DROT_LINK_T_TAMPER_LOG: return "TAMPER_LOG";
     case DROT_LINK_T_SEAL: return "SEAL";
     case DROT_LINK_T_UNSEAL: return "UNSEAL";
+    case DROT_LINK_T_GET_ROTATION_NONCE: return "GET_ROTATION_NONCE";
+    case DROT_LINK_T_ROTATE_ROOT: return "ROTATE_ROOT";
+    case DROT_LINK_T_ROTATE_PROPOSE: return "ROTATE_PROPOSE";
+    case DROT_LINK_T_ROTATE_ENDORSE: return "ROTATE_ENDORSE";
+    case DROT_LINK_T_ROTATE_ANCHOR: return "ROTATE_ANCHOR";
     default: return "request";
     }
 }
 
+/* Requests that may be sent again after a lost answer. GET_ROTATION_NONCE
+ * is not idempotent (each one replaces the APM's outstanding nonce), but a
+ * repeat is harmless: the nonce it returns is the one then in effect. The
+ * DRoT commands (ROTATE_*) are never repeated: the APM may have applied
+ * one whose answer was lost, and the server reconciles that from the next
+ * attestation (docs/drot.md). */
 static bool is_idempotent(uint8_t type)
 {
     return type == DROT_LINK_T_GET_INFO || type == DROT_LINK_T_GET_TOKEN || type == DROT_LINK_T_TAMPER_LOG ||
-           type == DROT_LINK_T_SEAL || type == DROT_LINK_T_UNSEAL;
+           type == DROT_LINK_T_SEAL || type == DROT_LINK_T_UNSEAL || type == DROT_LINK_T_GET_ROTATION_NONCE;
 }
 
 /* see host_internal.h */
@@ -596,4 +607,104 @@ out:
     if (st != DH_OK && data != NULL)
         drot_wipe(data, cap);
     return st;
+}
+
+/* ---- DRoT pass-through (docs/drot.md) ---------------------------------------- */
+
+/* see drot/host.h */
+dh_status dh_rotation_nonce(dh_driver *d, uint8_t nonce[DROT_LINK_ROT_NONCE_LEN])
+{
+    static const uint8_t empty[] = {0xa0};
+    if (d == NULL || nonce == NULL)
+        return arg_error(d, "dh_rotation_nonce: NULL argument");
+    drot_link_frame v;
+    dh_status st = request(d, DROT_LINK_T_GET_ROTATION_NONCE, empty, sizeof empty, &v);
+    if (st != DH_OK)
+        return st;
+    drot_status ds = drot_link_rot_nonce_decode(v.payload, v.payload_len, nonce);
+    return ds == DROT_OK ? DH_OK : bad_answer(d, DROT_LINK_T_GET_ROTATION_NONCE, ds);
+}
+
+/* One signed message in ({1: msg}), one out, for the ROTATE_* requests. */
+static dh_status rot_exchange(dh_driver *d, uint8_t type, const uint8_t *msg, size_t len, uint8_t *out,
+                              size_t cap, size_t *out_len)
+{
+    uint8_t p[DROT_LINK_ROT_MAX_MSG + 16];
+    size_t plen = 0;
+    drot_status ds;
+    if (d == NULL || out_len == NULL || (out == NULL && cap > 0) || (msg == NULL && len > 0))
+        return arg_error(d, "DRoT request: NULL argument");
+    *out_len = 0;
+    if (msg == NULL) {
+        p[0] = 0xa0; /* ROTATE_PROPOSE: {} */
+        plen = 1;
+    } else if (len == 0 || len > DROT_LINK_ROT_MAX_MSG) {
+        return dh_driver_fail(d, DH_E_ARG, "%s: the message must be 1..%u bytes, not %zu", request_name(type),
+                              DROT_LINK_ROT_MAX_MSG, len);
+    } else if ((ds = drot_link_rot_msg_encode(msg, len, p, sizeof p, &plen)) != DROT_OK) {
+        return dh_driver_fail(d, DH_E_ARG, "%s: cannot encode the request (%s)", request_name(type),
+                              drot_status_str(ds));
+    }
+    drot_link_frame v;
+    dh_status st = request(d, type, p, plen, &v);
+    if (st != DH_OK)
+        return st;
+    const uint8_t *m = NULL;
+    size_t mlen = 0;
+    ds = drot_link_rot_msg_decode(v.payload, v.payload_len, &m, &mlen);
+    if (ds != DROT_OK)
+        return bad_answer(d, type, ds);
+    *out_len = mlen;
+    if (mlen > cap)
+        return dh_driver_fail(d, DH_E_ARG, "%s: answer buffer too small: %zu bytes needed",
+                              request_name(type), mlen);
+    memcpy(out, m, mlen);
+    return DH_OK;
+}
+
+/* see drot/host.h */
+dh_status dh_rotate_root(dh_driver *d, const uint8_t *instruction, size_t len, uint8_t *receipt, size_t cap,
+                         size_t *receipt_len)
+{
+    if (instruction == NULL)
+        return arg_error(d, "dh_rotate_root: NULL instruction");
+    return rot_exchange(d, DROT_LINK_T_ROTATE_ROOT, instruction, len, receipt, cap, receipt_len);
+}
+
+/* see drot/host.h */
+dh_status dh_rotate_propose(dh_driver *d, uint8_t *proposal, size_t cap, size_t *proposal_len)
+{
+    return rot_exchange(d, DROT_LINK_T_ROTATE_PROPOSE, NULL, 0, proposal, cap, proposal_len);
+}
+
+/* see drot/host.h */
+dh_status dh_rotate_endorse(dh_driver *d, const uint8_t *endorsement, size_t len, uint8_t *receipt,
+                            size_t cap, size_t *receipt_len)
+{
+    if (endorsement == NULL)
+        return arg_error(d, "dh_rotate_endorse: NULL endorsement");
+    return rot_exchange(d, DROT_LINK_T_ROTATE_ENDORSE, endorsement, len, receipt, cap, receipt_len);
+}
+
+/* see drot/host.h */
+dh_status dh_rotate_anchor(dh_driver *d, const uint8_t *instruction, size_t len, drot_link_anchor_resp *out)
+{
+    uint8_t p[DROT_LINK_ROT_MAX_MSG + 16];
+    size_t plen = 0;
+    if (d == NULL || instruction == NULL || out == NULL)
+        return arg_error(d, "dh_rotate_anchor: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (len == 0 || len > DROT_LINK_ROT_MAX_MSG)
+        return dh_driver_fail(d, DH_E_ARG, "ROTATE_ANCHOR: the instruction must be 1..%u bytes, not %zu",
+                              DROT_LINK_ROT_MAX_MSG, len);
+    drot_status ds = drot_link_rot_msg_encode(instruction, len, p, sizeof p, &plen);
+    if (ds != DROT_OK)
+        return dh_driver_fail(d, DH_E_ARG, "ROTATE_ANCHOR: cannot encode the request (%s)",
+                              drot_status_str(ds));
+    drot_link_frame v;
+    dh_status st = request(d, DROT_LINK_T_ROTATE_ANCHOR, p, plen, &v);
+    if (st != DH_OK)
+        return st;
+    ds = drot_link_anchor_resp_decode(v.payload, v.payload_len, out);
+    return ds == DROT_OK ? DH_OK : bad_answer(d, DROT_LINK_T_ROTATE_ANCHOR, ds);
 }

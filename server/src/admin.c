@@ -3,6 +3,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "admin.h"
+#include "admin_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -624,6 +625,8 @@ void ds_admin_handle(ds_http_req *req, void *ctx)
             reference_get(req, adm, segs[1]);
         else
             fail(req, 405, "method_not_allowed", "use GET or PUT");
+    } else if (strcmp(segs[0], "rotations") == 0 || strcmp(segs[0], "campaigns") == 0) {
+        ds_admin_rotate(req, adm, segs, n, &q);
     } else {
         fail(req, 404, "not_found", "no such admin route");
     }
@@ -653,4 +656,61 @@ void ds_admin_free(ds_admin *adm)
     free(adm->refs);
     adm->refs = NULL;
     adm->n_refs = 0;
+}
+
+/* ---- for the other admin route files (admin_internal.h) ------------------------ */
+
+void ds_adm_reply_json(ds_http_req *req, int status, json_t *j)
+{
+    reply_json(req, status, j);
+}
+
+void ds_adm_fail(ds_http_req *req, int status, const char *code, const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fail(req, status, code, "%s", msg);
+}
+
+void ds_adm_fail_store(ds_http_req *req, ds_store *st, ds_status s)
+{
+    fail_store(req, st, s);
+}
+
+json_t *ds_adm_hex_json(const uint8_t *p, size_t n)
+{
+    return hex_json(p, n);
+}
+
+json_t *ds_adm_time_json(int64_t t)
+{
+    return time_json(t);
+}
+
+int ds_adm_unhex(const char *s, uint8_t *out, size_t n)
+{
+    return unhex(s, out, n);
+}
+
+json_t *ds_adm_read_body(ds_http_req *req)
+{
+    return read_body(req);
+}
+
+long ds_adm_query_num(ds_http_req *req, struct evkeyvalq *q, const char *name, long dflt, long max)
+{
+    return query_num(req, q, name, dflt, max);
+}
+
+ds_store *ds_adm_store(const ds_http_req *req, const ds_admin *adm)
+{
+    return worker_store(req, adm);
+}
+
+bool ds_adm_class_ok(const char *s)
+{
+    return class_ok(s);
 }

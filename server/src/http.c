@@ -48,6 +48,9 @@ static const char *const hist_le_str[HIST_BUCKETS] = {"0.001", "0.0025", "0.005"
 /* Route classes of the histogram. */
 enum { CLASS_DEVICE = 0, CLASS_ADMIN = 1, CLASS_OTHER = 2, CLASS_N = 3 };
 static const char *const class_name[CLASS_N] = {"device", "admin", "other"};
+/* drot_rotation_events_total{event=…} (ds_http_count_rotation). */
+static const char *const k_rotation_events[5] = {"issued", "completed", "completed_by_attestation", "retried",
+                                                 "receipt_refused"};
 
 typedef struct hist {
     uint64_t le[HIST_BUCKETS]; /* cumulative: requests of at most hist_le[i] seconds */
@@ -90,6 +93,7 @@ struct ds_http {
     metric metrics[METRIC_SLOTS];
     uint64_t verdicts[4];
     uint64_t auto_quarantines;
+    uint64_t rotations[5]; /* k_rotation_events order */
     hist latency[CLASS_N];
 };
 
@@ -352,6 +356,12 @@ static void metrics(ds_http_req *req, void *ctx)
                         "# TYPE drot_auto_quarantines_total counter\n"
                         "drot_auto_quarantines_total %llu\n",
                         (unsigned long long)h->auto_quarantines);
+    evbuffer_add_printf(buf,
+                        "# HELP drot_rotation_events_total DRoT rotation job steps seen by this server.\n"
+                        "# TYPE drot_rotation_events_total counter\n");
+    for (size_t i = 0; i < sizeof k_rotation_events / sizeof k_rotation_events[0]; i++)
+        evbuffer_add_printf(buf, "drot_rotation_events_total{event=\"%s\"} %llu\n", k_rotation_events[i],
+                            (unsigned long long)h->rotations[i]);
     evbuffer_add_printf(buf, "# HELP drot_http_request_duration_seconds Time from request to reply, by "
                              "route class.\n"
                              "# TYPE drot_http_request_duration_seconds histogram\n");
@@ -745,6 +755,21 @@ void ds_http_count_verdict(ds_http *h, int verdict)
     pthread_mutex_lock(&h->mlock);
     h->verdicts[verdict]++;
     pthread_mutex_unlock(&h->mlock);
+}
+
+/* see http.h */
+void ds_http_count_rotation(ds_http *h, const char *event)
+{
+    if (h == NULL || event == NULL)
+        return;
+    for (size_t i = 0; i < sizeof k_rotation_events / sizeof k_rotation_events[0]; i++) {
+        if (strcmp(event, k_rotation_events[i]) == 0) {
+            pthread_mutex_lock(&h->mlock);
+            h->rotations[i]++;
+            pthread_mutex_unlock(&h->mlock);
+            return;
+        }
+    }
 }
 
 /* see http.h */

@@ -69,6 +69,9 @@ typedef enum ds_http_err {
     DS_ERR_INTERNAL = 11,     /* database or CA failure */
     DS_ERR_NOT_FOUND = 12,    /* no such route */
     DS_ERR_METHOD = 13,       /* wrong method for the route */
+    DS_ERR_NO_JOB = 14,       /* no such rotation job for this device */
+    DS_ERR_JOB_STATE = 15,    /* the job is not in a state that allows the request */
+    DS_ERR_BUSY = 16,         /* a limit (a campaign's max_parallel) says: retry later */
 } ds_http_err;
 
 typedef enum ds_route_auth {
@@ -164,6 +167,10 @@ void *ds_http_thread_ctx(const struct ds_http *h, unsigned i);
 
 /* Counts an attestation verdict for /metrics. */
 void ds_http_count_verdict(struct ds_http *h, int verdict);
+/* Counts a DRoT rotation event for /metrics: "issued", "completed",
+ * "completed_by_attestation", "retried", "receipt_refused" (others are
+ * ignored). */
+void ds_http_count_rotation(struct ds_http *h, const char *event);
 /* Counts a device quarantined automatically (routes.h R5) for /metrics. */
 void ds_http_count_auto_quarantine(struct ds_http *h);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/pem.h>
@@ -34,12 +35,14 @@ static const char usage[] =
     "  --challenge-ttl S      challenge lifetime in seconds (default 60; for tests)\n"
     "  --threads N            worker threads, one event base and database connection each\n"
     "                         (default 2; 1..64)\n"
+    "  --authority NAME       the authority key that signs DRoT instructions (default\n"
+    "                         \"authority\"; after an anchor rotation \"authority-2\", ...)\n"
     "  --help\n";
 
 typedef struct opts {
     char host[64];
     unsigned port;
-    const char *db, *keys, *pass_file, *ref_dir, *reg_file;
+    const char *db, *keys, *pass_file, *ref_dir, *reg_file, *authority;
     long ttl, interval;
     unsigned threads;
 } opts;
@@ -99,8 +102,9 @@ static int load_config(const char *path, opts *o)
         fprintf(stderr, "drot-server: %s: %s\n", path, strerror(errno));
         return -2;
     }
-    static const char *const keys[] = {
-        "listen", "db", "keys", "passphrase-file", "reference", "register", "attest-interval", "threads"};
+    static const char *const keys[] = {"listen",          "db",        "keys",
+                                       "passphrase-file", "reference", "register",
+                                       "attest-interval", "threads",   "authority"};
     char line[4096];
     int rc = 0;
     for (unsigned ln = 1; rc == 0 && fgets(line, sizeof line, f) != NULL; ln++) {
@@ -135,7 +139,7 @@ static int load_config(const char *path, opts *o)
         if (ki == sizeof keys / sizeof keys[0]) {
             fprintf(stderr,
                     "%s:%u: unknown key '%s' (known: listen, db, keys, passphrase-file, reference, "
-                    "register, attest-interval, threads)\n",
+                    "register, attest-interval, threads, authority)\n",
                     path, ln, k);
             rc = -2;
             break;
@@ -175,7 +179,8 @@ static int load_config(const char *path, opts *o)
             break;
         }
         config_vals[config_nvals++] = dup;
-        const char **dst[] = {NULL, &o->db, &o->keys, &o->pass_file, &o->ref_dir, &o->reg_file};
+        const char **dst[] = {NULL,         &o->db, &o->keys, &o->pass_file, &o->ref_dir,
+                              &o->reg_file, NULL,   NULL,     &o->authority};
         *dst[ki] = dup;
     }
     fclose(f);
@@ -192,6 +197,7 @@ static int parse_args(int argc, char **argv, opts *o)
     o->ttl = 60;
     o->interval = 3600;
     o->threads = 2;
+    o->authority = "authority";
     /* The file first; the command line then overrides it. */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -231,6 +237,8 @@ static int parse_args(int argc, char **argv, opts *o)
         } else if (strcmp(a, "--attest-interval") == 0) {
             if ((o->interval = parse_pos(v)) < 0)
                 return -1;
+        } else if (strcmp(a, "--authority") == 0) {
+            o->authority = v;
         } else {
             return -1;
         }
@@ -429,10 +437,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "drot-server: server-tls key: %s\n", ds_keystore_error(ks));
         goto out;
     }
+    ds_key_info auth_info;
+    ds_key_role auth_role;
+    unsigned auth_n;
+    if (ds_key_name_parse(o.authority, &auth_role, &auth_n) != DS_KEYS_OK || auth_role != DS_ROLE_AUTHORITY ||
+        ds_keys_info(ks, o.authority, &auth_info) != DS_KEYS_OK) {
+        fprintf(
+            stderr,
+            "drot-server: --authority %s: not an authority key of %s (drotctl keys --dir %s lists them)\n",
+            o.authority, o.keys, o.keys);
+        goto out;
+    }
     if (load_refs(o.ref_dir, &refs, &n_refs) != 0 ||
         (o.reg_file != NULL && register_file(store, o.reg_file) != 0))
         goto out;
-    ds_app app = {store, &dca, ca_pem, refs, n_refs, o.ttl, (uint64_t)o.interval};
+    char server_id[96], host[64] = "";
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "drot-server");
+    host[sizeof host - 1] = '\0';
+    snprintf(server_id, sizeof server_id, "%s:%ld", host, (long)getpid());
+    ds_app app = {store, &dca, ca_pem, refs, n_refs, o.ttl, (uint64_t)o.interval, ks, o.authority, server_id};
     if (ds_admin_init(&adm, &app, o.ref_dir, refs, n_refs) != 0) {
         fprintf(stderr, "drot-server: out of memory\n");
         goto out;

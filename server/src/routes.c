@@ -10,60 +10,60 @@
 #include <openssl/rand.h>
 
 #include "drot/cbor.h"
+#include "routes_internal.h"
+#include "routes_rotate.h"
 #include "routes_verify.h"
 
 /* ---- request bodies ------------------------------------------------------- */
 
-/* One expected field of a body map {uint: bstr|tstr}. exact: required
- * length (0 = any non-empty up to the body size). */
-typedef struct field {
-    uint64_t key;
-    bool text;
-    size_t exact;
-    const char *name;
-    const uint8_t *p;
-    size_t n;
-} field;
-
-/* Parses the whole body as a map holding exactly the fields f[0..nf);
- * returns NULL or a reason. Strict: definite lengths, no duplicate or
- * unknown key, no trailing bytes (drot/cbor.h). */
-static const char *parse_body(const uint8_t *b, size_t len, field *f, size_t nf, char *why, size_t cap)
+/* Parses the whole body as a map holding the fields f[0..nf) (each at most
+ * once, the required ones all); returns NULL or a reason. Strict: definite
+ * lengths, no duplicate or unknown key, no trailing bytes (drot/cbor.h). */
+static const char *parse_body(const uint8_t *b, size_t len, ds_rt_field *f, size_t nf, char *why, size_t cap)
 {
     drot_cbor_reader r;
     size_t n = 0;
     drot_cbor_reader_init(&r, b, len);
     if (drot_cbor_get_map(&r, &n) != DROT_OK)
         return "body is not a CBOR map";
-    if (n != nf) {
-        snprintf(why, cap, "body map has %zu entries, expected %zu", n, nf);
+    if (n > nf) {
+        snprintf(why, cap, "body map has %zu entries, at most %zu expected", n, nf);
         return why;
     }
+    bool seen[DS_RT_MAX_FIELDS] = {false};
     for (size_t i = 0; i < n; i++) {
         uint64_t key;
         if (drot_cbor_get_uint(&r, &key) != DROT_OK)
             return "body map key is not an unsigned integer";
-        field *fd = NULL;
-        for (size_t j = 0; j < nf; j++)
-            if (f[j].key == key)
-                fd = &f[j];
-        if (fd == NULL) {
+        size_t j = 0;
+        while (j < nf && f[j].key != key)
+            j++;
+        if (j == nf) {
             snprintf(why, cap, "unknown key %llu in body", (unsigned long long)key);
             return why;
         }
-        if (fd->p != NULL) {
+        ds_rt_field *fd = &f[j];
+        if (seen[j]) {
             snprintf(why, cap, "duplicate key %llu (%s) in body", (unsigned long long)key, fd->name);
             return why;
         }
-        drot_status st = fd->text ? drot_cbor_get_tstr(&r, (const char **)&fd->p, &fd->n)
-                                  : drot_cbor_get_bstr(&r, &fd->p, &fd->n);
-        if (st != DROT_OK || fd->p == NULL) {
+        seen[j] = true;
+        drot_status st;
+        if (fd->kind == DS_RT_UINT)
+            st = drot_cbor_get_uint(&r, &fd->u);
+        else if (fd->kind == DS_RT_TSTR)
+            st = drot_cbor_get_tstr(&r, (const char **)&fd->p, &fd->n);
+        else
+            st = drot_cbor_get_bstr(&r, &fd->p, &fd->n);
+        if (st != DROT_OK || (fd->kind != DS_RT_UINT && fd->p == NULL)) {
             fd->p = NULL;
-            snprintf(why, cap, "%s (key %llu) must be a %s", fd->name, (unsigned long long)key,
-                     fd->text ? "text string" : "byte string");
+            snprintf(why, cap, "%s (key %llu) must be %s", fd->name, (unsigned long long)key,
+                     fd->kind == DS_RT_UINT   ? "an unsigned integer"
+                     : fd->kind == DS_RT_TSTR ? "a text string"
+                                              : "a byte string");
             return why;
         }
-        if ((fd->exact != 0 && fd->n != fd->exact) || fd->n == 0) {
+        if (fd->kind != DS_RT_UINT && ((fd->exact != 0 && fd->n != fd->exact) || fd->n == 0)) {
             if (fd->exact != 0)
                 snprintf(why, cap, "%s must be %zu bytes, not %zu", fd->name, fd->exact, fd->n);
             else
@@ -73,13 +73,21 @@ static const char *parse_body(const uint8_t *b, size_t len, field *f, size_t nf,
     }
     if (drot_cbor_reader_done(&r) != DROT_OK)
         return "trailing bytes after the body map";
+    for (size_t j = 0; j < nf; j++) {
+        if (f[j].required && !seen[j]) {
+            snprintf(why, cap, "%s (key %llu) is missing", f[j].name, (unsigned long long)f[j].key);
+            return why;
+        }
+    }
     return NULL;
 }
 
-static bool body_or_400(ds_http_req *req, field *f, size_t nf)
+/* see routes_internal.h */
+bool ds_rt_body(ds_http_req *req, ds_rt_field *f, size_t nf)
 {
     char why[160];
-    const char *err = parse_body(req->body, req->body_len, f, nf, why, sizeof why);
+    const char *err = nf > DS_RT_MAX_FIELDS ? "internal: too many fields"
+                                            : parse_body(req->body, req->body_len, f, nf, why, sizeof why);
     if (err == NULL)
         return true;
     ds_http_reply_error(req, 400, DS_ERR_BAD_REQUEST, "malformed body: %s", err);
@@ -88,7 +96,7 @@ static bool body_or_400(ds_http_req *req, field *f, size_t nf)
 
 /* ---- shared steps -------------------------------------------------------------- */
 
-static const ds_reference *find_ref(const ds_app *app, const char *cls)
+const ds_reference *ds_rt_find_ref(const ds_app *app, const char *cls)
 {
     for (size_t i = 0; i < app->n_refs; i++)
         if (strcmp(app->refs[i].class_name, cls) == 0)
@@ -103,7 +111,7 @@ static void hex(const uint8_t *p, size_t n, char *out)
 }
 
 /* Loads the device and refuses unknown, revoked or decommissioned ones. */
-static bool device_or_refuse(ds_http_req *req, ds_app *app, const uint8_t id[16], ds_device *dev)
+bool ds_rt_device(ds_http_req *req, ds_app *app, const uint8_t id[16], ds_device *dev)
 {
     char idhex[33];
     hex(id, 16, idhex);
@@ -125,7 +133,7 @@ static bool device_or_refuse(ds_http_req *req, ds_app *app, const uint8_t id[16]
 }
 
 /* Consumes the challenge (R1); refuses it unless it was bound to id. */
-static bool consume_or_refuse(ds_http_req *req, ds_app *app, const uint8_t ch[32], const uint8_t id[16])
+bool ds_rt_consume(ds_http_req *req, ds_app *app, const uint8_t ch[32], const uint8_t id[16])
 {
     uint8_t bound_id[16];
     bool bound = false;
@@ -178,9 +186,8 @@ static void quarantine_reason(const ds_check *chk, const char *cls, char *out, s
  * device-row changes that go with it: the tamper count of a fresh
  * drot-profile token, and the class's automatic quarantine on FAIL (R5).
  * False when a reply was sent (internal error). */
-static bool verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev, const uint8_t ch[32],
-                              const uint8_t *token, size_t token_len, bool device_authenticated,
-                              ds_check *chk)
+bool ds_rt_verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev, const uint8_t ch[32],
+                             const uint8_t *token, size_t token_len, bool device_authenticated, ds_check *chk)
 {
     ds_check_device cd;
     memset(&cd, 0, sizeof cd);
@@ -198,7 +205,7 @@ static bool verify_and_record(ds_http_req *req, ds_app *app, const ds_device *de
      * the lock held shared. What is needed of the reference afterwards
      * (on_fail) is copied before the lock is released. */
     ds_http_shared_lock(req->http, false);
-    const ds_reference *ref = find_ref(app, dev->class_name);
+    const ds_reference *ref = ds_rt_find_ref(app, dev->class_name);
     if (ref == NULL) {
         memset(chk, 0, sizeof *chk);
         chk->verdict = DS_HTTP_VERDICT_FAIL;
@@ -257,7 +264,7 @@ static bool verify_and_record(ds_http_req *req, ds_app *app, const ds_device *de
     return true;
 }
 
-static void reply_map(ds_http_req *req, drot_cbor_writer *w)
+void ds_rt_reply_map(ds_http_req *req, drot_cbor_writer *w)
 {
     size_t len = 0;
     if (drot_cbor_writer_finish(w, &len) != DROT_OK) {
@@ -272,13 +279,13 @@ static void reply_map(ds_http_req *req, drot_cbor_writer *w)
 static void route_challenge(ds_http_req *req, void *ctx)
 {
     ds_app *app = ctx;
-    field f[] = {{1, false, 16, "device_id", NULL, 0}};
-    if (!body_or_400(req, f, 1))
+    ds_rt_field f[] = {{1, DS_RT_BSTR, 16, true, "device_id"}};
+    if (!ds_rt_body(req, f, 1))
         return;
     req->log_device = true;
     memcpy(req->log_device_id, f[0].p, 16);
     ds_device dev;
-    if (!device_or_refuse(req, app, f[0].p, &dev))
+    if (!ds_rt_device(req, app, f[0].p, &dev))
         return;
     uint8_t ch[32];
     int64_t expires = ds_store_now() + app->challenge_ttl;
@@ -299,7 +306,7 @@ static void route_challenge(ds_http_req *req, void *ctx)
     drot_cbor_put_bstr(&w, ch, sizeof ch);
     drot_cbor_put_uint(&w, 2);
     drot_cbor_put_uint(&w, (uint64_t)expires);
-    reply_map(req, &w);
+    ds_rt_reply_map(req, &w);
 }
 
 /* ---- POST /v1/device/enroll --------------------------------------------------------- */
@@ -335,19 +342,19 @@ static ds_status activate(ds_app *app, const ds_device *dev)
 static void route_enroll(ds_http_req *req, void *ctx)
 {
     ds_app *app = ctx;
-    field f[] = {{1, false, 16, "device_id", NULL, 0},
-                 {2, false, 32, "challenge", NULL, 0},
-                 {3, false, 0, "token", NULL, 0},
-                 {4, true, 0, "csr", NULL, 0}};
-    if (!body_or_400(req, f, 4))
+    ds_rt_field f[] = {{1, DS_RT_BSTR, 16, true, "device_id"},
+                       {2, DS_RT_BSTR, 32, true, "challenge"},
+                       {3, DS_RT_BSTR, 0, true, "token"},
+                       {4, DS_RT_TSTR, 0, true, "csr"}};
+    if (!ds_rt_body(req, f, 4))
         return;
     req->log_device = true;
     memcpy(req->log_device_id, f[0].p, 16);
     ds_device dev;
-    if (!device_or_refuse(req, app, f[0].p, &dev) || !consume_or_refuse(req, app, f[1].p, f[0].p))
+    if (!ds_rt_device(req, app, f[0].p, &dev) || !ds_rt_consume(req, app, f[1].p, f[0].p))
         return;
     ds_check chk;
-    if (!verify_and_record(req, app, &dev, f[1].p, f[2].p, f[2].n, false, &chk))
+    if (!ds_rt_verify_and_record(req, app, &dev, f[1].p, f[2].p, f[2].n, false, &chk))
         return;
     if (chk.verdict == DS_HTTP_VERDICT_FAIL) {
         const char *list[DS_CHECK_MAX_REASONS + 1];
@@ -392,7 +399,7 @@ static void route_enroll(ds_http_req *req, void *ctx)
     drot_cbor_put_uint(&w, 4);
     drot_cbor_put_uint(&w, app->attest_interval);
     OPENSSL_free(pem);
-    reply_map(req, &w);
+    ds_rt_reply_map(req, &w);
 }
 
 /* ---- POST /v1/device/attest ----------------------------------------------------------- */
@@ -400,20 +407,22 @@ static void route_enroll(ds_http_req *req, void *ctx)
 static void route_attest(ds_http_req *req, void *ctx)
 {
     ds_app *app = ctx;
-    field f[] = {{1, false, 32, "challenge", NULL, 0}, {2, false, 0, "token", NULL, 0}};
-    if (!body_or_400(req, f, 2))
+    ds_rt_field f[] = {{1, DS_RT_BSTR, 32, true, "challenge"}, {2, DS_RT_BSTR, 0, true, "token"}};
+    if (!ds_rt_body(req, f, 2))
         return;
     ds_device dev;
-    if (!device_or_refuse(req, app, req->device_id, &dev) ||
-        !consume_or_refuse(req, app, f[0].p, req->device_id))
+    if (!ds_rt_device(req, app, req->device_id, &dev) || !ds_rt_consume(req, app, f[0].p, req->device_id))
         return;
+    ds_rotate_reconcile(app, req, &dev, f[0].p, f[1].p, f[1].n); /* may switch dev to KeyA */
     ds_check chk;
-    if (!verify_and_record(req, app, &dev, f[0].p, f[1].p, f[1].n, true, &chk))
+    if (!ds_rt_verify_and_record(req, app, &dev, f[0].p, f[1].p, f[1].n, true, &chk))
         return;
+    ds_job job;
+    bool has_job = chk.verdict == DS_HTTP_VERDICT_PASS && ds_rotate_open_job(app, &dev, &job);
     uint8_t buf[8192];
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, buf, sizeof buf);
-    drot_cbor_put_map(&w, 3);
+    drot_cbor_put_map(&w, has_job ? 4 : 3);
     drot_cbor_put_uint(&w, 1);
     drot_cbor_put_uint(&w, (uint64_t)chk.verdict);
     drot_cbor_put_uint(&w, 2);
@@ -422,12 +431,24 @@ static void route_attest(ds_http_req *req, void *ctx)
         drot_cbor_put_tstr_z(&w, chk.reasons[i]);
     drot_cbor_put_uint(&w, 3);
     drot_cbor_put_uint(&w, app->attest_interval);
-    reply_map(req, &w);
+    if (has_job) { /* R6: a PENDING rotation for the agent to carry out now */
+        drot_cbor_put_uint(&w, 4);
+        drot_cbor_put_map(&w, 3);
+        drot_cbor_put_uint(&w, 1);
+        drot_cbor_put_uint(&w, (uint64_t)job.id);
+        drot_cbor_put_uint(&w, 2);
+        drot_cbor_put_uint(&w, (uint64_t)job.kind);
+        drot_cbor_put_uint(&w, 3);
+        drot_cbor_put_uint(&w, (uint64_t)job.mode);
+    }
+    ds_rt_reply_map(req, &w);
 }
 
 const ds_route ds_device_routes[] = {
     {"/v1/device/challenge", true, DS_AUTH_NONE, false, route_challenge},
     {"/v1/device/enroll", true, DS_AUTH_NONE, false, route_enroll},
     {"/v1/device/attest", true, DS_AUTH_DEVICE, false, route_attest},
+    {"/v1/device/rotate/begin", true, DS_AUTH_DEVICE, false, ds_rotate_route_begin},
+    {"/v1/device/rotate/receipt", true, DS_AUTH_DEVICE, false, ds_rotate_route_receipt},
 };
 const size_t ds_device_routes_count = sizeof ds_device_routes / sizeof ds_device_routes[0];

@@ -5,7 +5,9 @@
  *   POST /v1/device/enroll      no certificate   {1: device_id, 2: challenge, 3: token, 4: csr}
  *                                                → {1: cert, 2: ca_chain, 3: verdict, 4: attest_interval}
  *   POST /v1/device/attest      device cert      {1: challenge, 2: token}
- *                                                → {1: verdict, 2: [reasons], 3: next_attest_in}
+ *                                                → {1: verdict, 2: [reasons], 3: next_attest_in,
+ *                                                   ? 4: {1: job_id, 2: kind, 3: mode}}
+ *   POST /v1/device/rotate/begin, /v1/device/rotate/receipt   (routes_rotate.c)
  *
  * Invariants:
  *   R1. A challenge is consumed (ds_challenge_consume: single use, whatever
@@ -29,6 +31,10 @@
  *       signed by the device counts. The response then carries the reason
  *       "action: device quarantined automatically (…)", the record's
  *       action column says "quarantined", and /metrics counts it.
+ *   R6. The attest answer names the device's PENDING rotation job (key 4)
+ *       only with a PASS verdict; before verifying, the route reconciles an
+ *       ISSUED job from the token (routes_rotate.h), so a device that has
+ *       committed its new key is verified under it.
  */
 #ifndef DS_ROUTES_H
 #define DS_ROUTES_H
@@ -37,6 +43,7 @@
 #include <stdint.h>
 
 #include "ca.h"
+#include "keys.h"
 #include "http.h"
 #include "reference.h"
 #include "store.h"
@@ -49,6 +56,9 @@ typedef struct ds_app {
     size_t n_refs;
     int64_t challenge_ttl;    /* seconds */
     uint64_t attest_interval; /* seconds */
+    ds_keystore *keys;        /* key custody: the authority key signs DRoT messages (exclusive lock) */
+    const char *authority;    /* the custody name of the authority key that signs ("authority") */
+    const char *server_id;    /* this process, as job lease owner ("host:pid") */
 } ds_app;
 
 extern const ds_route ds_device_routes[];

@@ -49,10 +49,8 @@
 #include "apm_proc.h"
 #include "drot/host.h"
 #include "drot_test_support.h"
+#include "e2e_proc.h"
 
-#ifndef DROT_SERVER_BIN
-#error "DROT_SERVER_BIN must name drot-server"
-#endif
 #ifndef DROTCTL_BIN
 #error "DROTCTL_BIN must name drotctl"
 #endif
@@ -62,9 +60,8 @@
 
 static struct {
     char root[128];
-    char keys[200], ca[240], opca[240], db[240], url[64], storage[240], storage2[240], log[240];
-    unsigned port;
-    pid_t server;
+    char keys[200], ca[240], opca[240], db[240], storage[240], storage2[240];
+    e2e_server srv;
     pid_t agent_bg; /* test_backoff's `run` */
     apm_proc dev, dev2;
     char *out, *err;
@@ -72,91 +69,21 @@ static struct {
 
 /* ---- processes -------------------------------------------------------------- */
 
-static unsigned free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static size_t discard(char *p, size_t sz, size_t n, void *ctx)
-{
-    (void)p;
-    (void)ctx;
-    return sz * n;
-}
-
-static bool healthy(void)
-{
-    char url[128];
-    long code = 0;
-    snprintf(url, sizeof url, "%s/healthz", G.url);
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CAINFO, G.ca);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 2L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(c);
-    return rc == CURLE_OK && code == 200;
-}
-
-/* drot-server on G.port (the same port and database at every start). */
+/* drot-server on G.srv's port (the same port and database at every start). */
 static void server_start(void)
 {
-    char listen[64], reg[240], ref[240];
-    snprintf(listen, sizeof listen, "127.0.0.1:%u", G.port);
+    static char reg[240], ref[240];
     snprintf(reg, sizeof reg, "%s/register.json", G.root);
     snprintf(ref, sizeof ref, "%s/ref", G.root);
-    G.server = fork();
-    assert_true(G.server >= 0);
-    if (G.server == 0) {
-        int fd = open(G.log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(fd, 2);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        execl(DROT_SERVER_BIN, DROT_SERVER_BIN, "--listen", listen, "--db", G.db, "--keys", G.keys,
-              "--reference", ref, "--register", reg, "--attest-interval", "1", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200; i++) {
-        if (healthy())
-            return;
-        int st;
-        if (waitpid(G.server, &st, WNOHANG) == G.server) {
-            G.server = -1;
-            fail_msg("drot-server exited at start (log %s)", G.log);
-        }
-        usleep(50000);
-    }
-    fail_msg("drot-server did not answer /healthz");
+    const char *args[] = {
+        "--db", G.db, "--keys", G.keys, "--reference", ref, "--register", reg, "--attest-interval",
+        "1",    NULL};
+    e2e_server_start(&G.srv, G.ca, args);
 }
 
 static void server_kill(void)
 {
-    if (G.server > 0) {
-        kill(G.server, SIGKILL);
-        waitpid(G.server, NULL, 0);
-    }
-    G.server = -1;
-}
-
-static char *slurp(const char *path)
-{
-    size_t n = 0;
-    char *p = (char *)drot_test_read_file(path, &n);
-    if (p == NULL)
-        return calloc(1, 1);
-    p = realloc(p, n + 1);
-    p[n] = '\0';
-    return p;
+    e2e_server_kill(&G.srv);
 }
 
 /* Runs `drot-agent ARGS` (a shell fragment) with G.out / G.err; the exit status. */
@@ -173,9 +100,9 @@ static int agent(const char *fmt, ...)
     free(G.out);
     free(G.err);
     snprintf(path, sizeof path, "%s/stdout", G.root);
-    G.out = slurp(path);
+    G.out = e2e_slurp(path);
     snprintf(path, sizeof path, "%s/stderr", G.root);
-    G.err = slurp(path);
+    G.err = e2e_slurp(path);
     return rc;
 }
 
@@ -208,7 +135,7 @@ static int group_setup(void **state)
 {
     (void)state;
     memset(&G, 0, sizeof G);
-    G.server = -1;
+    G.srv.pid = -1;
     G.agent_bg = -1;
     G.dev.pid = -1;
     G.dev2.pid = -1;
@@ -221,7 +148,7 @@ static int group_setup(void **state)
     snprintf(G.db, sizeof G.db, "sqlite:%s/drot.db", G.root);
     snprintf(G.storage, sizeof G.storage, "%s/storage", G.root);
     snprintf(G.storage2, sizeof G.storage2, "%s/storage2", G.root);
-    snprintf(G.log, sizeof G.log, "%s/server.log", G.root);
+    snprintf(G.srv.log, sizeof G.srv.log, "%s/server.log", G.root);
     assert_int_equal(apm_proc_sh("'%s' init --dir '%s' >/dev/null 2>&1", DROTCTL_BIN, G.keys), 0);
     assert_int_equal(
         apm_proc_sh(
@@ -240,8 +167,6 @@ static int group_setup(void **state)
                     "'%s/register.json'",
                     G.dev.identity, G.root),
         0);
-    G.port = free_port();
-    snprintf(G.url, sizeof G.url, "https://127.0.0.1:%u", G.port);
     server_start();
     return 0;
 }
@@ -278,16 +203,16 @@ static void test_help(void **state)
     }
     assert_int_equal(agent("--help"), 0);
     assert_non_null(strstr(G.out, "attest-once"));
-    assert_error_line(agent("%s enroll --server '%s' --ca '%s'", dev_args(&G.dev), G.url, G.ca), 2,
+    assert_error_line(agent("%s enroll --server '%s' --ca '%s'", dev_args(&G.dev), G.srv.url, G.ca), 2,
                       "needs --server URL, --ca FILE and --storage DIR");
     assert_error_line(agent("%s run --server http://127.0.0.1:1 --ca '%s' --storage '%s'", dev_args(&G.dev),
                             G.ca, G.storage),
                       2, "https://");
     assert_error_line(agent("%s run --server '%s' --ca '%s' --storage '%s' --max-cycles 0", dev_args(&G.dev),
-                            G.url, G.ca, G.storage),
+                            G.srv.url, G.ca, G.storage),
                       2, "--max-cycles");
     assert_error_line(agent("%s attest-once --server '%s' --ca '%s/nope.pem' --storage '%s'",
-                            dev_args(&G.dev), G.url, G.root, G.storage),
+                            dev_args(&G.dev), G.srv.url, G.root, G.storage),
                       2, "cannot read --ca");
     /* Nothing was done: no storage created. */
     struct stat sb;
@@ -298,11 +223,11 @@ static void test_enroll(void **state)
 {
     (void)state;
     /* attest-once before enrollment: told what to do. */
-    assert_error_line(agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev), G.url,
-                            G.ca, G.storage),
+    assert_error_line(agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev),
+                            G.srv.url, G.ca, G.storage),
                       1, "run drot-agent enroll first");
-    int rc = agent("%s --json enroll --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev), G.url, G.ca,
-                   G.storage);
+    int rc = agent("%s --json enroll --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev), G.srv.url,
+                   G.ca, G.storage);
     if (rc != 0)
         fail_msg("enroll: exit %d: %s", rc, G.err);
     json_error_t e;
@@ -343,15 +268,15 @@ static void test_enroll(void **state)
 static void test_attest_once(void **state)
 {
     (void)state;
-    int rc = agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev), G.url, G.ca,
+    int rc = agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev), G.srv.url, G.ca,
                    G.storage);
     if (rc != 0)
         fail_msg("attest-once: exit %d: %s", rc, G.err);
     assert_non_null(strstr(G.out, "verdict      WARN\n"));
     assert_non_null(strstr(G.out, "reason       lifecycle"));
     assert_non_null(strstr(G.out, "next attest  1 s\n"));
-    rc = agent("%s attest-once --json --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev), G.url, G.ca,
-               G.storage);
+    rc = agent("%s attest-once --json --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev), G.srv.url,
+               G.ca, G.storage);
     assert_int_equal(rc, 0);
     json_error_t e;
     json_t *j = json_loads(G.out, 0, &e);
@@ -361,7 +286,7 @@ static void test_attest_once(void **state)
     assert_true(json_array_size(r) >= 1);
     assert_non_null(strstr(json_string_value(json_array_get(r, 0)), "lifecycle"));
     json_decref(j);
-    char *log = slurp(G.log);
+    char *log = e2e_slurp(G.srv.log);
     assert_true(count(log, "route=/v1/device/attest status=200") >= 2);
     free(log);
 }
@@ -370,8 +295,8 @@ static void test_run_cycles(void **state)
 {
     (void)state;
     time_t t0 = time(NULL);
-    int rc = agent("%s run --server '%s' --ca '%s' --storage '%s' --max-cycles 3", dev_args(&G.dev), G.url,
-                   G.ca, G.storage);
+    int rc = agent("%s run --server '%s' --ca '%s' --storage '%s' --max-cycles 3", dev_args(&G.dev),
+                   G.srv.url, G.ca, G.storage);
     if (rc != 0)
         fail_msg("run: exit %d: %s", rc, G.err);
     assert_int_equal(count(G.err, ": attested, verdict WARN"), 3);
@@ -383,8 +308,8 @@ static void test_run_cycles(void **state)
 static void test_wrong_ca(void **state)
 {
     (void)state;
-    assert_error_line(agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev), G.url,
-                            G.opca, G.storage),
+    assert_error_line(agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev),
+                            G.srv.url, G.opca, G.storage),
                       1, "does not verify against --ca");
     assert_int_equal(G.out[0], '\0');
 }
@@ -393,21 +318,21 @@ static void test_copied_storage(void **state)
 {
     (void)state;
     assert_int_equal(apm_proc_sh("cp -a '%s' '%s'", G.storage, G.storage2), 0);
-    assert_error_line(agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev2), G.url,
+    assert_error_line(agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev2),
+                            G.srv.url, G.ca, G.storage2),
+                      1, "does not open on this device's APM");
+    assert_error_line(agent("%s enroll --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev2), G.srv.url,
                             G.ca, G.storage2),
                       1, "does not open on this device's APM");
-    assert_error_line(
-        agent("%s enroll --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev2), G.url, G.ca, G.storage2),
-        1, "does not open on this device's APM");
     /* The original still works on its own device. */
-    assert_int_equal(agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev), G.url,
-                           G.ca, G.storage),
+    assert_int_equal(agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev),
+                           G.srv.url, G.ca, G.storage),
                      0);
     /* A voltage excursion locks dev2's key use until reset: the blob is not
      * at fault, so the error says why and gives no advice to delete it. */
     assert_non_null(strstr(apm_proc_control(&G.dev2, "tamper voltage 2500"), "ok"));
-    assert_error_line(agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev2), G.url,
-                            G.ca, G.storage2),
+    assert_error_line(agent("%s attest-once --server '%s' --ca '%s' --storage '%s'", dev_args(&G.dev2),
+                            G.srv.url, G.ca, G.storage2),
                       1, "locked by a tamper event");
     assert_null(strstr(G.err, "another device"));
     apm_proc_stop(&G.dev2);
@@ -418,7 +343,7 @@ static void test_copied_storage(void **state)
 static bool wait_log(const char *path, const char *needle, int n, int ms)
 {
     for (int t = 0; t < ms; t += 50) {
-        char *s = slurp(path);
+        char *s = e2e_slurp(path);
         int c = count(s, needle);
         free(s);
         if (c >= n)
@@ -442,7 +367,7 @@ static void test_backoff(void **state)
         dup2(null, 0);
         dup2(null, 1);
         execl(DROT_AGENT_BIN, DROT_AGENT_BIN, "--socket", G.dev.sock, "--link-key", G.dev.key, "--timeout",
-              "3000", "run", "--server", G.url, "--ca", G.ca, "--storage", G.storage, (char *)NULL);
+              "3000", "run", "--server", G.srv.url, "--ca", G.ca, "--storage", G.storage, (char *)NULL);
         _exit(127);
     }
     if (!wait_log(log, ": attested", 1, 10000))
@@ -451,7 +376,7 @@ static void test_backoff(void **state)
     if (!wait_log(log, ": error: ", 3, 12000))
         fail_msg("run did not log three errors while the server was down");
     /* Three growing delays: 1 s, 2 s, 4 s, each +-20 %. */
-    char *s = slurp(log);
+    char *s = e2e_slurp(log);
     double d[3];
     const char *p = s;
     for (int i = 0; i < 3; i++) {
@@ -475,7 +400,7 @@ static void test_backoff(void **state)
     G.agent_bg = -1;
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
-    s = slurp(log);
+    s = e2e_slurp(log);
     assert_non_null(strstr(s, "SIGTERM: stopping"));
     free(s);
 }
@@ -486,7 +411,7 @@ static void test_connection_changed(void **state)
 {
     (void)state;
     dh_server *srv = NULL;
-    dh_server_options so = {.url = G.url, .ca_file = G.ca};
+    dh_server_options so = {.url = G.srv.url, .ca_file = G.ca};
     uint8_t ch[32], exp[32], token[DROT_LINK_MAX_TOKEN];
     size_t token_len = 0;
     assert_int_equal(dh_server_open(&srv, &so), DH_OK);
@@ -496,7 +421,7 @@ static void test_connection_changed(void **state)
         DH_OK);
     server_kill();
     server_start();
-    char *before = slurp(G.log);
+    char *before = e2e_slurp(G.srv.log);
     int enrolls = count(before, "route=/v1/device/enroll");
     free(before);
     char csr_dummy[] = "-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n";
@@ -506,7 +431,7 @@ static void test_connection_changed(void **state)
     assert_non_null(strstr(dh_server_last_error(srv), "connection changed between challenge and token"));
     dh_server_close(srv);
     usleep(200000);
-    char *after = slurp(G.log);
+    char *after = e2e_slurp(G.srv.log);
     assert_int_equal(count(after, "route=/v1/device/enroll"), enrolls);
     free(after);
 }

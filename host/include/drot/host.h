@@ -98,6 +98,32 @@ dh_status dh_seal(dh_driver *d, const char *label, const uint8_t *data, size_t l
 dh_status dh_unseal(dh_driver *d, const char *label, const uint8_t *blob, size_t blob_len, uint8_t *data,
                     size_t cap, size_t *len);
 
+/* ---- provisioning pass-through: DRoT (docs/drot.md, docs/host.md) ---------------
+ * The host relays authority-signed instructions to the APM and the APM's
+ * signed answers back, byte for byte; it cannot make or change either (the
+ * APM checks the authority's signature, the server checks the APM's).
+ *
+ *   dh_rotation_nonce   GET_ROTATION_NONCE: the APM's fresh single-use
+ *                       rotation nonce (each call replaces the last one)
+ *   dh_rotate_root      ROTATE_ROOT: a server-mode instruction → the receipt
+ *                       signed by the new key
+ *   dh_rotate_propose   ROTATE_PROPOSE: device mode, the APM's proposal
+ *   dh_rotate_endorse   ROTATE_ENDORSE: the authority's endorsement → receipt
+ *   dh_rotate_anchor    ROTATE_ANCHOR: an anchor instruction → (op, slot)
+ *
+ * Messages are 1..DROT_LINK_ROT_MAX_MSG bytes. Only GET_ROTATION_NONCE is
+ * sent again after a lost answer; a ROTATE_* whose answer is lost returns
+ * the error (the APM may have applied it: the server learns which key the
+ * device holds from its next attestation). An APM refusal is DH_E_REFUSED
+ * with dh_driver_last_apm_code. */
+dh_status dh_rotation_nonce(dh_driver *d, uint8_t nonce[DROT_LINK_ROT_NONCE_LEN]);
+dh_status dh_rotate_root(dh_driver *d, const uint8_t *instruction, size_t len, uint8_t *receipt, size_t cap,
+                         size_t *receipt_len);
+dh_status dh_rotate_propose(dh_driver *d, uint8_t *proposal, size_t cap, size_t *proposal_len);
+dh_status dh_rotate_endorse(dh_driver *d, const uint8_t *endorsement, size_t len, uint8_t *receipt,
+                            size_t cap, size_t *receipt_len);
+dh_status dh_rotate_anchor(dh_driver *d, const uint8_t *instruction, size_t len, drot_link_anchor_resp *out);
+
 /* ---- attestation handler ------------------------------------------------------- */
 
 /* nonce = SHA-256(challenge ‖ exporter) (DESIGN.md §4): the server's 32-byte
@@ -171,11 +197,23 @@ void dh_server_enrollment_free(dh_server_enrollment *e);
 
 #define DH_SERVER_MAX_REASONS 16
 #define DH_SERVER_REASON_MAX  256
+/* A job the server has for the device (attest answer key 4). */
+#define DH_JOB_ROTATE_ROOT 1u
+#define DH_JOB_MODE_SERVER 1u /* the server generates KeyA and seals it to the DRK */
+#define DH_JOB_MODE_DEVICE 2u /* the APM generates KeyA; the authority endorses it */
+typedef struct dh_server_job {
+    uint64_t id;
+    uint32_t kind; /* DH_JOB_* */
+    uint32_t mode; /* DH_JOB_MODE_* */
+} dh_server_job;
+
 typedef struct dh_server_verdict {
     uint32_t verdict; /* 1 PASS, 2 WARN, 3 FAIL */
     size_t num_reasons;
     char reasons[DH_SERVER_MAX_REASONS][DH_SERVER_REASON_MAX];
     uint64_t next_in; /* next_attest_in, seconds */
+    bool has_job;
+    dh_server_job job;
 } dh_server_verdict;
 
 /* POST /v1/device/enroll and /v1/device/attest, on the connection of the
@@ -189,6 +227,20 @@ dh_status dh_server_enroll(dh_server *s, const uint8_t device_id[16], const uint
                            dh_server_enrollment *out, dh_server_verdict *reasons);
 dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint8_t *token, size_t token_len,
                            dh_server_verdict *out);
+
+/* POST /v1/device/rotate/begin, on the connection of the preceding
+ * dh_server_challenge, with a fresh token for it: the server verifies the
+ * token (a PASS is required) and answers the message for the APM — in
+ * server mode (nonce = the APM's rotation nonce, proposal NULL) the signed
+ * ROTATE_ROOT instruction; in device mode (nonce NULL, proposal = the APM's
+ * ROTATE_PROPOSE answer) the authority's endorsement. */
+dh_status dh_server_rotate_begin(dh_server *s, uint64_t job_id, const uint8_t challenge[32],
+                                 const uint8_t *token, size_t token_len, const uint8_t nonce[32],
+                                 const uint8_t *proposal, size_t proposal_len, uint8_t *msg, size_t cap,
+                                 size_t *msg_len);
+/* POST /v1/device/rotate/receipt: the APM's receipt; *new_epoch on success. */
+dh_status dh_server_rotate_receipt(dh_server *s, uint64_t job_id, const uint8_t *receipt, size_t len,
+                                   uint64_t *new_epoch);
 
 /* The device's TLS key: a new P-256 key (PEM, malloc'ed; free with
  * dh_tls_free, which wipes it) and a CSR (PEM) for it naming device_id. */

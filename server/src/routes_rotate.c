@@ -1,0 +1,253 @@
+/*
+ * routes_rotate.c — the device routes of a DRoT device-root-key rotation
+ * (docs/drot.md "The server's part", docs/api.md):
+ *
+ *   POST /v1/device/rotate/begin    device cert
+ *        {1: job_id uint, 2: challenge bstr32, 3: token bstr,
+ *         4: nonce bstr32 (server mode) | 5: proposal bstr (device mode)}
+ *        → {1: instruction (server mode) | endorsement (device mode)}
+ *   POST /v1/device/rotate/receipt  device cert
+ *        {1: job_id uint, 2: receipt bstr} → {1: new_epoch uint}
+ *
+ * and the reconciliation every attestation runs (ds_rotate_reconcile).
+ *
+ * Invariants (with rotation.h S1–S3 and store.h's job state machine):
+ *   J1. An instruction or endorsement is made only for the device that owns
+ *       the job, over a connection whose token (on a challenge consumed
+ *       first, R1) verified PASS under the device's registered DRK.
+ *   J2. The job records KeyA, the nonce and the instruction digest
+ *       (ds_job_issue, conditional on PENDING and the device's epoch) BEFORE
+ *       the instruction is sent; if another server won the race, nothing is
+ *       sent. So whatever reaches a device can be reconciled.
+ *   J3. A job completes (the registry's DRK becomes KeyA, the old one goes
+ *       to key history, no longer accepted) only on proof that the APM holds
+ *       KeyA: a receipt signed by KeyA naming the job's device, epoch + 1,
+ *       nonce and instruction digest, or a token verified under KeyA at
+ *       epoch + 1 on a fresh challenge. Both are idempotent.
+ *   J4. An ISSUED job whose device attests again under its old key goes back
+ *       to PENDING (or FAILED at its attempt limit): the APM's nonce of that
+ *       attempt is spent, so the next attempt needs a new one.
+ */
+#include "routes_rotate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "drot/cbor.h"
+#include "drot/cose.h"
+#include "rotation.h"
+#include "routes_internal.h"
+#include "routes_verify.h"
+
+static const char *mode_name(ds_job_mode m)
+{
+    return m == DS_JOB_MODE_SERVER ? "server" : "device";
+}
+
+/* The job, if it exists and belongs to this device (another device's job is
+ * reported as unknown: its id says nothing to this one). */
+static bool job_or_refuse(ds_http_req *req, ds_app *app, uint64_t job_id, const ds_device *dev, ds_job *job)
+{
+    ds_status st = ds_job_get(app->store, (int64_t)job_id, job);
+    if (st == DS_E_NOT_FOUND || (st == DS_OK && memcmp(job->device_id, dev->device_id, 16) != 0)) {
+        ds_http_reply_error(req, 404, DS_ERR_NO_JOB, "no rotation job %llu for this device",
+                            (unsigned long long)job_id);
+        return false;
+    }
+    if (st != DS_OK) {
+        ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "database: %s", ds_status_str(st));
+        return false;
+    }
+    return true;
+}
+
+/* see routes_rotate.h */
+void ds_rotate_reconcile(ds_app *app, ds_http_req *req, ds_device *dev, const uint8_t challenge[32],
+                         const uint8_t *token, size_t token_len)
+{
+    ds_job job;
+    /* ISSUED, or PENDING again after a retry while still naming the previous
+     * attempt's KeyA: that instruction may yet have been applied (its nonce
+     * stays valid in the APM until the next one is drawn; store.h J6). */
+    if (ds_job_open_for_device(app->store, dev->device_id, &job) != DS_OK || !job.has_new_key ||
+        (job.state != DS_JOB_ISSUED && job.state != DS_JOB_PENDING) || dev->epoch != job.from_epoch)
+        return;
+    /* Fresh evidence signed by KeyA at epoch + 1, bound to this challenge and
+     * this connection: only an APM that committed KeyA can make it (J3),
+     * whatever the policy then says of its claims. */
+    ds_check_device cd;
+    memset(&cd, 0, sizeof cd);
+    memcpy(cd.device_id, dev->device_id, sizeof cd.device_id);
+    memcpy(cd.drk_pub, job.new_pub, sizeof cd.drk_pub);
+    cd.epoch = job.from_epoch + 1;
+    static _Thread_local ds_check chk;
+    memset(&chk, 0, sizeof chk);
+    ds_http_shared_lock(req->http, false);
+    const ds_reference *ref = ds_rt_find_ref(app, dev->class_name);
+    if (ref != NULL)
+        ds_check_token(token, token_len, challenge, req->exporter, &cd, ref, &chk);
+    ds_http_shared_unlock(req->http);
+    if (ref != NULL && chk.fresh) {
+        if (ds_job_complete(app->store, job.id, job.new_pub, job.from_epoch + 1, ds_store_now()) == DS_OK) {
+            ds_device_get(app->store, dev->device_id, dev);
+            ds_http_count_rotation(req->http, "completed_by_attestation");
+        }
+        return;
+    }
+    /* Still the old key (J4): the instruction of this attempt was not applied. */
+    if (job.state != DS_JOB_ISSUED)
+        return;
+    drot_p256_pub old;
+    drot_cose_sign1_view v;
+    if (drot_p256_pub_import(dev->drk_pub, 65, &old) == DROT_OK &&
+        drot_cose_sign1_verify_msg(token, token_len, &old, NULL, 0, &v) == DROT_OK) {
+        ds_job_retry(app->store, job.id,
+                     "the device attests with its old key: the instruction was not applied", ds_store_now());
+        ds_http_count_rotation(req->http, "retried");
+    }
+}
+
+/* see routes_rotate.h */
+bool ds_rotate_open_job(ds_app *app, const ds_device *dev, ds_job *job)
+{
+    return ds_job_open_for_device(app->store, dev->device_id, job) == DS_OK && job->state == DS_JOB_PENDING;
+}
+
+/* ---- POST /v1/device/rotate/begin ------------------------------------------------ */
+
+void ds_rotate_route_begin(ds_http_req *req, void *ctx)
+{
+    ds_app *app = ctx;
+    ds_rt_field f[] = {{1, DS_RT_UINT, 0, true, "job_id"},
+                       {2, DS_RT_BSTR, 32, true, "challenge"},
+                       {3, DS_RT_BSTR, 0, true, "token"},
+                       {4, DS_RT_BSTR, 32, false, "nonce"},
+                       {5, DS_RT_BSTR, 0, false, "proposal"}};
+    if (!ds_rt_body(req, f, 5))
+        return;
+    ds_device dev;
+    ds_job job;
+    if (!ds_rt_device(req, app, req->device_id, &dev) || !job_or_refuse(req, app, f[0].u, &dev, &job))
+        return;
+    if (job.kind != DS_JOB_ROTATE_ROOT) {
+        ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld is not a device-root-key rotation",
+                            (long long)job.id);
+        return;
+    }
+    bool server_mode = job.mode == DS_JOB_MODE_SERVER;
+    if ((server_mode && (f[3].p == NULL || f[4].p != NULL)) ||
+        (!server_mode && (f[4].p == NULL || f[3].p != NULL))) {
+        ds_http_reply_error(req, 400, DS_ERR_BAD_REQUEST,
+                            "malformed body: job %lld runs in %s mode, which takes %s (key %d) and not %s",
+                            (long long)job.id, mode_name(job.mode),
+                            server_mode ? "the APM's nonce" : "the APM's proposal", server_mode ? 4 : 5,
+                            server_mode ? "a proposal" : "a nonce");
+        return;
+    }
+    if (job.state == DS_JOB_ISSUED && dev.epoch == job.from_epoch) {
+        /* Asked again: the previous instruction was lost or not applied, and
+         * the APM's new nonce has already replaced the one it named. */
+        ds_job_retry(app->store, job.id, "instruction asked for again: the previous one was not applied",
+                     ds_store_now());
+        if (ds_job_get(app->store, job.id, &job) != DS_OK)
+            job.state = DS_JOB_FAILED;
+    }
+    if (job.state != DS_JOB_PENDING) {
+        ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld is %s%s%s", (long long)job.id,
+                            ds_job_state_name(job.state), job.error[0] ? ": " : "", job.error);
+        return;
+    }
+    if (!ds_rt_consume(req, app, f[1].p, dev.device_id))
+        return;
+    ds_check chk;
+    if (!ds_rt_verify_and_record(req, app, &dev, f[1].p, f[2].p, f[2].n, true, &chk))
+        return;
+    if (chk.verdict != DS_HTTP_VERDICT_PASS) {
+        const char *list[DS_CHECK_MAX_REASONS + 1];
+        for (size_t i = 0; i < chk.num_reasons; i++)
+            list[i] = chk.reasons[i];
+        ds_http_reply_error_reasons(req, 403, DS_ERR_ATTESTATION,
+                                    "a rotation needs a PASS attestation on this connection", list,
+                                    chk.num_reasons);
+        return;
+    }
+    static _Thread_local ds_rot_issued is;
+    char why[256];
+    ds_http_shared_lock(req->http, true); /* key custody is single-threaded */
+    int rc = server_mode ? ds_rot_server_instruction(app->keys, app->authority, dev.device_id, dev.epoch,
+                                                     dev.drk_pub, f[3].p, &is, why, sizeof why)
+                         : ds_rot_endorse(app->keys, app->authority, dev.device_id, dev.epoch, dev.drk_pub,
+                                          f[4].p, f[4].n, &is, why, sizeof why);
+    ds_http_shared_unlock(req->http);
+    if (rc != 0) {
+        bool bad = !server_mode && strncmp(why, "proposal refused", 16) == 0;
+        ds_http_reply_error(req, bad ? 400 : 500, bad ? DS_ERR_BAD_REQUEST : DS_ERR_INTERNAL, "%s", why);
+        return;
+    }
+    ds_status st = ds_job_issue(app->store, job.id, app->server_id, dev.epoch, is.new_pub, is.nonce, is.tbs,
+                                ds_store_now());
+    if (st == DS_E_BUSY) {
+        ds_http_reply_error(req, 503, DS_ERR_BUSY,
+                            "job %lld: its campaign is at its parallel limit: retry later",
+                            (long long)job.id);
+        return;
+    }
+    if (st != DS_OK) {
+        ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld changed meanwhile (%s): attest and retry",
+                            (long long)job.id, ds_status_str(st));
+        return;
+    }
+    ds_http_count_rotation(req->http, "issued");
+    uint8_t buf[DROT_ROTATE_MAX_MSG + 16];
+    drot_cbor_writer w;
+    drot_cbor_writer_init(&w, buf, sizeof buf);
+    drot_cbor_put_map(&w, 1);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_bstr(&w, is.msg, is.msg_len);
+    ds_rt_reply_map(req, &w);
+}
+
+/* ---- POST /v1/device/rotate/receipt ------------------------------------------------ */
+
+void ds_rotate_route_receipt(ds_http_req *req, void *ctx)
+{
+    ds_app *app = ctx;
+    ds_rt_field f[] = {{1, DS_RT_UINT, 0, true, "job_id"}, {2, DS_RT_BSTR, 0, true, "receipt"}};
+    if (!ds_rt_body(req, f, 2))
+        return;
+    ds_device dev;
+    ds_job job;
+    if (!ds_rt_device(req, app, req->device_id, &dev) || !job_or_refuse(req, app, f[0].u, &dev, &job))
+        return;
+    uint64_t new_epoch = job.from_epoch + 1;
+    if (job.state == DS_JOB_COMPLETED && job.has_new_key && memcmp(job.new_pub, dev.drk_pub, 65) == 0) {
+        /* Already done (its receipt, or an attestation under KeyA, got here
+         * first): the same answer again. */
+    } else if (job.state != DS_JOB_ISSUED || !job.has_new_key) {
+        ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld is %s: no receipt is expected",
+                            (long long)job.id, ds_job_state_name(job.state));
+        return;
+    } else {
+        char why[256];
+        if (ds_rot_check_receipt(f[1].p, f[1].n, dev.device_id, new_epoch, job.new_pub, job.nonce,
+                                 job.instruction_tbs, why, sizeof why) != 0) {
+            ds_http_count_rotation(req->http, "receipt_refused");
+            ds_http_reply_error(req, 400, DS_ERR_BAD_REQUEST, "%s", why);
+            return;
+        }
+        ds_status st = ds_job_complete(app->store, job.id, job.new_pub, new_epoch, ds_store_now());
+        if (st != DS_OK) {
+            ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "cannot complete job %lld: %s", (long long)job.id,
+                                ds_status_str(st));
+            return;
+        }
+        ds_http_count_rotation(req->http, "completed");
+    }
+    uint8_t buf[32];
+    drot_cbor_writer w;
+    drot_cbor_writer_init(&w, buf, sizeof buf);
+    drot_cbor_put_map(&w, 1);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_uint(&w, new_epoch);
+    ds_rt_reply_map(req, &w);
+}

@@ -1,0 +1,41 @@
+/*
+ * e2e_proc.h — drot-server processes and command runs for end-to-end tests
+ * (test_rotate_e2e): a server on a free loopback port with a log file,
+ * started, health-checked, killed; and shell commands whose stdout and
+ * stderr are captured. Every function asserts (cmocka) on failure.
+ */
+#ifndef E2E_PROC_H
+#define E2E_PROC_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct e2e_server {
+    char url[64];
+    char log[256];
+    char listen[64];
+    unsigned port;
+    pid_t pid; /* -1 when not running */
+} e2e_server;
+
+/* A free TCP port on 127.0.0.1. */
+unsigned e2e_free_port(void);
+/* Starts DROT_SERVER_BIN with args (a NULL-terminated list after
+ * "--listen ADDR") and waits for /healthz (CA file ca) to answer 200. */
+void e2e_server_start(e2e_server *s, const char *ca, const char *const *args);
+void e2e_server_kill(e2e_server *s);
+
+/* Output of the last e2e_run (NUL-terminated, never NULL). */
+typedef struct e2e_out {
+    char *out, *err;
+} e2e_out;
+
+/* Runs the shell command (printf format) in dir with stdin from /dev/null;
+ * captures stdout and stderr into *o (freed and replaced on each call).
+ * Returns the exit status (-1 if killed). */
+int e2e_run(e2e_out *o, const char *dir, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void e2e_out_free(e2e_out *o);
+/* A whole file as a NUL-terminated string (empty if unreadable). */
+char *e2e_slurp(const char *path);
+
+#endif

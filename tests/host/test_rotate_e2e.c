@@ -1,0 +1,358 @@
+/*
+ * test_rotate_e2e.c — DRoT device-root-key rotation end to end with real
+ * processes (docs/drot.md): drotctl init keys, a drot-apm device deployed
+ * with the server's authority key as anchor 1, drot-server on SQLite over
+ * TLS 1.3, and drot-agent attest-once carrying out the job.
+ *
+ *   1. server mode: `drotctl rotate` → the agent's next attestation runs
+ *      the job; the registry and the APM agree on epoch 1 and the new key;
+ *      the old key is in the key history; the next attestation PASSes; an
+ *      APM holding the old key (a copy of its state taken before: a stolen
+ *      old DRK) is refused
+ *   2. device mode: the same with the key generated inside the APM
+ *   3. power-cut sweep: the APM's power is cut after each fuse/flash write
+ *      of a rotation (clean and torn), the APM restarted, the agent run
+ *      again: every run ends with the job completed exactly once, the
+ *      registry agreeing with the APM, and a PASS
+ *   4. bad requests: a rotation for an unknown device, a second open job,
+ *      a bad mode: refused with a clear error and nothing created
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "apm_proc.h"
+#include "drot/host.h"
+#include "drot_test_support.h"
+#include "e2e_proc.h"
+
+#ifndef DROTCTL_BIN
+#error "DROTCTL_BIN must name drotctl"
+#endif
+#ifndef DROT_AGENT_BIN
+#error "DROT_AGENT_BIN must name drot-agent"
+#endif
+
+static struct {
+    char root[128], keys[200], ca[240], db[240], storage[240], devid[33], anchor[65];
+    e2e_server srv;
+    apm_proc dev;
+    e2e_out o;
+} G;
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* drotctl with the operator's GLOBAL options; the JSON it printed (caller
+ * frees), or NULL when it failed (G.o holds its output). */
+static json_t *admin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *admin(const char *fmt, ...)
+{
+    char args[1000];
+    va_list ap;
+    va_start(ap, fmt);
+    assert_true((size_t)vsnprintf(args, sizeof args, fmt, ap) < sizeof args);
+    va_end(ap);
+    int rc =
+        e2e_run(&G.o, G.root,
+                "'%s' --server '%s' --cert '%s/operators/admin.crt.pem' --key '%s/operators/admin.key.pem' "
+                "--ca '%s' %s",
+                DROTCTL_BIN, G.srv.url, G.keys, G.keys, G.ca, args);
+    if (rc != 0)
+        return NULL;
+    json_error_t e;
+    json_t *j = json_loads(G.o.out, 0, &e);
+    if (j == NULL)
+        fail_msg("drotctl %s printed no JSON: %s", args, G.o.out);
+    return j;
+}
+
+/* drot-agent attest-once on device p with the device's storage. */
+static int attest_once(const apm_proc *p)
+{
+    return e2e_run(&G.o, G.root,
+                   "'%s' --socket '%s' --link-key '%s' attest-once --server '%s' --ca '%s' --storage '%s'",
+                   DROT_AGENT_BIN, p->sock, p->key, G.srv.url, G.ca, G.storage);
+}
+
+static long long jint(json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static const char *jtext(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? s : "";
+}
+
+/* A new rotation job for the device; its id. */
+static long long rotate(const char *mode)
+{
+    json_t *j = admin("rotate %s --mode %s --json", G.devid, mode);
+    if (j == NULL)
+        fail_msg("drotctl rotate failed: %s", G.o.err);
+    assert_string_equal(jtext(j, "state"), "pending");
+    long long id = jint(j, "id");
+    json_decref(j);
+    return id;
+}
+
+static json_t *job(long long id)
+{
+    json_t *j = admin("rotations show %lld --json", id);
+    assert_non_null(j);
+    return j;
+}
+
+/* The registry and the APM agree: same epoch, same key; returns the epoch. */
+static long long agree(void)
+{
+    json_t *d = admin("devices show %s --json", G.devid);
+    assert_non_null(d);
+    drot_link_info info;
+    assert_int_equal(dh_get_info(apm_proc_driver(&G.dev), &info), DH_OK);
+    char hex[131];
+    for (size_t i = 0; i < 65; i++)
+        snprintf(hex + 2 * i, 3, "%02x", info.drk_pub[i]);
+    assert_int_equal(jint(d, "epoch"), (long long)info.epoch);
+    assert_string_equal(jtext(d, "drk_pub"), hex);
+    long long epoch = jint(d, "epoch");
+    json_decref(d);
+    return epoch;
+}
+
+static void expect_pass(void)
+{
+    int rc = attest_once(&G.dev);
+    if (rc != 0 || strstr(G.o.out, "PASS") == NULL)
+        fail_msg("expected a PASS; exit %d, stdout %s, stderr %s", rc, G.o.out, G.o.err);
+}
+
+/* ---- setup ---------------------------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    memset(&G, 0, sizeof G);
+    G.srv.pid = -1;
+    G.dev.pid = -1;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    apm_proc_mkroot(G.root, sizeof G.root, "rotate");
+    setenv("DROT_KEY_PASSPHRASE", "rotation e2e test passphrase", 1);
+    snprintf(G.keys, sizeof G.keys, "%s/keys", G.root);
+    snprintf(G.ca, sizeof G.ca, "%s/device-ca.crt.pem", G.keys);
+    snprintf(G.db, sizeof G.db, "sqlite:%s/drot.db", G.root);
+    snprintf(G.storage, sizeof G.storage, "%s/storage", G.root);
+    snprintf(G.srv.log, sizeof G.srv.log, "%s/server.log", G.root);
+    assert_int_equal(e2e_run(&G.o, G.root, "'%s' init --dir '%s' --json", DROTCTL_BIN, G.keys), 0);
+    json_t *init = json_loads(G.o.out, 0, NULL);
+    assert_non_null(init);
+    assert_int_equal(strlen(jtext(init, "authority_anchor")), 64);
+    strcpy(G.anchor, jtext(init, "authority_anchor"));
+    json_decref(init);
+    assert_int_equal(apm_proc_sh("mkdir -p '%s/ref' && printf '%%s' '{\"class\":\"sim-v1\",\"components\":"
+                                 "[{\"type\":\"APM\"}]}' > '%s/ref/sim-v1.json'",
+                                 G.root, G.root),
+                     0);
+    char extra[100];
+    snprintf(extra, sizeof extra, "--anchor %s", G.anchor);
+    apm_proc_provision_ex(&G.dev, G.root, "dev1", extra);
+    assert_int_equal(apm_proc_sh("'%s' deploy --state '%s' >/dev/null", DROT_APM_BIN, G.dev.state), 0);
+    apm_proc_start(&G.dev);
+    for (size_t i = 0; i < 16; i++)
+        snprintf(G.devid + 2 * i, 3, "%02x", G.dev.device_id[i]);
+    assert_int_equal(
+        apm_proc_sh("sed 's/^{/[{\"class\":\"sim-v1\",/; s/}[[:space:]]*$/}]/' '%s' | tr -d '\\n' > "
+                    "'%s/register.json'",
+                    G.dev.identity, G.root),
+        0);
+    char reg[240], ref[240];
+    snprintf(reg, sizeof reg, "%s/register.json", G.root);
+    snprintf(ref, sizeof ref, "%s/ref", G.root);
+    const char *args[] = {
+        "--db", G.db, "--keys", G.keys, "--reference", ref, "--register", reg, "--attest-interval",
+        "1",    NULL};
+    e2e_server_start(&G.srv, G.ca, args);
+    if (e2e_run(&G.o, G.root,
+                "'%s' --socket '%s' --link-key '%s' enroll --server '%s' --ca '%s' --storage '%s'",
+                DROT_AGENT_BIN, G.dev.sock, G.dev.key, G.srv.url, G.ca, G.storage) != 0)
+        fail_msg("enroll failed: %s", G.o.err);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    e2e_server_kill(&G.srv);
+    apm_proc_kill(&G.dev);
+    apm_proc_rmtree(G.root);
+    e2e_out_free(&G.o);
+    curl_global_cleanup();
+    return 0;
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+/* Test 1. */
+static void test_server_mode(void **state)
+{
+    (void)state;
+    expect_pass();
+    long long epoch0 = agree();
+    json_t *before = admin("devices show %s --json", G.devid);
+    assert_non_null(before);
+    char old_drk[131];
+    strcpy(old_drk, jtext(before, "drk_pub"));
+    json_decref(before);
+    /* The old key, stolen: a copy of the APM's state as it is now. */
+    assert_int_equal(
+        apm_proc_sh("cp -a '%s' '%s/stolen' && rm -f '%s/stolen/apm.sock' '%s/stolen/control.sock'",
+                    G.dev.state, G.root, G.root, G.root),
+        0);
+
+    long long id = rotate("server");
+    assert_int_equal(attest_once(&G.dev), 0);
+    if (strstr(G.o.err, "completed, the device root key is now at epoch") == NULL)
+        fail_msg("the agent did not complete the job: %s", G.o.err);
+    json_t *j = job(id);
+    assert_string_equal(jtext(j, "state"), "completed");
+    assert_int_equal(jint(j, "attempts"), 1);
+    json_decref(j);
+    assert_int_equal(agree(), epoch0 + 1);
+    json_t *d = admin("devices show %s --json", G.devid);
+    assert_non_null(d);
+    assert_string_not_equal(jtext(d, "drk_pub"), old_drk);
+    json_t *hist = json_object_get(d, "key_history");
+    assert_true(json_array_size(hist) >= 1);
+    assert_string_equal(jtext(json_array_get(hist, json_array_size(hist) - 1), "drk_pub"), old_drk);
+    json_decref(d);
+    expect_pass();
+
+    /* The stolen old key is worth nothing now. */
+    apm_proc stolen = G.dev;
+    stolen.pid = -1;
+    stolen.driver = NULL;
+    snprintf(stolen.state, sizeof stolen.state, "%s/stolen", G.root);
+    snprintf(stolen.sock, sizeof stolen.sock, "%s/apm.sock", stolen.state);
+    snprintf(stolen.ctl, sizeof stolen.ctl, "%s/control.sock", stolen.state);
+    snprintf(stolen.key, sizeof stolen.key, "%s/host-link.key", stolen.state);
+    apm_proc_start(&stolen);
+    int rc = attest_once(&stolen);
+    apm_proc_kill(&stolen);
+    if (rc == 0 || strstr(G.o.out, "PASS") != NULL)
+        fail_msg("an APM holding the old key was accepted: exit %d, %s %s", rc, G.o.out, G.o.err);
+    expect_pass();
+}
+
+/* Test 2. */
+static void test_device_mode(void **state)
+{
+    (void)state;
+    long long epoch0 = agree();
+    long long id = rotate("device");
+    assert_int_equal(attest_once(&G.dev), 0);
+    if (strstr(G.o.err, "(device mode): completed") == NULL)
+        fail_msg("the agent did not complete the device-mode job: %s", G.o.err);
+    json_t *j = job(id);
+    assert_string_equal(jtext(j, "state"), "completed");
+    json_decref(j);
+    assert_int_equal(agree(), epoch0 + 1);
+    expect_pass();
+}
+
+/* Test 3: one sweep, clean or torn cuts; returns the cut points covered. */
+static int sweep(const char *mode, bool torn)
+{
+    int cuts = 0;
+    for (int k = 1; k < 40; k++) {
+        long long epoch0 = agree();
+        long long id = rotate(mode);
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "power-cut %d%s", k, torn ? " torn" : "");
+        assert_non_null(strstr(apm_proc_control(&G.dev, cmd), "ok"));
+        attest_once(&G.dev); /* the APM loses power somewhere inside the job, or not at all */
+        bool powered = strstr(apm_proc_control_try(&G.dev, "status"), "\"powered\": true") != NULL;
+        if (!powered) {
+            apm_proc_kill(&G.dev); /* it has exited (status 3): collect it */
+            apm_proc_start(&G.dev);
+            cuts++;
+        }
+        json_t *j = NULL;
+        for (int tries = 0; tries < 6; tries++) {
+            json_decref(j);
+            j = job(id);
+            if (strcmp(jtext(j, "state"), "completed") == 0)
+                break;
+            attest_once(&G.dev);
+        }
+        if (strcmp(jtext(j, "state"), "completed") != 0)
+            fail_msg("%s mode, cut %d%s: job %lld is %s (%s); agent: %s", mode, k, torn ? " torn" : "", id,
+                     jtext(j, "state"), jtext(j, "error"), G.o.err);
+        json_decref(j);
+        assert_int_equal(agree(), epoch0 + 1); /* exactly once */
+        expect_pass();
+        if (powered) { /* the cut point lay beyond the rotation's last write */
+            assert_non_null(strstr(apm_proc_control(&G.dev, "power-cut 0"), "ok")); /* disarm */
+            break;
+        }
+    }
+    return cuts;
+}
+
+static void test_power_cut_sweep(void **state)
+{
+    (void)state;
+    int server_clean = sweep("server", false);
+    int server_torn = sweep("server", true);
+    int device_clean = sweep("device", false);
+    print_message(
+        "power-cut sweep over whole rotations: server mode %d clean + %d torn cut points, device mode "
+        "%d clean\n",
+        server_clean, server_torn, device_clean);
+    assert_true(server_clean >= 3 && server_torn >= 3 && device_clean >= 3);
+}
+
+/* Test 4. */
+static void test_bad_requests(void **state)
+{
+    (void)state;
+    assert_null(admin("rotate %s --json", "00112233445566778899aabbccddeeff"));
+    assert_non_null(strstr(G.o.err, "drotctl: "));
+    assert_null(admin("rotate %s --mode sideways", G.devid));
+    assert_non_null(strstr(G.o.err, "server or device"));
+    long long id = rotate("server");
+    assert_null(admin("rotate %s --json", G.devid)); /* one open job per device */
+    json_t *j = admin("rotations cancel %lld --reason 'test over' --json", id);
+    assert_non_null(j);
+    assert_string_equal(jtext(j, "state"), "cancelled");
+    json_decref(j);
+    j = admin("rotations --device %s --state pending --json", G.devid);
+    assert_non_null(j);
+    assert_int_equal(jint(j, "count"), 0);
+    json_decref(j);
+    expect_pass(); /* the cancelled job is not offered */
+    assert_null(strstr(G.o.err, "rotation job"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_server_mode),
+        cmocka_unit_test(test_device_mode),
+        cmocka_unit_test(test_power_cut_sweep),
+        cmocka_unit_test(test_bad_requests),
+    };
+    return cmocka_run_group_tests_name("rotate_e2e", tests, group_setup, group_teardown);
+}

@@ -1,0 +1,292 @@
+/*
+ * drotctl_rotate.c — the DRoT rotation commands of drotctl (admin API,
+ * docs/api.md "Rotations", docs/drot.md):
+ *
+ *   drotctl [GLOBAL] rotate DEVICE [--mode server|device] [--max-attempts N] [--json]
+ *   drotctl [GLOBAL] rotate --class C --max-parallel N [--fail-threshold M]
+ *                           [--mode server|device] [--max-attempts N] [--json]
+ *   drotctl [GLOBAL] rotations [list] [--device ID] [--state S] [--campaign N] [--json]
+ *   drotctl [GLOBAL] rotations show ID [--json]
+ *   drotctl [GLOBAL] rotations cancel ID --reason TEXT
+ *   drotctl [GLOBAL] campaign show ID [--json]
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "drotctl.h"
+
+static const char k_usage_rotate[] =
+    "usage: drotctl [GLOBAL] rotate DEVICE [--mode server|device] [--max-attempts N] [--json]\n"
+    "       drotctl [GLOBAL] rotate --class C --max-parallel N [--fail-threshold M]\n"
+    "                               [--mode server|device] [--max-attempts N] [--json]\n"
+    "\n"
+    "Asks for a rotation of the device root key (DRoT, docs/drot.md): a job the device\n"
+    "carries out at its next attestation, after a fresh PASS. --mode server (default): the\n"
+    "server generates the new key and seals it to the device's current key; --mode device:\n"
+    "the APM generates it and the authority endorses it. A failed attempt is retried with\n"
+    "a new nonce up to --max-attempts times (default 3).\n"
+    "With --class, a campaign: one job per active device of the class, at most\n"
+    "--max-parallel in flight, stopped once --fail-threshold jobs (default 1) have failed.\n"
+    "Follow it with 'drotctl rotations --campaign N' or 'drotctl campaign show N'.\n";
+
+static const char k_usage_rotations[] =
+    "usage: drotctl [GLOBAL] rotations [list] [--device ID] [--state S] [--campaign N] [--json]\n"
+    "       drotctl [GLOBAL] rotations show ID [--json]\n"
+    "       drotctl [GLOBAL] rotations cancel ID --reason TEXT\n"
+    "\n"
+    "Rotation jobs and their state: pending (waiting for the device), issued (instruction\n"
+    "sent, waiting for its receipt), completed, failed, cancelled.\n";
+
+static const char k_usage_campaign[] = "usage: drotctl [GLOBAL] campaign show ID [--json]\n"
+                                       "A rotation campaign: its settings, state and jobs by state.\n";
+
+static bool positive(const char *s)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > 9)
+        return false;
+    for (const char *p = s; *p != '\0'; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return atol(s) > 0;
+}
+
+static void print_job_row(const json_t *j)
+{
+    char t[32], camp[24] = "-";
+    jtime(j, "updated_at", t);
+    json_t *c = json_object_get(j, "campaign_id");
+    if (json_is_integer(c))
+        snprintf(camp, sizeof camp, "%lld", (long long)json_integer_value(c));
+    printf("%-6lld %-32s %-6s %-9s %3lld/%-3lld %-5lld %-8s %-20s %s\n",
+           (long long)json_integer_value(json_object_get(j, "id")), jstr(j, "device_id"), jstr(j, "mode"),
+           jstr(j, "state"), (long long)json_integer_value(json_object_get(j, "attempts")),
+           (long long)json_integer_value(json_object_get(j, "max_attempts")),
+           (long long)json_integer_value(json_object_get(j, "from_epoch")), camp, t,
+           jstr(j, "error")[0] ? jstr(j, "error") : "-");
+}
+
+static void print_job(const json_t *j)
+{
+    char t[32];
+    printf("job          %lld\ndevice       %s\nkind         %s\nmode         %s\nstate        %s\n",
+           (long long)json_integer_value(json_object_get(j, "id")), jstr(j, "device_id"), jstr(j, "kind"),
+           jstr(j, "mode"), jstr(j, "state"));
+    printf("attempts     %lld of %lld\nfrom epoch   %lld\n",
+           (long long)json_integer_value(json_object_get(j, "attempts")),
+           (long long)json_integer_value(json_object_get(j, "max_attempts")),
+           (long long)json_integer_value(json_object_get(j, "from_epoch")));
+    printf("new key      %s\nnew instance %s\n", jstr(j, "new_drk_pub"), jstr(j, "new_instance_id"));
+    jtime(j, "created_at", t);
+    printf("created      %s\n", t);
+    jtime(j, "updated_at", t);
+    printf("updated      %s\n", t);
+    if (jstr(j, "error")[0] != '\0' && strcmp(jstr(j, "error"), "-") != 0)
+        printf("last error   %s\n", jstr(j, "error"));
+}
+
+static void print_campaign(const json_t *c)
+{
+    char t[32];
+    const json_t *jobs = json_object_get(c, "jobs");
+    printf("campaign     %lld\nclass        %s\nmode         %s\nstate        %s",
+           (long long)json_integer_value(json_object_get(c, "id")), jstr(c, "class"), jstr(c, "mode"),
+           jstr(c, "state"));
+    if (jstr(c, "stop_reason")[0] != '\0' && strcmp(jstr(c, "stop_reason"), "-") != 0)
+        printf(" (%s)", jstr(c, "stop_reason"));
+    printf("\nmax parallel %lld\nstop after   %lld failure(s)\n",
+           (long long)json_integer_value(json_object_get(c, "max_parallel")),
+           (long long)json_integer_value(json_object_get(c, "fail_threshold")));
+    printf("jobs         %lld pending, %lld issued, %lld completed, %lld failed, %lld cancelled\n",
+           (long long)json_integer_value(json_object_get(jobs, "pending")),
+           (long long)json_integer_value(json_object_get(jobs, "issued")),
+           (long long)json_integer_value(json_object_get(jobs, "completed")),
+           (long long)json_integer_value(json_object_get(jobs, "failed")),
+           (long long)json_integer_value(json_object_get(jobs, "cancelled")));
+    jtime(c, "created_at", t);
+    printf("created      %s\n", t);
+}
+
+/* The mode option as JSON, or NULL after a usage error. */
+static json_t *mode_json(const char *cmd, const char *mode)
+{
+    if (mode == NULL || strcmp(mode, "server") == 0 || strcmp(mode, "device") == 0)
+        return json_string(mode != NULL ? mode : "server");
+    usage_error(cmd, "--mode must be server or device, not '%s'", mode);
+    return NULL;
+}
+
+int drotctl_cmd_rotate(const admin_opts *g, int argc, char **argv)
+{
+    if (has_help(argc, argv)) {
+        fputs(k_usage_rotate, stdout);
+        return 0;
+    }
+    sub_opt o[] = {{"mode", false, NULL, false},           {"max-attempts", false, NULL, false},
+                   {"class", false, NULL, false},          {"max-parallel", false, NULL, false},
+                   {"fail-threshold", false, NULL, false}, {"json", true, NULL, false}};
+    enum { O_MODE, O_ATTEMPTS, O_CLASS, O_PAR, O_THR, O_JSON };
+    const char *pos[1];
+    size_t np = 0;
+    int rc = sub_parse("rotate ", argc, argv, 1, o, sizeof o / sizeof o[0], pos, 1, &np);
+    if (rc != 0)
+        return rc;
+    if ((np == 1) == o[O_CLASS].set)
+        return usage_error("rotate ", "%s", "give either DEVICE or --class C (see --help)");
+    if (o[O_ATTEMPTS].set && !positive(o[O_ATTEMPTS].value))
+        return usage_error("rotate ", "--max-attempts must be a positive number, not '%s'",
+                           o[O_ATTEMPTS].value);
+    json_t *mode = mode_json("rotate ", o[O_MODE].value);
+    if (mode == NULL)
+        return EXIT_USAGE;
+    json_t *body = json_object(), *j = NULL;
+    json_object_set_new(body, "mode", mode);
+    if (o[O_ATTEMPTS].set)
+        json_object_set_new(body, "max_attempts", json_integer(atol(o[O_ATTEMPTS].value)));
+    const char *path;
+    if (np == 1) {
+        if (!valid_id(pos[0]) || o[O_PAR].set || o[O_THR].set) {
+            json_decref(body);
+            return usage_error("rotate ", "%s",
+                               "rotate DEVICE needs a device id (32 hex digits) and takes no "
+                               "campaign options");
+        }
+        json_object_set_new(body, "device_id", json_string(pos[0]));
+        path = "/v1/admin/rotations";
+    } else {
+        if (!positive(o[O_PAR].value) || (o[O_THR].set && !positive(o[O_THR].value))) {
+            json_decref(body);
+            return usage_error("rotate ", "%s",
+                               "a campaign needs --max-parallel N (and --fail-threshold M) "
+                               "as positive numbers");
+        }
+        json_object_set_new(body, "class", json_string(o[O_CLASS].value));
+        json_object_set_new(body, "max_parallel", json_integer(atol(o[O_PAR].value)));
+        if (o[O_THR].set)
+            json_object_set_new(body, "fail_threshold", json_integer(atol(o[O_THR].value)));
+        path = "/v1/admin/campaigns";
+    }
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (text == NULL)
+        return 1;
+    rc = admin_call(g, "POST", path, text, &j);
+    free(text);
+    if (rc != 0)
+        return rc;
+    if (o[O_JSON].set)
+        return print_json(j);
+    if (np == 1) {
+        printf("rotation job %lld for %s (%s mode): %s; the device carries it out at its next attestation\n",
+               (long long)json_integer_value(json_object_get(j, "id")), jstr(j, "device_id"), jstr(j, "mode"),
+               jstr(j, "state"));
+    } else {
+        print_campaign(json_object_get(j, "campaign"));
+        printf("created %lld job(s)\n", (long long)json_integer_value(json_object_get(j, "jobs_created")));
+    }
+    json_decref(j);
+    return 0;
+}
+
+int drotctl_cmd_rotations(const admin_opts *g, int argc, char **argv)
+{
+    if (has_help(argc, argv)) {
+        fputs(k_usage_rotations, stdout);
+        return 0;
+    }
+    sub_opt o[] = {{"device", false, NULL, false},   {"state", false, NULL, false},
+                   {"campaign", false, NULL, false}, {"json", true, NULL, false},
+                   {"reason", false, NULL, false},   {"limit", false, NULL, false}};
+    enum { O_DEVICE, O_STATE, O_CAMPAIGN, O_JSON, O_REASON, O_LIMIT };
+    const char *pos[2];
+    size_t np = 0;
+    int rc = sub_parse("rotations ", argc, argv, 1, o, sizeof o / sizeof o[0], pos, 2, &np);
+    if (rc != 0)
+        return rc;
+    const char *sub = np > 0 ? pos[0] : "list";
+    char path[512];
+    json_t *j = NULL;
+    if (strcmp(sub, "list") == 0) {
+        if (np > 1)
+            return usage_error("rotations ", "unexpected argument '%s'", pos[1]);
+        if (o[O_DEVICE].set && !valid_id(o[O_DEVICE].value))
+            return usage_error("rotations ", "--device needs a device id (32 hex digits), not '%s'",
+                               o[O_DEVICE].value);
+        if ((o[O_CAMPAIGN].set && !positive(o[O_CAMPAIGN].value)) ||
+            (o[O_LIMIT].set && !positive(o[O_LIMIT].value)))
+            return usage_error("rotations ", "%s", "--campaign and --limit take positive numbers");
+        char *su = o[O_STATE].value ? curl_easy_escape(NULL, o[O_STATE].value, 0) : NULL;
+        snprintf(path, sizeof path, "/v1/admin/rotations?limit=%s%s%s%s%s%s%s",
+                 o[O_LIMIT].value ? o[O_LIMIT].value : "10000", o[O_DEVICE].set ? "&device=" : "",
+                 o[O_DEVICE].set ? o[O_DEVICE].value : "", o[O_STATE].set ? "&state=" : "", su ? su : "",
+                 o[O_CAMPAIGN].set ? "&campaign=" : "", o[O_CAMPAIGN].set ? o[O_CAMPAIGN].value : "");
+        curl_free(su);
+        rc = admin_call(g, "GET", path, NULL, &j);
+        if (rc != 0 || o[O_JSON].set)
+            return rc != 0 ? rc : print_json(j);
+        printf("%-6s %-32s %-6s %-9s %-7s %-5s %-8s %-20s %s\n", "JOB", "DEVICE", "MODE", "STATE", "TRIES",
+               "FROM", "CAMPAIGN", "UPDATED", "LAST ERROR");
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(j, "rotations"), i, r) print_job_row(r);
+        json_decref(j);
+        return 0;
+    }
+    if (np != 2 || !positive(pos[1]))
+        return usage_error("rotations ", "%s needs a job ID (a positive number)", sub);
+    if (strcmp(sub, "show") == 0) {
+        snprintf(path, sizeof path, "/v1/admin/rotations/%s", pos[1]);
+        rc = admin_call(g, "GET", path, NULL, &j);
+        if (rc != 0 || o[O_JSON].set)
+            return rc != 0 ? rc : print_json(j);
+        print_job(j);
+        json_decref(j);
+        return 0;
+    }
+    if (strcmp(sub, "cancel") == 0) {
+        if (o[O_REASON].value == NULL || o[O_REASON].value[0] == '\0')
+            return usage_error("rotations ", "%s", "cancel needs --reason TEXT");
+        json_t *b = json_pack("{s:s}", "reason", o[O_REASON].value);
+        char *text = b != NULL ? json_dumps(b, JSON_COMPACT) : NULL;
+        json_decref(b);
+        if (text == NULL)
+            return 1;
+        snprintf(path, sizeof path, "/v1/admin/rotations/%s/cancel", pos[1]);
+        rc = admin_call(g, "POST", path, text, &j);
+        free(text);
+        if (rc != 0 || o[O_JSON].set)
+            return rc != 0 ? rc : print_json(j);
+        printf("rotation job %s: %s\n", pos[1], jstr(j, "state"));
+        json_decref(j);
+        return 0;
+    }
+    return usage_error("rotations ", "unknown subcommand '%s' (list, show, cancel)", sub);
+}
+
+int drotctl_cmd_campaign(const admin_opts *g, int argc, char **argv)
+{
+    if (has_help(argc, argv)) {
+        fputs(k_usage_campaign, stdout);
+        return 0;
+    }
+    sub_opt o[] = {{"json", true, NULL, false}};
+    const char *pos[2];
+    size_t np = 0;
+    int rc = sub_parse("campaign ", argc, argv, 1, o, 1, pos, 2, &np);
+    if (rc != 0)
+        return rc;
+    if (np != 2 || strcmp(pos[0], "show") != 0 || !positive(pos[1]))
+        return usage_error("campaign ", "%s", "usage: campaign show ID");
+    char path[128];
+    json_t *j = NULL;
+    snprintf(path, sizeof path, "/v1/admin/campaigns/%s", pos[1]);
+    rc = admin_call(g, "GET", path, NULL, &j);
+    if (rc != 0 || o[0].set)
+        return rc != 0 ? rc : print_json(j);
+    print_campaign(j);
+    json_decref(j);
+    return 0;
+}
