@@ -10,7 +10,8 @@
 #      three devices manufactured, deployed and registered, their agents
 #      running as daemons (enrollment, then PASS attestations), one device
 #      tampered with (voltage glitch, power cycle): FAIL and automatic
-#      quarantine, and the fleet as a table.
+#      quarantine, a root-key rotation of one device in each mode (DRoT), and
+#      the fleet as a table.
 # Everything runs in a temporary directory and every process it starts is
 # stopped at the end, whatever happens.
 set -euo pipefail
@@ -95,6 +96,8 @@ step "9. the fleet: keys and certificate authorities (drotctl init)"
 export DROT_KEY_PASSPHRASE="demo-passphrase-$$"
 "$DROTCTL" init --dir "$work/keys" > "$work/init.txt"
 head -12 "$work/init.txt"
+fleet_anchor=$(grep -A1 '^authority anchor' "$work/init.txt" | tail -1 | tr -d ' ')
+echo "the devices will trust this authority key for DRoT (anchor slot 1): $fleet_anchor"
 
 step "10. reference values for class sim-v1: deployed devices running the approved host OS"
 head -c 32768 /dev/urandom > "$work/host-os.bin"
@@ -138,11 +141,12 @@ sys.exit(0 if ('"$cond"') else 1)' "$work"; then
   echo; echo "demo: timed out waiting for $what" >&2; exit 1
 }
 
-step "12. three devices manufactured, deployed, booted with the approved host OS, and registered"
+step "12. three devices manufactured (anchors: the firmware signer and the fleet authority), deployed, booted with the approved host OS, and registered"
 start_apm() { "$APM" run --state "$work/$1" 2>/dev/null & apm_pid[$1]=$!; pids+=($!); wait_socket "$work/$1/apm.sock"; }
 declare -A apm_pid
 for dev in fleet1 fleet2 fleet3; do
-  "$APM" provision --state "$work/$dev" --authority-key "$work/authority.pem" > "$work/$dev.json"
+  "$APM" provision --state "$work/$dev" --authority-key "$work/authority.pem" --anchor "$fleet_anchor" \
+    > "$work/$dev.json"
   "$APM" deploy --state "$work/$dev" >/dev/null
   start_apm "$dev"
   agent "$dev" measure --type HOST-OS --version 6.1 --signer "$anchor" "$work/host-os.bin" >/dev/null
@@ -183,7 +187,23 @@ wait_for "fleet3's FAIL and automatic quarantine" \
 fleet3_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device_id"])' "$work/fleet3.json")
 admin devices history "$fleet3_id" --limit 3
 
-step "15. the fleet"
+step "15. dynamic root of trust: fleet1's root key rotated by the server, fleet2's by its own APM"
+admin rotate "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device_id"])' "$work/fleet1.json")" --mode server
+admin rotate "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device_id"])' "$work/fleet2.json")" --mode device
+wait_for "both rotations to complete at the devices' next attestation" \
+  'd["fleet1"].get("epoch") == 1 and d["fleet2"].get("epoch") == 1'
+admin rotations
+for dev in fleet1 fleet2; do
+  echo "-- $dev: $(grep 'rotation job' "$work/$dev-agent.log" | tail -1 | sed 's/^drot-agent: //')"
+  id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device_id"])' "$work/$dev.json")
+  admin devices show "$id" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+old = d["key_history"][-1]
+print("   epoch %d, instance id %s…  (was epoch %d, %s…, no longer accepted)" % (d["epoch"], d["instance_id"][:18], old["epoch"], old["instance_id"][:18]))'
+done
+
+step "16. the fleet"
 admin devices list
 
-step "16. done: stopping the agents, the server and the devices"
+step "17. done: stopping the agents, the server and the devices"
