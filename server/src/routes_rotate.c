@@ -39,6 +39,22 @@
 #include "routes_internal.h"
 #include "routes_verify.h"
 
+#ifdef DROT_SERVER_TEST_HOOKS
+#include <stdlib.h>
+#include <unistd.h>
+/* Test builds only (drot-server-crashtest, server/rotate.cmake): the process
+ * dies at the named step of a job, as a SIGKILL or power loss would, when
+ * DROT_SERVER_CRASH_AT names it. drot-server itself has no such code. */
+static void crash_point(const char *name)
+{
+    const char *want = getenv("DROT_SERVER_CRASH_AT");
+    if (want != NULL && strcmp(want, name) == 0)
+        _exit(137);
+}
+#else
+#define crash_point(name) ((void)0)
+#endif
+
 static const char *mode_name(ds_job_mode m)
 {
     return m == DS_JOB_MODE_SERVER ? "server" : "device";
@@ -184,6 +200,7 @@ void ds_rotate_route_begin(ds_http_req *req, void *ctx)
         ds_http_reply_error(req, bad ? 400 : 500, bad ? DS_ERR_BAD_REQUEST : DS_ERR_INTERNAL, "%s", why);
         return;
     }
+    crash_point("begin-before-issue");
     ds_status st = ds_job_issue(app->store, job.id, app->server_id, dev.epoch, is.new_pub, is.nonce, is.tbs,
                                 ds_store_now());
     if (st == DS_E_BUSY) {
@@ -197,6 +214,7 @@ void ds_rotate_route_begin(ds_http_req *req, void *ctx)
                             (long long)job.id, ds_status_str(st));
         return;
     }
+    crash_point("begin-after-issue");
     ds_http_count_rotation(req->http, "issued");
     uint8_t buf[DROT_ROTATE_MAX_MSG + 16];
     drot_cbor_writer w;
@@ -235,12 +253,14 @@ void ds_rotate_route_receipt(ds_http_req *req, void *ctx)
             ds_http_reply_error(req, 400, DS_ERR_BAD_REQUEST, "%s", why);
             return;
         }
+        crash_point("receipt-before-complete");
         ds_status st = ds_job_complete(app->store, job.id, job.new_pub, new_epoch, ds_store_now());
         if (st != DS_OK) {
             ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "cannot complete job %lld: %s", (long long)job.id,
                                 ds_status_str(st));
             return;
         }
+        crash_point("receipt-after-complete");
         ds_http_count_rotation(req->http, "completed");
     }
     uint8_t buf[32];

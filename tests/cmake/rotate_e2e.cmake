@@ -8,7 +8,8 @@ if(TARGET drot_host AND TARGET drot-apm AND TARGET drot-agent AND TARGET drot-se
                 BACKENDS openssl LIBS drot_host drot_sysrng PkgConfig::JANSSON LABELS "host;e2e;drot")
   target_compile_definitions(test_rotate_e2e-openssl PRIVATE
     "DROT_APM_BIN=\"$<TARGET_FILE:drot-apm>\"" "DROT_AGENT_BIN=\"$<TARGET_FILE:drot-agent>\""
-    "DROT_SERVER_BIN=\"$<TARGET_FILE:drot-server>\"" "DROTCTL_BIN=\"$<TARGET_FILE:drotctl>\"")
-  add_dependencies(test_rotate_e2e-openssl drot-apm drot-agent drot-server drotctl)
+    "DROT_SERVER_BIN=\"$<TARGET_FILE:drot-server>\"" "DROTCTL_BIN=\"$<TARGET_FILE:drotctl>\""
+    "DROT_SERVER_CRASHTEST_BIN=\"$<TARGET_FILE:drot-server-crashtest>\"")
+  add_dependencies(test_rotate_e2e-openssl drot-apm drot-agent drot-server drot-server-crashtest drotctl)
   set_tests_properties(test_rotate_e2e-openssl PROPERTIES TIMEOUT 600)
 endif()

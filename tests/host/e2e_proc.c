@@ -72,7 +72,8 @@ void e2e_server_start(e2e_server *s, const char *ca, const char *const *args)
         s->port = e2e_free_port();
     snprintf(s->listen, sizeof s->listen, "127.0.0.1:%u", s->port);
     snprintf(s->url, sizeof s->url, "https://127.0.0.1:%u", s->port);
-    argv[n++] = DROT_SERVER_BIN;
+    const char *bin = s->bin != NULL ? s->bin : DROT_SERVER_BIN;
+    argv[n++] = bin;
     argv[n++] = "--listen";
     argv[n++] = s->listen;
     for (size_t i = 0; args[i] != NULL; i++) {
@@ -87,7 +88,9 @@ void e2e_server_start(e2e_server *s, const char *ca, const char *const *args)
         dup2(fd, 2);
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
-        execv(DROT_SERVER_BIN, (char *const *)argv);
+        if (s->crash_at != NULL)
+            setenv("DROT_SERVER_CRASH_AT", s->crash_at, 1);
+        execv(bin, (char *const *)argv);
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {
@@ -101,6 +104,19 @@ void e2e_server_start(e2e_server *s, const char *ca, const char *const *args)
         usleep(50000);
     }
     fail_msg("drot-server did not answer /healthz (log %s)", s->log);
+}
+
+int e2e_server_wait_exit(e2e_server *s, int ms)
+{
+    for (int t = 0; s->pid > 0 && t <= ms; t += 20) {
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            s->pid = -1;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        usleep(20000);
+    }
+    return -1;
 }
 
 void e2e_server_kill(e2e_server *s)

@@ -11,6 +11,8 @@
 #include <sys/types.h>
 
 typedef struct e2e_server {
+    const char *bin;      /* NULL: DROT_SERVER_BIN */
+    const char *crash_at; /* NULL, or DROT_SERVER_CRASH_AT for a test-hook build */
     char url[64];
     char log[256];
     char listen[64];
@@ -24,6 +26,9 @@ unsigned e2e_free_port(void);
  * "--listen ADDR") and waits for /healthz (CA file ca) to answer 200. */
 void e2e_server_start(e2e_server *s, const char *ca, const char *const *args);
 void e2e_server_kill(e2e_server *s);
+/* Waits up to ms for the server to exit by itself; its exit status, or -1
+ * if it still runs (left running). */
+int e2e_server_wait_exit(e2e_server *s, int ms);
 
 /* Output of the last e2e_run (NUL-terminated, never NULL). */
 typedef struct e2e_out {

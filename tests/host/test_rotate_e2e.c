@@ -16,6 +16,9 @@
  *      registry agreeing with the APM, and a PASS
  *   4. bad requests: a rotation for an unknown device, a second open job,
  *      a bad mode: refused with a clear error and nothing created
+ *   5. the server dies at each step of a job (drot-server-crashtest: before
+ *      and after the job is issued, before and after it is completed) and is
+ *      restarted on the same database: the rotation completes exactly once
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -44,9 +47,12 @@
 #ifndef DROT_AGENT_BIN
 #error "DROT_AGENT_BIN must name drot-agent"
 #endif
+#ifndef DROT_SERVER_CRASHTEST_BIN
+#error "DROT_SERVER_CRASHTEST_BIN must name drot-server-crashtest"
+#endif
 
 static struct {
-    char root[128], keys[200], ca[240], db[240], storage[240], devid[33], anchor[65];
+    char root[128], keys[200], ca[240], db[240], storage[240], devid[33], anchor[65], reg[240], ref[240];
     e2e_server srv;
     apm_proc dev;
     e2e_out o;
@@ -140,6 +146,17 @@ static void expect_pass(void)
         fail_msg("expected a PASS; exit %d, stdout %s, stderr %s", rc, G.o.out, G.o.err);
 }
 
+/* drot-server (bin NULL) or the crash-test build, on the same port and database. */
+static void server_start(const char *bin, const char *crash_at)
+{
+    const char *args[] = {
+        "--db", G.db, "--keys", G.keys, "--reference", G.ref, "--register", G.reg, "--attest-interval",
+        "1",    NULL};
+    G.srv.bin = bin;
+    G.srv.crash_at = crash_at;
+    e2e_server_start(&G.srv, G.ca, args);
+}
+
 /* ---- setup ---------------------------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -178,13 +195,9 @@ static int group_setup(void **state)
                     "'%s/register.json'",
                     G.dev.identity, G.root),
         0);
-    char reg[240], ref[240];
-    snprintf(reg, sizeof reg, "%s/register.json", G.root);
-    snprintf(ref, sizeof ref, "%s/ref", G.root);
-    const char *args[] = {
-        "--db", G.db, "--keys", G.keys, "--reference", ref, "--register", reg, "--attest-interval",
-        "1",    NULL};
-    e2e_server_start(&G.srv, G.ca, args);
+    snprintf(G.reg, sizeof G.reg, "%s/register.json", G.root);
+    snprintf(G.ref, sizeof G.ref, "%s/ref", G.root);
+    server_start(NULL, NULL);
     if (e2e_run(&G.o, G.root,
                 "'%s' --socket '%s' --link-key '%s' enroll --server '%s' --ca '%s' --storage '%s'",
                 DROT_AGENT_BIN, G.dev.sock, G.dev.key, G.srv.url, G.ca, G.storage) != 0)
@@ -346,13 +359,48 @@ static void test_bad_requests(void **state)
     assert_null(strstr(G.o.err, "rotation job"));
 }
 
+/* Test 5. */
+static void test_server_crash(void **state)
+{
+    (void)state;
+    static const char *const points[] = {"begin-before-issue", "begin-after-issue", "receipt-before-complete",
+                                         "receipt-after-complete"};
+    for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
+        long long epoch0 = agree();
+        long long id = rotate(i % 2 == 0 ? "server" : "device");
+        e2e_server_kill(&G.srv);
+        server_start(DROT_SERVER_CRASHTEST_BIN, points[i]);
+        attest_once(&G.dev);
+        int st = e2e_server_wait_exit(&G.srv, 10000);
+        if (st != 137)
+            fail_msg("the crash-test server did not die at %s (status %d); agent: %s", points[i], st,
+                     G.o.err);
+        server_start(NULL, NULL);
+        json_t *j = NULL;
+        for (int tries = 0; tries < 6; tries++) {
+            json_decref(j);
+            j = job(id);
+            if (strcmp(jtext(j, "state"), "completed") == 0)
+                break;
+            attest_once(&G.dev);
+        }
+        if (strcmp(jtext(j, "state"), "completed") != 0)
+            fail_msg("after a crash at %s: job %lld is %s (%s); agent: %s", points[i], id, jtext(j, "state"),
+                     jtext(j, "error"), G.o.err);
+        assert_true(jint(j, "attempts") >= 1 && jint(j, "attempts") <= 2);
+        json_decref(j);
+        assert_int_equal(agree(), epoch0 + 1); /* exactly once */
+        expect_pass();
+        print_message("server killed at %s: job %lld completed after restart\n", points[i], id);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_server_mode),
-        cmocka_unit_test(test_device_mode),
-        cmocka_unit_test(test_power_cut_sweep),
-        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_server_mode),     cmocka_unit_test(test_device_mode),
+        cmocka_unit_test(test_power_cut_sweep), cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_server_crash),
     };
     return cmocka_run_group_tests_name("rotate_e2e", tests, group_setup, group_teardown);
 }
