@@ -1018,6 +1018,8 @@ static int cmd_devices(const admin_opts *g, int argc, char **argv)
         snprintf(path, sizeof path, "/v1/admin/devices/%s/status", pos[0]);
         rc = admin_call(g, "POST", path, body, &j);
         free(body);
+        if (rc == 0 && o[O_JSON].set)
+            return print_json(j);
         if (rc == 0)
             printf("%s: %s\n", jstr(j, "device_id"), jstr(j, "status"));
         json_decref(j);
