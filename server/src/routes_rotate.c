@@ -9,7 +9,8 @@
  *   POST /v1/device/rotate/receipt  device cert
  *        {1: job_id uint, 2: receipt bstr} → {1: new_epoch uint}
  *
- * and the reconciliation every attestation runs (ds_rotate_reconcile).
+ * and the reconciliation every attestation (and rotate/begin) runs
+ * (ds_rotate_reconcile).
  *
  * Invariants (with rotation.h S1–S3 and store.h's job state machine):
  *   J1. An instruction or endorsement is made only for the device that owns
@@ -160,21 +161,23 @@ void ds_rotate_route_begin(ds_http_req *req, void *ctx)
                             server_mode ? "a proposal" : "a nonce");
         return;
     }
-    if (job.state == DS_JOB_ISSUED && dev.epoch == job.from_epoch) {
-        /* Asked again: the previous instruction was lost or not applied, and
-         * the APM's new nonce has already replaced the one it named. */
-        ds_job_retry(app->store, job.id, "instruction asked for again: the previous one was not applied",
-                     ds_store_now());
-        if (ds_job_get(app->store, job.id, &job) != DS_OK)
-            job.state = DS_JOB_FAILED;
-    }
-    if (job.state != DS_JOB_PENDING) {
+    if (job.state != DS_JOB_PENDING && job.state != DS_JOB_ISSUED) {
         ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld is %s%s%s", (long long)job.id,
                             ds_job_state_name(job.state), job.error[0] ? ": " : "", job.error);
         return;
     }
     if (!ds_rt_consume(req, app, f[1].p, dev.device_id))
         return;
+    /* As on the attest route (J3, J4): a device asking again after its
+     * previous instruction was lost sends the job back for a new attempt; one
+     * that did apply it completes it here. Only on evidence signed by the
+     * device, never on the request alone. */
+    ds_rotate_reconcile(app, req, &dev, f[1].p, f[2].p, f[2].n);
+    if (ds_job_get(app->store, job.id, &job) != DS_OK || job.state != DS_JOB_PENDING) {
+        ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld is %s%s%s", (long long)job.id,
+                            ds_job_state_name(job.state), job.error[0] ? ": " : "", job.error);
+        return;
+    }
     ds_check chk;
     if (!ds_rt_verify_and_record(req, app, &dev, f[1].p, f[2].p, f[2].n, true, &chk))
         return;
@@ -241,7 +244,9 @@ void ds_rotate_route_receipt(ds_http_req *req, void *ctx)
     if (job.state == DS_JOB_COMPLETED && job.has_new_key && memcmp(job.new_pub, dev.drk_pub, 65) == 0) {
         /* Already done (its receipt, or an attestation under KeyA, got here
          * first): the same answer again. */
-    } else if (job.state != DS_JOB_ISSUED || !job.has_new_key) {
+    } else if ((job.state != DS_JOB_ISSUED && job.state != DS_JOB_PENDING) || !job.has_new_key) {
+        /* PENDING with a key: retried, yet the previous attempt may have been
+         * applied after all (store.h J6); its receipt still completes it. */
         ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld is %s: no receipt is expected",
                             (long long)job.id, ds_job_state_name(job.state));
         return;

@@ -27,6 +27,9 @@
 #ifndef DROT_SERVER_BIN
 #error "DROT_SERVER_BIN must name drot-server"
 #endif
+#ifndef DROTCTL_BIN
+#error "DROTCTL_BIN must name drotctl"
+#endif
 
 unsigned e2e_free_port(void)
 {
@@ -164,4 +167,31 @@ int e2e_run(e2e_out *o, const char *dir, const char *fmt, ...)
     snprintf(path, sizeof path, "%s/run.err", dir);
     o->err = e2e_slurp(path);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+json_t *e2e_drotctl(e2e_out *o, const char *dir, const char *url, const char *keys, const char *ca,
+                    const char *args)
+{
+    int rc =
+        e2e_run(o, dir,
+                "'%s' --server '%s' --cert '%s/operators/admin.crt.pem' --key '%s/operators/admin.key.pem' "
+                "--ca '%s' %s",
+                DROTCTL_BIN, url, keys, keys, ca, args);
+    if (rc != 0)
+        return NULL;
+    json_t *j = json_loads(o->out, 0, NULL);
+    if (j == NULL)
+        fail_msg("drotctl %s printed no JSON: %s", args, o->out);
+    return j;
+}
+
+long long e2e_jint(const json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+const char *e2e_jtext(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? s : "";
 }

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 typedef struct e2e_server {
     const char *bin;      /* NULL: DROT_SERVER_BIN */
     const char *crash_at; /* NULL, or DROT_SERVER_CRASH_AT for a test-hook build */
@@ -42,5 +44,15 @@ int e2e_run(e2e_out *o, const char *dir, const char *fmt, ...) __attribute__((fo
 void e2e_out_free(e2e_out *o);
 /* A whole file as a NUL-terminated string (empty if unreadable). */
 char *e2e_slurp(const char *path);
+
+/* `drotctl` (DROTCTL_BIN) with the operator's GLOBAL options for the server
+ * at url (keys: the drotctl init directory, ca: the device CA) and args (a
+ * shell fragment); the JSON it printed (caller frees), or NULL when it
+ * exited non-zero (o holds its output). Fails the test on non-JSON output. */
+json_t *e2e_drotctl(e2e_out *o, const char *dir, const char *url, const char *keys, const char *ca,
+                    const char *args);
+/* A member as a number (0 if absent) or a string ("" if absent). */
+long long e2e_jint(const json_t *o, const char *k);
+const char *e2e_jtext(const json_t *o, const char *k);
 
 #endif

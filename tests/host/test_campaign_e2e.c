@@ -56,29 +56,14 @@ static json_t *admin_on(const e2e_server *s, const char *fmt, ...)
     va_start(ap, fmt);
     assert_true((size_t)vsnprintf(args, sizeof args, fmt, ap) < sizeof args);
     va_end(ap);
-    int rc =
-        e2e_run(&G.o, G.root,
-                "'%s' --server '%s' --cert '%s/operators/admin.crt.pem' --key '%s/operators/admin.key.pem' "
-                "--ca '%s' %s",
-                DROTCTL_BIN, s->url, G.keys, G.keys, G.ca, args);
-    if (rc != 0)
-        fail_msg("drotctl %s failed: %s", args, G.o.err);
-    json_t *j = json_loads(G.o.out, 0, NULL);
+    json_t *j = e2e_drotctl(&G.o, G.root, s->url, G.keys, G.ca, args);
     if (j == NULL)
-        fail_msg("drotctl %s printed no JSON: %s", args, G.o.out);
+        fail_msg("drotctl %s failed: %s", args, G.o.err);
     return j;
 }
 
-static long long jint(json_t *o, const char *k)
-{
-    return (long long)json_integer_value(json_object_get(o, k));
-}
-
-static const char *jtext(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s != NULL ? s : "";
-}
+#define jint  e2e_jint
+#define jtext e2e_jtext
 
 static void server_start(e2e_server *s, const char *log)
 {

@@ -70,18 +70,7 @@ static json_t *admin(const char *fmt, ...)
     va_start(ap, fmt);
     assert_true((size_t)vsnprintf(args, sizeof args, fmt, ap) < sizeof args);
     va_end(ap);
-    int rc =
-        e2e_run(&G.o, G.root,
-                "'%s' --server '%s' --cert '%s/operators/admin.crt.pem' --key '%s/operators/admin.key.pem' "
-                "--ca '%s' %s",
-                DROTCTL_BIN, G.srv.url, G.keys, G.keys, G.ca, args);
-    if (rc != 0)
-        return NULL;
-    json_error_t e;
-    json_t *j = json_loads(G.o.out, 0, &e);
-    if (j == NULL)
-        fail_msg("drotctl %s printed no JSON: %s", args, G.o.out);
-    return j;
+    return e2e_drotctl(&G.o, G.root, G.srv.url, G.keys, G.ca, args);
 }
 
 /* drot-agent attest-once on device p with the device's storage. */
@@ -92,16 +81,8 @@ static int attest_once(const apm_proc *p)
                    DROT_AGENT_BIN, p->sock, p->key, G.srv.url, G.ca, G.storage);
 }
 
-static long long jint(json_t *o, const char *k)
-{
-    return (long long)json_integer_value(json_object_get(o, k));
-}
-
-static const char *jtext(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s != NULL ? s : "";
-}
+#define jint  e2e_jint
+#define jtext e2e_jtext
 
 /* A new rotation job for the device; its id. */
 static long long rotate(const char *mode)
