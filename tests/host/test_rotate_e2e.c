@@ -19,6 +19,11 @@
  *   5. the server dies at each step of a job (drot-server-crashtest: before
  *      and after the job is issued, before and after it is completed) and is
  *      restarted on the same database: the rotation completes exactly once
+ *   6. the routes themselves, driven step by step with libdrot-host: a
+ *      receipt signed by another key, or posted for another job, is refused
+ *      and the job stays issued; the instruction given to the APM twice is
+ *      refused the second time (its nonce is spent); the APM's real receipt
+ *      completes the job, and posting it again gives the same answer
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -37,7 +42,11 @@
 #include <jansson.h>
 
 #include "apm_proc.h"
+#include "drot/cose.h"
 #include "drot/host.h"
+#include "drot/rotate.h"
+#include "drot_crypto.h"
+#include "drot_sysrng.h"
 #include "drot_test_support.h"
 #include "e2e_proc.h"
 
@@ -376,12 +385,95 @@ static void test_server_crash(void **state)
     }
 }
 
+/* The device's sealed TLS key or certificate as a NUL-terminated string. */
+static char *sealed_text(const char *label)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    assert_int_equal(dh_storage_get(apm_proc_driver(&G.dev), G.storage, label, &data, &len), DH_OK);
+    char *s = calloc(1, len + 1);
+    assert_non_null(s);
+    memcpy(s, data, len);
+    dh_storage_free(data, len);
+    return s;
+}
+
+/* A receipt for (nonce, tbs) at new_epoch signed by key. */
+static size_t receipt_by(const drot_p256_priv *k, const drot_p256_pub *pub, uint64_t new_epoch,
+                         const uint8_t nonce[32], const uint8_t tbs[32], uint8_t *out, size_t cap)
+{
+    drot_rotate_receipt r;
+    memcpy(r.device_id, G.dev.device_id, 16);
+    r.new_epoch = new_epoch;
+    memcpy(r.nonce, nonce, 32);
+    memcpy(r.instruction, tbs, 32);
+    size_t len = 0;
+    assert_int_equal(drot_rotate_receipt_sign(k, pub, &r, out, cap, &len), DROT_OK);
+    return len;
+}
+
+/* Test 6. */
+static void test_receipt_attacks(void **state)
+{
+    (void)state;
+    long long epoch0 = agree();
+    long long id = rotate("server");
+    dh_driver *drv = apm_proc_driver(&G.dev);
+    char *key = sealed_text("tls-key.pem"), *cert = sealed_text("tls-cert.pem");
+    dh_server_options so = {.url = G.srv.url, .ca_file = G.ca, .cert_pem = cert, .key_pem = key};
+    dh_server *srv = NULL;
+    assert_int_equal(dh_server_open(&srv, &so), DH_OK);
+    static uint8_t token[DROT_LINK_MAX_TOKEN], msg[DROT_LINK_ROT_MAX_MSG], rc[DROT_LINK_ROT_MAX_MSG];
+    uint8_t nonce[32], ch[32], exporter[32], tbs[32];
+    size_t token_len = 0, msg_len = 0, rc_len = 0;
+    assert_int_equal(dh_rotation_nonce(drv, nonce), DH_OK);
+    assert_int_equal(dh_server_challenge(srv, G.dev.device_id, ch, exporter), DH_OK);
+    assert_int_equal(dh_attest(drv, ch, exporter, DROT_LINK_PROFILE_DROT, token, sizeof token, &token_len),
+                     DH_OK);
+    assert_int_equal(dh_server_rotate_begin(srv, (uint64_t)id, ch, token, token_len, nonce, NULL, 0, msg,
+                                            sizeof msg, &msg_len),
+                     DH_OK);
+    drot_cose_sign1_view v;
+    assert_int_equal(drot_cose_sign1_decode(msg, msg_len, &v), DROT_OK);
+    assert_int_equal(drot_cose_sign1_tbs_digest(&v, NULL, 0, tbs), DROT_OK);
+
+    drot_rng rng = drot_sysrng();
+    drot_p256_priv other;
+    drot_p256_pub other_pub;
+    assert_int_equal(drot_p256_keygen(&rng, &other, &other_pub), DROT_OK);
+    uint64_t epoch = 0;
+    size_t n = receipt_by(&other, &other_pub, (uint64_t)epoch0 + 1, nonce, tbs, rc, sizeof rc);
+    assert_int_equal(dh_server_rotate_receipt(srv, (uint64_t)id, rc, n, &epoch), DH_E_REFUSED);
+    assert_non_null(strstr(dh_server_last_error(srv), "signed by the new key"));
+    json_t *j = job(id);
+    assert_string_equal(jtext(j, "state"), "issued");
+    json_decref(j);
+
+    /* The real one, from the APM; a replay of the instruction is spent. */
+    assert_int_equal(dh_rotate_root(drv, msg, msg_len, rc, sizeof rc, &rc_len), DH_OK);
+    assert_int_equal(dh_rotate_root(drv, msg, msg_len, msg + msg_len, 0, &n), DH_E_REFUSED);
+    assert_int_equal(dh_server_rotate_receipt(srv, (uint64_t)id + 1000, rc, rc_len, &epoch), DH_E_REFUSED);
+    assert_int_equal(dh_server_last_http(srv), 404);
+    assert_int_equal(dh_server_rotate_receipt(srv, (uint64_t)id, rc, rc_len, &epoch), DH_OK);
+    assert_int_equal(epoch, (uint64_t)epoch0 + 1);
+    assert_int_equal(dh_server_rotate_receipt(srv, (uint64_t)id, rc, rc_len, &epoch), DH_OK); /* idempotent */
+    j = job(id);
+    assert_string_equal(jtext(j, "state"), "completed");
+    json_decref(j);
+    dh_server_close(srv);
+    drot_wipe(&other, sizeof other);
+    free(key);
+    free(cert);
+    assert_int_equal(agree(), epoch0 + 1);
+    expect_pass();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_mode),     cmocka_unit_test(test_device_mode),
         cmocka_unit_test(test_power_cut_sweep), cmocka_unit_test(test_bad_requests),
-        cmocka_unit_test(test_server_crash),
+        cmocka_unit_test(test_server_crash),    cmocka_unit_test(test_receipt_attacks),
     };
     return cmocka_run_group_tests_name("rotate_e2e", tests, group_setup, group_teardown);
 }
