@@ -451,11 +451,16 @@ int main(int argc, char **argv)
     if (load_refs(o.ref_dir, &refs, &n_refs) != 0 ||
         (o.reg_file != NULL && register_file(store, o.reg_file) != 0))
         goto out;
-    char server_id[96], host[64] = "";
-    if (gethostname(host, sizeof host) != 0)
+    /* This server as a job lease owner: host name and port, stable across a
+     * restart (so a restarted server takes up its own leases at once) and
+     * different for two servers on one host. At most 63 printable bytes. */
+    char server_id[64], host[65] = "";
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
         snprintf(host, sizeof host, "drot-server");
-    host[sizeof host - 1] = '\0';
-    snprintf(server_id, sizeof server_id, "%s:%ld", host, (long)getpid());
+    for (char *c = host; *c != '\0'; c++)
+        if (*c <= 0x20 || *c > 0x7e)
+            *c = '_';
+    snprintf(server_id, sizeof server_id, "%.48s:%u", host, o.port);
     ds_app app = {store, &dca, ca_pem, refs, n_refs, o.ttl, (uint64_t)o.interval, ks, o.authority, server_id};
     if (ds_admin_init(&adm, &app, o.ref_dir, refs, n_refs) != 0) {
         fprintf(stderr, "drot-server: out of memory\n");

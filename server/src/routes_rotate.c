@@ -56,6 +56,8 @@ static void crash_point(const char *name)
 #define crash_point(name) ((void)0)
 #endif
 
+#define DS_ROTATE_LEASE_S 60 /* seconds a server holds a job it is issuing */
+
 static const char *mode_name(ds_job_mode m)
 {
     return m == DS_JOB_MODE_SERVER ? "server" : "device";
@@ -130,6 +132,61 @@ bool ds_rotate_open_job(ds_app *app, const ds_device *dev, ds_job *job)
     return ds_job_open_for_device(app->store, dev->device_id, job) == DS_OK && job->state == DS_JOB_PENDING;
 }
 
+/* rotate/begin with the job leased to this server: the fresh token, the
+ * message for the APM, the conditional issue (J1, J2), the answer. */
+static void begin_leased(ds_http_req *req, ds_app *app, const ds_device *dev, const ds_job *job,
+                         const ds_rt_field *f, bool server_mode)
+{
+    ds_check chk;
+    if (!ds_rt_verify_and_record(req, app, dev, f[1].p, f[2].p, f[2].n, true, &chk))
+        return;
+    if (chk.verdict != DS_HTTP_VERDICT_PASS) {
+        const char *list[DS_CHECK_MAX_REASONS + 1];
+        for (size_t i = 0; i < chk.num_reasons; i++)
+            list[i] = chk.reasons[i];
+        ds_http_reply_error_reasons(req, 403, DS_ERR_ATTESTATION,
+                                    "a rotation needs a PASS attestation on this connection", list,
+                                    chk.num_reasons);
+        return;
+    }
+    static _Thread_local ds_rot_issued is;
+    char why[256];
+    ds_http_shared_lock(req->http, true); /* key custody is single-threaded */
+    int rc = server_mode ? ds_rot_server_instruction(app->keys, app->authority, dev->device_id, dev->epoch,
+                                                     dev->drk_pub, f[3].p, &is, why, sizeof why)
+                         : ds_rot_endorse(app->keys, app->authority, dev->device_id, dev->epoch, dev->drk_pub,
+                                          f[4].p, f[4].n, &is, why, sizeof why);
+    ds_http_shared_unlock(req->http);
+    if (rc != 0) {
+        bool bad = !server_mode && strncmp(why, "proposal refused", 16) == 0;
+        ds_http_reply_error(req, bad ? 400 : 500, bad ? DS_ERR_BAD_REQUEST : DS_ERR_INTERNAL, "%s", why);
+        return;
+    }
+    crash_point("begin-before-issue");
+    ds_status st = ds_job_issue(app->store, job->id, app->server_id, dev->epoch, is.new_pub, is.nonce, is.tbs,
+                                ds_store_now());
+    if (st == DS_E_BUSY) {
+        ds_http_reply_error(req, 503, DS_ERR_BUSY,
+                            "job %lld: its campaign is at its parallel limit: retry later",
+                            (long long)job->id);
+        return;
+    }
+    if (st != DS_OK) {
+        ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld changed meanwhile (%s): attest and retry",
+                            (long long)job->id, ds_status_str(st));
+        return;
+    }
+    crash_point("begin-after-issue");
+    ds_http_count_rotation(req->http, "issued");
+    uint8_t buf[DROT_ROTATE_MAX_MSG + 16];
+    drot_cbor_writer w;
+    drot_cbor_writer_init(&w, buf, sizeof buf);
+    drot_cbor_put_map(&w, 1);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_bstr(&w, is.msg, is.msg_len);
+    ds_rt_reply_map(req, &w);
+}
+
 /* ---- POST /v1/device/rotate/begin ------------------------------------------------ */
 
 void ds_rotate_route_begin(ds_http_req *req, void *ctx)
@@ -178,54 +235,22 @@ void ds_rotate_route_begin(ds_http_req *req, void *ctx)
                             ds_job_state_name(job.state), job.error[0] ? ": " : "", job.error);
         return;
     }
-    ds_check chk;
-    if (!ds_rt_verify_and_record(req, app, &dev, f[1].p, f[2].p, f[2].n, true, &chk))
-        return;
-    if (chk.verdict != DS_HTTP_VERDICT_PASS) {
-        const char *list[DS_CHECK_MAX_REASONS + 1];
-        for (size_t i = 0; i < chk.num_reasons; i++)
-            list[i] = chk.reasons[i];
-        ds_http_reply_error_reasons(req, 403, DS_ERR_ATTESTATION,
-                                    "a rotation needs a PASS attestation on this connection", list,
-                                    chk.num_reasons);
-        return;
-    }
-    static _Thread_local ds_rot_issued is;
-    char why[256];
-    ds_http_shared_lock(req->http, true); /* key custody is single-threaded */
-    int rc = server_mode ? ds_rot_server_instruction(app->keys, app->authority, dev.device_id, dev.epoch,
-                                                     dev.drk_pub, f[3].p, &is, why, sizeof why)
-                         : ds_rot_endorse(app->keys, app->authority, dev.device_id, dev.epoch, dev.drk_pub,
-                                          f[4].p, f[4].n, &is, why, sizeof why);
-    ds_http_shared_unlock(req->http);
-    if (rc != 0) {
-        bool bad = !server_mode && strncmp(why, "proposal refused", 16) == 0;
-        ds_http_reply_error(req, bad ? 400 : 500, bad ? DS_ERR_BAD_REQUEST : DS_ERR_INTERNAL, "%s", why);
-        return;
-    }
-    crash_point("begin-before-issue");
-    ds_status st = ds_job_issue(app->store, job.id, app->server_id, dev.epoch, is.new_pub, is.nonce, is.tbs,
-                                ds_store_now());
-    if (st == DS_E_BUSY) {
-        ds_http_reply_error(req, 503, DS_ERR_BUSY,
-                            "job %lld: its campaign is at its parallel limit: retry later",
+    /* This server works on the job for the next minute (J2's conditional
+     * issue keeps two servers from both answering; the lease keeps them from
+     * both making a KeyA at all). Released by issue, complete or expiry. */
+    ds_status ls = ds_job_lease(app->store, job.id, app->server_id, ds_store_now(), DS_ROTATE_LEASE_S, NULL);
+    if (ls == DS_E_BUSY) {
+        ds_http_reply_error(req, 503, DS_ERR_BUSY, "job %lld: another server is working on it: retry later",
                             (long long)job.id);
         return;
     }
-    if (st != DS_OK) {
-        ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld changed meanwhile (%s): attest and retry",
-                            (long long)job.id, ds_status_str(st));
+    if (ls != DS_OK) {
+        ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld cannot be leased: %s", (long long)job.id,
+                            ds_status_str(ls));
         return;
     }
-    crash_point("begin-after-issue");
-    ds_http_count_rotation(req->http, "issued");
-    uint8_t buf[DROT_ROTATE_MAX_MSG + 16];
-    drot_cbor_writer w;
-    drot_cbor_writer_init(&w, buf, sizeof buf);
-    drot_cbor_put_map(&w, 1);
-    drot_cbor_put_uint(&w, 1);
-    drot_cbor_put_bstr(&w, is.msg, is.msg_len);
-    ds_rt_reply_map(req, &w);
+    begin_leased(req, app, &dev, &job, f, server_mode);
+    ds_job_release(app->store, job.id, app->server_id); /* issued, or refused: either way done here */
 }
 
 /* ---- POST /v1/device/rotate/receipt ------------------------------------------------ */
