@@ -8,7 +8,9 @@
  *   drotctl [GLOBAL] rotations [list] [--device ID] [--state S] [--campaign N] [--json]
  *   drotctl [GLOBAL] rotations show ID [--json]
  *   drotctl [GLOBAL] rotations cancel ID --reason TEXT
+ *   drotctl [GLOBAL] campaign list [--class C] [--state S] [--json]
  *   drotctl [GLOBAL] campaign show ID [--json]
+ *   drotctl [GLOBAL] campaign stop|resume|cancel|close ID --reason TEXT
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -41,8 +43,14 @@ static const char k_usage_rotations[] =
     "Rotation jobs and their state: pending (waiting for the device), issued (instruction\n"
     "sent, waiting for its receipt), completed, failed, cancelled.\n";
 
-static const char k_usage_campaign[] = "usage: drotctl [GLOBAL] campaign show ID [--json]\n"
-                                       "A rotation campaign: its settings, state and jobs by state.\n";
+static const char k_usage_campaign[] =
+    "usage: drotctl [GLOBAL] campaign list [--class C] [--state S] [--json]\n"
+    "       drotctl [GLOBAL] campaign show ID [--json]\n"
+    "       drotctl [GLOBAL] campaign stop|resume|cancel|close ID --reason TEXT [--json]\n"
+    "\n"
+    "Rotation campaigns: their settings, state (running, stopped, done, cancelled) and jobs by\n"
+    "state. stop holds back the jobs not yet issued (issued ones finish); resume runs it again;\n"
+    "cancel cancels its pending jobs; close marks a campaign with no open job done.\n";
 
 static bool positive(const char *s)
 {
@@ -266,27 +274,95 @@ int drotctl_cmd_rotations(const admin_opts *g, int argc, char **argv)
     return usage_error("rotations ", "unknown subcommand '%s' (list, show, cancel)", sub);
 }
 
+static void print_campaign_row(const json_t *c)
+{
+    char t[32];
+    const json_t *jobs = json_object_get(c, "jobs");
+    jtime(c, "updated_at", t);
+    printf("%-6lld %-20s %-6s %-9s %3lld %4lld/%-4lld %4lld %4lld %-20s %s\n",
+           (long long)json_integer_value(json_object_get(c, "id")), jstr(c, "class"), jstr(c, "mode"),
+           jstr(c, "state"), (long long)json_integer_value(json_object_get(c, "max_parallel")),
+           (long long)json_integer_value(json_object_get(jobs, "completed")),
+           (long long)(json_integer_value(json_object_get(jobs, "pending")) +
+                       json_integer_value(json_object_get(jobs, "issued")) +
+                       json_integer_value(json_object_get(jobs, "completed")) +
+                       json_integer_value(json_object_get(jobs, "failed")) +
+                       json_integer_value(json_object_get(jobs, "cancelled"))),
+           (long long)json_integer_value(json_object_get(jobs, "issued")),
+           (long long)json_integer_value(json_object_get(jobs, "failed")), t,
+           jstr(c, "stop_reason")[0] ? jstr(c, "stop_reason") : "-");
+}
+
 int drotctl_cmd_campaign(const admin_opts *g, int argc, char **argv)
 {
     if (has_help(argc, argv)) {
         fputs(k_usage_campaign, stdout);
         return 0;
     }
-    sub_opt o[] = {{"json", true, NULL, false}};
+    sub_opt o[] = {{"json", true, NULL, false},
+                   {"class", false, NULL, false},
+                   {"state", false, NULL, false},
+                   {"reason", false, NULL, false}};
+    enum { O_JSON, O_CLASS, O_STATE, O_REASON };
     const char *pos[2];
     size_t np = 0;
-    int rc = sub_parse("campaign ", argc, argv, 1, o, 1, pos, 2, &np);
+    int rc = sub_parse("campaign ", argc, argv, 1, o, sizeof o / sizeof o[0], pos, 2, &np);
     if (rc != 0)
         return rc;
-    if (np != 2 || strcmp(pos[0], "show") != 0 || !positive(pos[1]))
-        return usage_error("campaign ", "%s", "usage: campaign show ID");
-    char path[128];
+    char path[512];
     json_t *j = NULL;
-    snprintf(path, sizeof path, "/v1/admin/campaigns/%s", pos[1]);
-    rc = admin_call(g, "GET", path, NULL, &j);
-    if (rc != 0 || o[0].set)
-        return rc != 0 ? rc : print_json(j);
-    print_campaign(j);
-    json_decref(j);
-    return 0;
+    if (np >= 1 && strcmp(pos[0], "list") == 0) {
+        if (np != 1)
+            return usage_error("campaign ", "unexpected argument '%s'", pos[1]);
+        char *cu = o[O_CLASS].value ? curl_easy_escape(NULL, o[O_CLASS].value, 0) : NULL;
+        char *su = o[O_STATE].value ? curl_easy_escape(NULL, o[O_STATE].value, 0) : NULL;
+        snprintf(path, sizeof path, "/v1/admin/campaigns%s%s%s%s%s", cu || su ? "?" : "", cu ? "class=" : "",
+                 cu ? cu : "", su ? (cu ? "&state=" : "state=") : "", su ? su : "");
+        curl_free(cu);
+        curl_free(su);
+        rc = admin_call(g, "GET", path, NULL, &j);
+        if (rc != 0 || o[O_JSON].set)
+            return rc != 0 ? rc : print_json(j);
+        printf("%-6s %-20s %-6s %-9s %3s %9s %4s %4s %-20s %s\n", "ID", "CLASS", "MODE", "STATE", "PAR",
+               "DONE/ALL", "OUT", "FAIL", "UPDATED", "STOP REASON");
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(j, "campaigns"), i, c) print_campaign_row(c);
+        json_decref(j);
+        return 0;
+    }
+    if (np != 2 || !positive(pos[1]))
+        return usage_error("campaign ", "%s", "usage: campaign list | show ID | stop|resume|cancel|close ID");
+    if (strcmp(pos[0], "show") == 0) {
+        snprintf(path, sizeof path, "/v1/admin/campaigns/%s", pos[1]);
+        rc = admin_call(g, "GET", path, NULL, &j);
+        if (rc != 0 || o[O_JSON].set)
+            return rc != 0 ? rc : print_json(j);
+        print_campaign(j);
+        json_decref(j);
+        return 0;
+    }
+    static const char *const verbs[][2] = {
+        {"stop", "stopped"}, {"resume", "running"}, {"cancel", "cancelled"}, {"close", "done"}};
+    for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++) {
+        if (strcmp(pos[0], verbs[v][0]) != 0)
+            continue;
+        if (o[O_REASON].value == NULL || o[O_REASON].value[0] == '\0')
+            return usage_error("campaign ", "%s needs --reason TEXT", pos[0]);
+        json_t *b = json_pack("{s:s, s:s}", "state", verbs[v][1], "reason", o[O_REASON].value);
+        char *text = b != NULL ? json_dumps(b, JSON_COMPACT) : NULL;
+        json_decref(b);
+        if (text == NULL)
+            return 1;
+        snprintf(path, sizeof path, "/v1/admin/campaigns/%s/state", pos[1]);
+        rc = admin_call(g, "POST", path, text, &j);
+        free(text);
+        if (rc != 0 || o[O_JSON].set)
+            return rc != 0 ? rc : print_json(j);
+        printf("campaign %s: %s\n", pos[1], jstr(j, "state"));
+        json_decref(j);
+        return 0;
+    }
+    return usage_error("campaign ", "unknown subcommand '%s' (list, show, stop, resume, cancel, close)",
+                       pos[0]);
 }

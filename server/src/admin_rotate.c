@@ -7,7 +7,9 @@
  *   POST /v1/admin/rotations/{id}/cancel  {"reason"}
  *   POST /v1/admin/campaigns              {"class", "mode", "max_parallel",
  *                                          "fail_threshold", "max_attempts"} → 201
+ *   GET  /v1/admin/campaigns?class=&state=
  *   GET  /v1/admin/campaigns/{id}         with its jobs counted by state
+ *   POST /v1/admin/campaigns/{id}/state   {"state": "stopped"|"running"|"cancelled"|"done", "reason"}
  *
  * A job only records the operator's request: the device carries it out
  * when it next attests (routes_rotate.c). Every refusal changes nothing
@@ -224,21 +226,83 @@ static void rotation_cancel(ds_http_req *req, ds_admin *adm, int64_t id)
     json_decref(body);
 }
 
+static json_t *campaign_obj(const ds_campaign *c)
+{
+    const char *state = ds_campaign_state_name(c->state);
+    return json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "id",
+                     (json_int_t)c->id, "class", c->class_name, "mode", mode_name(c->mode), "max_parallel",
+                     (json_int_t)c->max_parallel, "fail_threshold", (json_int_t)c->fail_threshold,
+                     "max_attempts", (json_int_t)c->max_attempts, "state", state != NULL ? state : "?",
+                     "stop_reason", c->stop_reason, "created_at", (json_int_t)c->created_at, "updated_at",
+                     (json_int_t)c->updated_at, "jobs", "pending", (json_int_t)c->n_pending, "issued",
+                     (json_int_t)c->n_issued, "completed", (json_int_t)c->n_completed, "failed",
+                     (json_int_t)c->n_failed, "cancelled", (json_int_t)c->n_cancelled);
+}
+
 static json_t *campaign_json(ds_store *st, int64_t id, ds_status *s)
 {
     ds_campaign c;
     *s = ds_campaign_get(st, id, &c);
-    if (*s != DS_OK)
-        return NULL;
-    const char *state = ds_campaign_state_name(c.state);
-    return json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "id",
-                     (json_int_t)c.id, "class", c.class_name, "mode", mode_name(c.mode), "max_parallel",
-                     (json_int_t)c.max_parallel, "fail_threshold", (json_int_t)c.fail_threshold,
-                     "max_attempts", (json_int_t)c.max_attempts, "state", state != NULL ? state : "?",
-                     "stop_reason", c.stop_reason, "created_at", (json_int_t)c.created_at, "updated_at",
-                     (json_int_t)c.updated_at, "jobs", "pending", (json_int_t)c.n_pending, "issued",
-                     (json_int_t)c.n_issued, "completed", (json_int_t)c.n_completed, "failed",
-                     (json_int_t)c.n_failed, "cancelled", (json_int_t)c.n_cancelled);
+    return *s == DS_OK ? campaign_obj(&c) : NULL;
+}
+
+static int campaign_cb(const ds_campaign *c, void *ctx)
+{
+    list_ctx *l = ctx;
+    return json_array_append_new(l->arr, campaign_obj(c)) == 0 ? 0 : -1;
+}
+
+static void campaign_list(ds_http_req *req, ds_admin *adm, struct evkeyvalq *q)
+{
+    ds_store *st = ds_adm_store(req, adm);
+    ds_campaign_filter f;
+    memset(&f, 0, sizeof f);
+    f.class_name = evhttp_find_header(q, "class");
+    const char *state = evhttp_find_header(q, "state");
+    if (state != NULL && (ds_campaign_state_parse(state, &f.state) != DS_OK || f.state == DS_CAMPAIGN_ANY)) {
+        ds_adm_fail(req, 400, "bad_request",
+                    "query parameter state: '%s' is not one of running, stopped, done, cancelled", state);
+        return;
+    }
+    list_ctx l = {json_array()};
+    ds_status s = ds_campaign_list(st, &f, campaign_cb, &l);
+    if (s != DS_OK) {
+        json_decref(l.arr);
+        ds_adm_fail_store(req, st, s);
+        return;
+    }
+    ds_adm_reply_json(
+        req, 200, json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(l.arr), "campaigns", l.arr));
+}
+
+/* POST /v1/admin/campaigns/{id}/state {"state", "reason"}: stop, resume,
+ * cancel (its pending jobs with it) or close a campaign (store.h). */
+static void campaign_set_state(ds_http_req *req, ds_admin *adm, int64_t id)
+{
+    static const char *const keys[] = {"state", "reason", NULL};
+    ds_store *st = ds_adm_store(req, adm);
+    json_t *body = ds_adm_read_body(req);
+    if (body == NULL)
+        return;
+    if (only_keys(req, body, keys)) {
+        const char *to = json_string_value(json_object_get(body, "state"));
+        const char *why = json_string_value(json_object_get(body, "reason"));
+        ds_campaign_state cs;
+        if (to == NULL || ds_campaign_state_parse(to, &cs) != DS_OK || cs == DS_CAMPAIGN_ANY) {
+            ds_adm_fail(req, 400, "bad_request",
+                        "/state: required, one of running, stopped, done, cancelled");
+        } else if (why == NULL || why[0] == '\0' || strlen(why) > 200) {
+            ds_adm_fail(req, 400, "bad_request", "/reason: required, 1..200 bytes");
+        } else {
+            ds_status s = ds_campaign_set_state(st, id, cs, why, ds_store_now());
+            json_t *c = s == DS_OK ? campaign_json(st, id, &s) : NULL;
+            if (c == NULL)
+                ds_adm_fail_store(req, st, s);
+            else
+                ds_adm_reply_json(req, 200, c);
+        }
+    }
+    json_decref(body);
 }
 
 static void campaign_create(ds_http_req *req, ds_admin *adm)
@@ -316,6 +380,10 @@ void ds_admin_rotate(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n
         rotation_cancel(req, adm, id);
     } else if (!rot && n == 1 && post) {
         campaign_create(req, adm);
+    } else if (!rot && n == 1 && get) {
+        campaign_list(req, adm, q);
+    } else if (!rot && n == 3 && post && strcmp(segs[2], "state") == 0) {
+        campaign_set_state(req, adm, id);
     } else if (!rot && n == 2 && get) {
         ds_status s;
         json_t *c = campaign_json(ds_adm_store(req, adm), id, &s);
@@ -323,7 +391,8 @@ void ds_admin_rotate(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n
             ds_adm_fail_store(req, ds_adm_store(req, adm), s);
         else
             ds_adm_reply_json(req, 200, c);
-    } else if (n <= 2 || (rot && n == 3 && strcmp(segs[2], "cancel") == 0)) {
+    } else if (n <= 2 || (rot && n == 3 && strcmp(segs[2], "cancel") == 0) ||
+               (!rot && n == 3 && strcmp(segs[2], "state") == 0)) {
         ds_adm_fail(req, 405, "method_not_allowed", "method not allowed here");
     } else {
         ds_adm_fail(req, 404, "not_found", "no such admin route");

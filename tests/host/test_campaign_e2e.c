@@ -13,6 +13,9 @@
  *      device at epoch 1 (not 2) in the registry and in its APM, with the
  *      same key, and PASS afterwards on both servers
  *   2. a second campaign while one device is quarantined leaves it out
+ *   3. the operator's controls on that campaign: list, stop (its jobs are
+ *      not offered to the devices), resume, a close refused while jobs are
+ *      open, cancel (its pending jobs cancelled with it), a bad state
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -260,11 +263,51 @@ static void test_campaign_skips_quarantined(void **state)
     json_decref(list);
 }
 
+/* Test 3. */
+static void test_campaign_controls(void **state)
+{
+    (void)state;
+    json_t *l = admin_on(&G.a, "campaign list --json");
+    assert_int_equal(jint(l, "count"), 2);
+    long long cid = jint(json_array_get(json_object_get(l, "campaigns"), 1), "id");
+    json_decref(l);
+    json_t *c = admin_on(&G.b, "campaign stop %lld --reason 'maintenance window' --json", cid);
+    assert_string_equal(jtext(c, "state"), "stopped");
+    json_decref(c);
+    l = admin_on(&G.a, "campaign list --state stopped --json");
+    assert_int_equal(jint(l, "count"), 1);
+    json_decref(l);
+    /* Stopped: the devices attest, nobody is offered the campaign's jobs. */
+    round_of_attestations(0);
+    c = admin_on(&G.a, "campaign show %lld --json", cid);
+    assert_int_equal(jint(json_object_get(c, "jobs"), "completed"), 0);
+    assert_int_equal(jint(json_object_get(c, "jobs"), "pending"), NDEV - 1);
+    json_decref(c);
+    c = admin_on(&G.a, "campaign resume %lld --reason 'window over' --json", cid);
+    assert_string_equal(jtext(c, "state"), "running");
+    json_decref(c);
+    char args[120];
+    json_t *done = admin_on(&G.a, "campaign close 1 --reason again --json"); /* done already: a no-op */
+    assert_string_equal(jtext(done, "state"), "done");
+    json_decref(done);
+    snprintf(args, sizeof args, "campaign close %lld --reason 'too early'", cid);
+    assert_null(e2e_drotctl(&G.o, G.root, G.a.url, G.keys, G.ca, args)); /* open jobs */
+    assert_non_null(strstr(G.o.err, "drotctl: "));
+    c = admin_on(&G.b, "campaign cancel %lld --reason 'not needed' --json", cid);
+    assert_string_equal(jtext(c, "state"), "cancelled");
+    assert_int_equal(jint(json_object_get(c, "jobs"), "cancelled"), NDEV - 1);
+    json_decref(c);
+    snprintf(args, sizeof args, "campaign stop %lld", cid);
+    assert_null(e2e_drotctl(&G.o, G.root, G.a.url, G.keys, G.ca, args)); /* no --reason: usage */
+    assert_int_equal(e2e_run(&G.o, G.root, "'%s' campaign frobnicate 1", DROTCTL_BIN), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_campaign_two_servers),
         cmocka_unit_test(test_campaign_skips_quarantined),
+        cmocka_unit_test(test_campaign_controls),
     };
     return cmocka_run_group_tests_name("campaign_e2e", tests, group_setup, group_teardown);
 }
