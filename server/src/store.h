@@ -410,6 +410,22 @@ ds_status ds_attestation_list(ds_store *store, const uint8_t device_id[DS_DEVICE
  *       until the next issue replaces them, so a device that did commit that
  *       attempt after all can still be completed.
  *
+ * Anchor steps: a trust-anchor rotation (DS_JOB_ROTATE_ANCHOR, made by
+ * ds_job_create_anchor, server mode, no campaign) takes four instructions,
+ * each in its own request because the APM's nonce is single use:
+ *   step 0  CONFIRM signed by the old authority key: tells the server the
+ *           old key's slot (old_slot);
+ *   step 1  ADD anchor_pub, signed by the old key and cross-signed by the new;
+ *   step 2  CONFIRM signed by the new key;
+ *   step 3  REVOKE old_slot, signed by the new key.
+ * While pending, the job moves from step to step with ds_job_advance (one
+ * conditional transaction on the stored step; attempts, state and lease do
+ * not change). The last step is handed out with ds_job_issue (new_pub =
+ * anchor_pub; attempts + 1) and ends with ds_job_complete (new_epoch =
+ * from_epoch; the device row is not touched). ds_job_retry starts the
+ * attempt over at step 0 with old_slot -1: every step is idempotent on the
+ * device. Root jobs keep step 0 and old_slot -1.
+ *
  * Leases: a lease is the right to work on a job until lease_until. It is free
  * when lease_owner is "" or lease_until <= now. Leases are advisory for
  * pending jobs (ds_job_claim, ds_job_lease) and checked by ds_job_issue; the
@@ -423,6 +439,8 @@ ds_status ds_attestation_list(ds_store *store, const uint8_t device_id[DS_DEVICE
 #define DS_JOB_TTL_MAX      86400  /* lease ttl: 1..86400 seconds */
 #define DS_JOB_CLAIM_MAX    1000   /* ds_job_claim: 1..1000 jobs per call */
 #define DS_CAMPAIGN_PAR_MAX 100000 /* campaign max_parallel: 1..100000 */
+#define DS_ANCHOR_STEP_LAST 3      /* anchor steps: 0 CONFIRM (old), 1 ADD, 2 CONFIRM (new), 3 REVOKE */
+#define DS_ANCHOR_SLOT_KEEP (-2)   /* ds_job_advance: keep the stored old_slot */
 
 typedef enum ds_job_kind {
     DS_JOB_ROTATE_ROOT = 1,   /* device root key (DRK) rotation, DESIGN.md §7.1 */
@@ -463,6 +481,11 @@ typedef struct ds_job {
     int64_t created_at;
     int64_t updated_at;               /* last change of state or attempt (lease changes do not count) */
     char error[DS_JOB_ERROR_MAX + 1]; /* last failure, human readable ("" = none) */
+    /* trust-anchor rotation (DS_JOB_ROTATE_ANCHOR) only; see "anchor steps" above */
+    bool has_anchor_pub;                /* always true for an anchor job made by ds_job_create_anchor */
+    uint8_t anchor_pub[DS_DRK_PUB_LEN]; /* the new authority key, fixed at creation */
+    uint32_t step;                      /* DS_ANCHOR_STEP_*: the step the job has reached (0 for root jobs) */
+    int32_t old_slot;                   /* the old authority key's slot 0..3, -1 = not known yet */
 } ds_job;
 
 typedef struct ds_job_filter {
@@ -488,7 +511,8 @@ ds_status ds_job_mode_parse(const char *name, ds_job_mode *out);
 /* Creates a pending job for the device (attempts 0, no lease, no key).
  * campaign_id 0 = none; otherwise the campaign MUST be running and of the
  * device's class, the job's kind and mode (DS_E_CONFLICT). *id_out (may be
- * NULL) receives the new id.
+ * NULL) receives the new id. kind DS_JOB_ROTATE_ANCHOR is refused with
+ * DS_E_ARG: an anchor job needs its key (ds_job_create_anchor).
  * DS_E_EXISTS: the device already has an open job (invariant J1, also when
  * two servers race); DS_E_NOT_FOUND: no such device or campaign;
  * DS_E_CONFLICT: the device is not enrolled or active (registered,
@@ -496,6 +520,27 @@ ds_status ds_job_mode_parse(const char *name, ds_job_mode *out);
 ds_status ds_job_create(ds_store *store, const uint8_t device_id[DS_DEVICE_ID_LEN], ds_job_kind kind,
                         ds_job_mode mode, uint32_t max_attempts, int64_t campaign_id, int64_t now,
                         int64_t *id_out);
+
+/* Creates a pending trust-anchor rotation job (kind DS_JOB_ROTATE_ANCHOR,
+ * mode DS_JOB_MODE_SERVER) that will install anchor_pub (65 bytes, 0x04
+ * first, else DS_E_ARG), at step 0 with old_slot -1. Otherwise as
+ * ds_job_create (DS_E_EXISTS, DS_E_NOT_FOUND, DS_E_CONFLICT for the device),
+ * except that campaigns do not rotate anchors yet: campaign_id MUST be 0
+ * (DS_E_ARG). */
+ds_status ds_job_create_anchor(ds_store *store, const uint8_t device_id[DS_DEVICE_ID_LEN],
+                               const uint8_t anchor_pub[DS_DRK_PUB_LEN], uint32_t max_attempts,
+                               int64_t campaign_id, int64_t now, int64_t *id_out);
+
+/* Moves a pending anchor job from step from_step to to_step = from_step + 1
+ * (<= DS_ANCHOR_STEP_LAST), setting old_slot (-1..3; DS_ANCHOR_SLOT_KEEP
+ * keeps the stored one) and updated_at; attempts, state and lease are not
+ * changed. ONE conditional transaction: of two servers racing on the same
+ * step, exactly one wins. DS_E_ARG: to_step is not from_step + 1 or beyond
+ * the last step, old_slot out of range; DS_E_CONFLICT (nothing written): not
+ * an anchor job, not pending, or its stored step is not from_step;
+ * DS_E_NOT_FOUND. */
+ds_status ds_job_advance(ds_store *store, int64_t id, uint32_t from_step, uint32_t to_step, int32_t old_slot,
+                         int64_t now);
 
 /* Reads one job. DS_E_NOT_FOUND if absent. */
 ds_status ds_job_get(ds_store *store, int64_t id, ds_job *out);
@@ -561,8 +606,9 @@ ds_status ds_job_complete(ds_store *store, int64_t id, const uint8_t new_pub[DS_
  * old key), or → failed when attempts >= max_attempts, or → cancelled when
  * its campaign was cancelled; records why (may be NULL; at most
  * DS_JOB_ERROR_MAX bytes). The lease is kept on pending, cleared otherwise.
- * A failure may stop the campaign (see campaigns). DS_E_CONFLICT if the job
- * is not issued; DS_E_NOT_FOUND; DS_E_ARG. */
+ * A failure may stop the campaign (see campaigns). Back to pending, an
+ * anchor job starts over at step 0 with old_slot -1. DS_E_CONFLICT if the
+ * job is not issued; DS_E_NOT_FOUND; DS_E_ARG. */
 ds_status ds_job_retry(ds_store *store, int64_t id, const char *why, int64_t now);
 
 /* open → failed / cancelled, recording why, clearing the lease. A failure
@@ -635,7 +681,8 @@ bool ds_campaign_transition_allowed(ds_campaign_state from, ds_campaign_state to
  * class that has no open job, in ONE transaction; *n_jobs (may be NULL)
  * receives their number. With no such device the campaign is created done.
  * Devices that get an open job concurrently are skipped, not an error.
- * DS_E_ARG for a bad class, kind, mode or range. */
+ * DS_E_ARG for a bad class, kind, mode or range, and for kind
+ * DS_JOB_ROTATE_ANCHOR (campaigns do not rotate trust anchors yet). */
 ds_status ds_campaign_create(ds_store *store, const char *class_name, ds_job_kind kind, ds_job_mode mode,
                              uint32_t max_parallel, uint32_t fail_threshold, uint32_t max_attempts,
                              int64_t now, int64_t *id_out, size_t *n_jobs);

@@ -33,8 +33,10 @@ extern const size_t ds_migrations_postgres_count;
  * apply the same state machine. Lock order, everywhere: job, then campaign,
  * then device. */
 typedef struct ds_job_ops {
-    ds_status (*create)(ds_store *s, const uint8_t *device_id, ds_job_kind kind, ds_job_mode mode,
-                        uint32_t max_attempts, int64_t campaign_id, int64_t now, int64_t *id_out);
+    /* anchor_pub: the key of an anchor job, NULL for a root job */
+    ds_status (*create)(ds_store *s, const uint8_t *device_id, const uint8_t *anchor_pub, ds_job_kind kind,
+                        ds_job_mode mode, uint32_t max_attempts, int64_t campaign_id, int64_t now,
+                        int64_t *id_out);
     ds_status (*get)(ds_store *s, int64_t id, ds_job *out);
     ds_status (*open_for_device)(ds_store *s, const uint8_t *device_id, ds_job *out);
     ds_status (*list)(ds_store *s, const ds_job_filter *f, ds_job_cb cb, void *ctx);
@@ -48,6 +50,9 @@ typedef struct ds_job_ops {
     ds_status (*complete)(ds_store *s, int64_t id, const uint8_t *new_pub, const uint8_t *new_inst,
                           uint64_t new_epoch, int64_t now);
     ds_status (*retry)(ds_store *s, int64_t id, const char *why, int64_t now);
+    /* old_slot may be DS_ANCHOR_SLOT_KEEP (ds_job_check_advance resolves it) */
+    ds_status (*advance)(ds_store *s, int64_t id, uint32_t from_step, uint32_t to_step, int32_t old_slot,
+                         int64_t now);
     /* to is DS_JOB_FAILED or DS_JOB_CANCELLED */
     ds_status (*end)(ds_store *s, int64_t id, ds_job_state to, const char *why, int64_t now);
     ds_status (*campaign_create)(ds_store *s, const char *class_name, ds_job_kind kind, ds_job_mode mode,
@@ -172,6 +177,11 @@ ds_status ds_job_check_complete_device(ds_store *s, const ds_job *j, ds_device_s
 /* ds_job_retry: the job must be issued; *to is where it goes given its
  * campaign's state (DS_CAMPAIGN_ANY for a job without campaign). */
 ds_status ds_job_check_retry(ds_store *s, const ds_job *j, ds_campaign_state camp, ds_job_state *to);
+/* ds_job_advance: an anchor job, pending, at from_step (arguments checked
+ * before). *slot receives the old_slot to store (old_slot, or the stored one
+ * for DS_ANCHOR_SLOT_KEEP). */
+ds_status ds_job_check_advance(ds_store *s, const ds_job *j, uint32_t from_step, int32_t old_slot,
+                               int32_t *slot);
 /* ds_job_fail / ds_job_cancel: the job must be open. */
 ds_status ds_job_check_end(ds_store *s, const ds_job *j, ds_job_state to);
 /* After one of the campaign's jobs ended: the campaign's next state given

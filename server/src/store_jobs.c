@@ -235,6 +235,21 @@ ds_status ds_job_check_retry(ds_store *s, const ds_job *j, ds_campaign_state cam
     return DS_OK;
 }
 
+ds_status ds_job_check_advance(ds_store *s, const ds_job *j, uint32_t from_step, int32_t old_slot,
+                               int32_t *slot)
+{
+    if (j->kind != DS_JOB_ROTATE_ANCHOR)
+        return ds_store_fail(s, DS_E_CONFLICT, "job %lld is %s: no anchor steps", (long long)j->id,
+                             ds_job_kind_name(j->kind));
+    if (j->state != DS_JOB_PENDING)
+        return not_state(s, j, "advance");
+    if (j->step != from_step)
+        return ds_store_fail(s, DS_E_CONFLICT, "job %lld is at step %u, not %u", (long long)j->id, j->step,
+                             from_step);
+    *slot = old_slot == DS_ANCHOR_SLOT_KEEP ? j->old_slot : old_slot;
+    return DS_OK;
+}
+
 ds_status ds_job_check_end(ds_store *s, const ds_job *j, ds_job_state to)
 {
     if (!job_open(j->state))
@@ -306,12 +321,43 @@ ds_status ds_job_create(ds_store *store, const uint8_t device_id[DS_DEVICE_ID_LE
     ENTER(store);
     NEED(store, device_id != NULL, "job_create: NULL device id");
     NEED(store, ds_job_kind_name(kind) != NULL, "job_create: bad kind %d", (int)kind);
+    NEED(store, kind != DS_JOB_ROTATE_ANCHOR, "job_create: an anchor job needs its key (job_create_anchor)");
     NEED(store, ds_job_mode_name(mode) != NULL, "job_create: bad mode %d", (int)mode);
     NEED(store, max_attempts >= 1 && max_attempts <= DS_JOB_ATTEMPTS_MAX,
          "job_create: max_attempts must be 1..%d", DS_JOB_ATTEMPTS_MAX);
     NEED(store, campaign_id >= 0, "job_create: bad campaign id");
     NEED(store, now > 0 && now <= NOW_MAX, "job_create: bad time");
-    return JOBS(store)->create(store, device_id, kind, mode, max_attempts, campaign_id, now, id_out);
+    return JOBS(store)->create(store, device_id, NULL, kind, mode, max_attempts, campaign_id, now, id_out);
+}
+
+ds_status ds_job_create_anchor(ds_store *store, const uint8_t device_id[DS_DEVICE_ID_LEN],
+                               const uint8_t anchor_pub[DS_DRK_PUB_LEN], uint32_t max_attempts,
+                               int64_t campaign_id, int64_t now, int64_t *id_out)
+{
+    ENTER(store);
+    NEED(store, device_id != NULL, "job_create_anchor: NULL device id");
+    NEED(store, anchor_pub != NULL && anchor_pub[0] == 0x04,
+         "job_create_anchor: anchor key is not uncompressed SEC1");
+    NEED(store, max_attempts >= 1 && max_attempts <= DS_JOB_ATTEMPTS_MAX,
+         "job_create_anchor: max_attempts must be 1..%d", DS_JOB_ATTEMPTS_MAX);
+    NEED(store, campaign_id == 0, "job_create_anchor: campaigns do not rotate trust anchors");
+    NEED(store, now > 0 && now <= NOW_MAX, "job_create_anchor: bad time");
+    return JOBS(store)->create(store, device_id, anchor_pub, DS_JOB_ROTATE_ANCHOR, DS_JOB_MODE_SERVER,
+                               max_attempts, 0, now, id_out);
+}
+
+ds_status ds_job_advance(ds_store *store, int64_t id, uint32_t from_step, uint32_t to_step, int32_t old_slot,
+                         int64_t now)
+{
+    ENTER(store);
+    NEED(store, id > 0, "job_advance: bad id");
+    NEED(store, from_step < DS_ANCHOR_STEP_LAST && to_step == from_step + 1,
+         "job_advance: step %u -> %u is not one step forward within 0..%d", from_step, to_step,
+         DS_ANCHOR_STEP_LAST);
+    NEED(store, old_slot == DS_ANCHOR_SLOT_KEEP || (old_slot >= -1 && old_slot <= 3),
+         "job_advance: old slot %d out of range", (int)old_slot);
+    NEED(store, now > 0 && now <= NOW_MAX, "job_advance: bad time");
+    return JOBS(store)->advance(store, id, from_step, to_step, old_slot, now);
 }
 
 ds_status ds_job_get(ds_store *store, int64_t id, ds_job *out)
@@ -448,6 +494,7 @@ ds_status ds_campaign_create(ds_store *store, const char *class_name, ds_job_kin
     ENTER(store);
     NEED(store, ds_class_name_ok(class_name), "campaign_create: bad class name");
     NEED(store, ds_job_kind_name(kind) != NULL, "campaign_create: bad kind %d", (int)kind);
+    NEED(store, kind != DS_JOB_ROTATE_ANCHOR, "campaign_create: campaigns do not rotate trust anchors");
     NEED(store, ds_job_mode_name(mode) != NULL, "campaign_create: bad mode %d", (int)mode);
     NEED(store, max_parallel >= 1 && max_parallel <= DS_CAMPAIGN_PAR_MAX,
          "campaign_create: max_parallel must be 1..%d", DS_CAMPAIGN_PAR_MAX);

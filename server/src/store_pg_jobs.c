@@ -45,6 +45,7 @@ enum {
     J_CLAIM,
     J_ISSUE,
     J_TO_PENDING,
+    J_ADVANCE,
     J_END,
     J_COMPLETE,
     J_DEV,
@@ -67,7 +68,7 @@ _Static_assert(J_COUNT <= PG_JOB_STMT_MAX, "raise PG_JOB_STMT_MAX");
 #define JOB_COLS                                                                                             \
     "id, device_id, kind, mode, state, attempts, max_attempts, from_epoch, new_pub, nonce, "                 \
     "instruction_tbs, "                                                                                      \
-    "lease_owner, lease_until, campaign_id, created_at, updated_at, last_error"
+    "lease_owner, lease_until, campaign_id, created_at, updated_at, last_error, anchor_pub, step, old_slot"
 #define CAMP_COLS                                                                                            \
     "c.id, c.class, c.kind, c.mode, c.max_parallel, c.fail_threshold, c.max_attempts, c.state, "             \
     "c.stop_reason, c.created_at, c.updated_at"
@@ -80,7 +81,8 @@ _Static_assert(J_COUNT <= PG_JOB_STMT_MAX, "raise PG_JOB_STMT_MAX");
 
 static const char *const sql_text[J_COUNT] = {
     [J_INSERT] = "INSERT INTO rotation_jobs (device_id, kind, mode, state, max_attempts, campaign_id, "
-                 "created_at, updated_at) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $6) RETURNING id",
+                 "created_at, updated_at, anchor_pub) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $6, $7) "
+                 "RETURNING id",
     [J_GET] = "SELECT " JOB_COLS " FROM rotation_jobs WHERE id = $1",
     [J_GET_LOCK] = "SELECT " JOB_COLS " FROM rotation_jobs WHERE id = $1 FOR UPDATE",
     [J_GET_SKIP] = "SELECT " JOB_COLS " FROM rotation_jobs WHERE id = $1 FOR UPDATE SKIP LOCKED",
@@ -104,7 +106,9 @@ static const char *const sql_text[J_COUNT] = {
     [J_ISSUE] = "UPDATE rotation_jobs SET state = 'issued', attempts = attempts + 1, from_epoch = $2, "
                 "new_pub = $3, nonce = $4, instruction_tbs = $5, updated_at = $6 WHERE id = $1",
     [J_TO_PENDING] =
-        "UPDATE rotation_jobs SET state = 'pending', last_error = $2, updated_at = $3 WHERE id = $1",
+        "UPDATE rotation_jobs SET state = 'pending', last_error = $2, updated_at = $3, step = 0, "
+        "old_slot = -1 WHERE id = $1",
+    [J_ADVANCE] = "UPDATE rotation_jobs SET step = $2, old_slot = $3, updated_at = $4 WHERE id = $1",
     [J_END] = "UPDATE rotation_jobs SET state = $2, last_error = $3, updated_at = $4, lease_owner = NULL, "
               "lease_until = 0 WHERE id = $1",
     [J_COMPLETE] = "UPDATE rotation_jobs SET state = 'completed', updated_at = $2, lease_owner = NULL, "
@@ -184,6 +188,11 @@ static ds_status row_job(pg_store *s, const PGresult *r, int i, ds_job *j)
     j->created_at = g_int(r, i, 14);
     j->updated_at = g_int(r, i, 15);
     g_text(r, i, 16, j->error, sizeof j->error);
+    j->has_anchor_pub = !PQgetisnull(r, i, 17);
+    if (j->has_anchor_pub)
+        ok = ok && g_blob(r, i, 17, j->anchor_pub, DS_DRK_PUB_LEN);
+    j->step = (uint32_t)g_int(r, i, 18);
+    j->old_slot = (int32_t)g_int(r, i, 19);
     if (!ok || ds_job_kind_parse(kind, &j->kind) != DS_OK || ds_job_mode_parse(mode, &j->mode) != DS_OK ||
         ds_job_state_parse(state, &j->state) != DS_OK)
         return corrupt(s, "rotation_jobs");
@@ -340,8 +349,9 @@ static ds_status commit(pg_store *s)
 
 /* ---- jobs ------------------------------------------------------------------------ */
 
-static ds_status pg_job_create(ds_store *base, const uint8_t *device_id, ds_job_kind kind, ds_job_mode mode,
-                               uint32_t max_attempts, int64_t campaign_id, int64_t now, int64_t *id_out)
+static ds_status pg_job_create(ds_store *base, const uint8_t *device_id, const uint8_t *anchor_pub,
+                               ds_job_kind kind, ds_job_mode mode, uint32_t max_attempts, int64_t campaign_id,
+                               int64_t now, int64_t *id_out)
 {
     pg_store *s = pg(base);
     ds_status r = pg_begin(s);
@@ -366,6 +376,7 @@ static ds_status pg_job_create(ds_store *base, const uint8_t *device_id, ds_job_
     else
         p_text(&p, NULL);
     p_int(&p, now);
+    p_blob(&p, anchor_pub, DS_DRK_PUB_LEN);
     PGresult *res = q(s, J_INSERT, &p, &r);
     if (res == NULL) {
         if (r == DS_E_EXISTS)
@@ -614,6 +625,28 @@ static ds_status pg_job_retry(ds_store *base, int64_t id, const char *why, int64
     return r == DS_OK ? commit(s) : pg_rollback(s, r);
 }
 
+static ds_status pg_job_advance(ds_store *base, int64_t id, uint32_t from_step, uint32_t to_step,
+                                int32_t old_slot, int64_t now)
+{
+    pg_store *s = pg(base);
+    ds_status r = pg_begin(s);
+    if (r != DS_OK)
+        return r;
+    ds_job j;
+    int32_t slot = -1;
+    if ((r = read_job(s, J_GET_LOCK, id, &j)) != DS_OK ||
+        (r = ds_job_check_advance(base, &j, from_step, old_slot, &slot)) != DS_OK)
+        return pg_rollback(s, r);
+    pg_params p = {0};
+    p_int(&p, id);
+    p_int(&p, to_step);
+    p_int(&p, slot);
+    p_int(&p, now);
+    if ((r = run(s, J_ADVANCE, &p, NULL)) != DS_OK)
+        return pg_rollback(s, r);
+    return commit(s);
+}
+
 static ds_status pg_job_end(ds_store *base, int64_t id, ds_job_state to, const char *why, int64_t now)
 {
     pg_store *s = pg(base);
@@ -754,6 +787,7 @@ const ds_job_ops ds_pg_job_ops = {
     .issue = pg_job_issue,
     .complete = pg_job_complete,
     .retry = pg_job_retry,
+    .advance = pg_job_advance,
     .end = pg_job_end,
     .campaign_create = pg_campaign_create,
     .campaign_get = pg_campaign_get,

@@ -29,6 +29,7 @@ enum {
     J_CLAIM,
     J_ISSUE,
     J_TO_PENDING,
+    J_ADVANCE,
     J_END,
     J_COMPLETE,
     J_DEV,
@@ -50,7 +51,7 @@ _Static_assert(J_COUNT <= SQ_JOB_STMT_MAX, "raise SQ_JOB_STMT_MAX");
 #define JOB_COLS                                                                                             \
     "id, device_id, kind, mode, state, attempts, max_attempts, from_epoch, new_pub, nonce, "                 \
     "instruction_tbs, "                                                                                      \
-    "lease_owner, lease_until, campaign_id, created_at, updated_at, last_error"
+    "lease_owner, lease_until, campaign_id, created_at, updated_at, last_error, anchor_pub, step, old_slot"
 #define CAMP_COLS                                                                                            \
     "c.id, c.class, c.kind, c.mode, c.max_parallel, c.fail_threshold, c.max_attempts, c.state, "             \
     "c.stop_reason, c.created_at, c.updated_at"
@@ -63,7 +64,7 @@ _Static_assert(J_COUNT <= SQ_JOB_STMT_MAX, "raise SQ_JOB_STMT_MAX");
 
 static const char *const sql_text[J_COUNT] = {
     [J_INSERT] = "INSERT INTO rotation_jobs (device_id, kind, mode, state, max_attempts, campaign_id, "
-                 "created_at, updated_at) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)",
+                 "created_at, updated_at, anchor_pub) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6, ?7)",
     [J_GET] = "SELECT " JOB_COLS " FROM rotation_jobs WHERE id = ?1",
     [J_OPEN_DEV] = "SELECT " JOB_COLS " FROM rotation_jobs WHERE device_id = ?1 "
                    "AND state IN ('pending', 'issued')",
@@ -82,7 +83,9 @@ static const char *const sql_text[J_COUNT] = {
     [J_ISSUE] = "UPDATE rotation_jobs SET state = 'issued', attempts = attempts + 1, from_epoch = ?2, "
                 "new_pub = ?3, nonce = ?4, instruction_tbs = ?5, updated_at = ?6 WHERE id = ?1",
     [J_TO_PENDING] =
-        "UPDATE rotation_jobs SET state = 'pending', last_error = ?2, updated_at = ?3 WHERE id = ?1",
+        "UPDATE rotation_jobs SET state = 'pending', last_error = ?2, updated_at = ?3, step = 0, "
+        "old_slot = -1 WHERE id = ?1",
+    [J_ADVANCE] = "UPDATE rotation_jobs SET step = ?2, old_slot = ?3, updated_at = ?4 WHERE id = ?1",
     [J_END] = "UPDATE rotation_jobs SET state = ?2, last_error = ?3, updated_at = ?4, lease_owner = NULL, "
               "lease_until = 0 WHERE id = ?1",
     [J_COMPLETE] = "UPDATE rotation_jobs SET state = 'completed', updated_at = ?2, lease_owner = NULL, "
@@ -146,6 +149,11 @@ static ds_status row_job(sq_store *s, sqlite3_stmt *st, ds_job *j)
     j->created_at = sqlite3_column_int64(st, 14);
     j->updated_at = sqlite3_column_int64(st, 15);
     col_text(st, 16, j->error, sizeof j->error);
+    j->has_anchor_pub = sqlite3_column_type(st, 17) != SQLITE_NULL;
+    if (j->has_anchor_pub)
+        ok = ok && col_blob(st, 17, j->anchor_pub, DS_DRK_PUB_LEN);
+    j->step = (uint32_t)sqlite3_column_int64(st, 18);
+    j->old_slot = (int32_t)sqlite3_column_int64(st, 19);
     if (!ok || ds_job_kind_parse(kind, &j->kind) != DS_OK || ds_job_mode_parse(mode, &j->mode) != DS_OK ||
         ds_job_state_parse(state, &j->state) != DS_OK)
         return corrupt(s, "rotation_jobs");
@@ -315,8 +323,9 @@ static ds_status commit(sq_store *s)
 
 /* ---- jobs ------------------------------------------------------------------------ */
 
-static ds_status sq_job_create(ds_store *base, const uint8_t *device_id, ds_job_kind kind, ds_job_mode mode,
-                               uint32_t max_attempts, int64_t campaign_id, int64_t now, int64_t *id_out)
+static ds_status sq_job_create(ds_store *base, const uint8_t *device_id, const uint8_t *anchor_pub,
+                               ds_job_kind kind, ds_job_mode mode, uint32_t max_attempts, int64_t campaign_id,
+                               int64_t now, int64_t *id_out)
 {
     sq_store *s = sq(base);
     ds_status r = sq_begin(s);
@@ -342,6 +351,7 @@ static ds_status sq_job_create(ds_store *base, const uint8_t *device_id, ds_job_
     else
         sqlite3_bind_null(st, 5);
     sqlite3_bind_int64(st, 6, now);
+    bind_blob(st, 7, anchor_pub, DS_DRK_PUB_LEN);
     if ((r = sq_run(s, st, "job insert")) != DS_OK) {
         if (r == DS_E_EXISTS)
             ds_store_fail(base, r, "the device already has an open rotation job");
@@ -607,6 +617,29 @@ static ds_status sq_job_retry(ds_store *base, int64_t id, const char *why, int64
     return r == DS_OK ? commit(s) : sq_rollback(s, r);
 }
 
+static ds_status sq_job_advance(ds_store *base, int64_t id, uint32_t from_step, uint32_t to_step,
+                                int32_t old_slot, int64_t now)
+{
+    sq_store *s = sq(base);
+    ds_status r = sq_begin(s);
+    if (r != DS_OK)
+        return r;
+    ds_job j;
+    int32_t slot = -1;
+    sqlite3_stmt *st;
+    if ((r = read_job(s, id, &j)) != DS_OK ||
+        (r = ds_job_check_advance(base, &j, from_step, old_slot, &slot)) != DS_OK ||
+        (r = prep(s, J_ADVANCE, &st)) != DS_OK)
+        return sq_rollback(s, r);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, to_step);
+    sqlite3_bind_int64(st, 3, slot);
+    sqlite3_bind_int64(st, 4, now);
+    if ((r = sq_run(s, st, "advance")) != DS_OK)
+        return sq_rollback(s, r);
+    return commit(s);
+}
+
 static ds_status sq_job_end(ds_store *base, int64_t id, ds_job_state to, const char *why, int64_t now)
 {
     sq_store *s = sq(base);
@@ -748,6 +781,7 @@ const ds_job_ops ds_sqlite_job_ops = {
     .issue = sq_job_issue,
     .complete = sq_job_complete,
     .retry = sq_job_retry,
+    .advance = sq_job_advance,
     .end = sq_job_end,
     .campaign_create = sq_campaign_create,
     .campaign_get = sq_campaign_get,

@@ -51,8 +51,9 @@ static void test_create_get_list(void **state)
     snap *s0 = calloc(1, sizeof *s0);
     assert_non_null(s0);
     take(f, s0);
-    assert_int_equal(ds_job_create(f->s, id, DS_JOB_ROTATE_ANCHOR, DS_JOB_MODE_DEVICE, 1, 0, T0, NULL),
-                     DS_E_EXISTS);
+    uint8_t anchor_key[DS_DRK_PUB_LEN];
+    make_key(4242, anchor_key);
+    assert_int_equal(ds_job_create_anchor(f->s, id, anchor_key, 1, 0, T0, NULL), DS_E_EXISTS);
     assert_non_null(strstr(ds_store_error(f->s), "open rotation job"));
     /* devices that may not rotate, and unknown ones */
     make_id(20, id);
@@ -332,11 +333,11 @@ static void test_complete_sets_key(void **state)
     assert_int_equal(d.epoch, 1);
 
     /* an anchor rotation completes without touching the device key */
-    int64_t ja = 0;
-    assert_int_equal(ds_job_create(f->s, id, DS_JOB_ROTATE_ANCHOR, DS_JOB_MODE_SERVER, 1, 0, T0, &ja), DS_OK);
-    assert_int_equal(issue(f, ja, "srv-a", 777, T0), DS_OK);
     uint8_t anchor[DS_DRK_PUB_LEN];
     make_key(777, anchor);
+    int64_t ja = 0;
+    assert_int_equal(ds_job_create_anchor(f->s, id, anchor, 1, 0, T0, &ja), DS_OK);
+    assert_int_equal(issue(f, ja, "srv-a", 777, T0), DS_OK);
     assert_int_equal(ds_job_complete(f->s, ja, anchor, 2, T0 + 1), DS_E_CONFLICT); /* the epoch stays */
     assert_int_equal(ds_job_complete(f->s, ja, anchor, 1, T0 + 1), DS_OK);
     assert_int_equal(ds_device_get(f->s, id, &d), DS_OK);
