@@ -1,8 +1,10 @@
 # Rotation jobs and campaigns (server/src/store.h) against both backends.
-# Two sources, each run twice, with one fixture (tests/support/jobs_fixture.c):
+# Three sources, each run twice, with one fixture (tests/support/jobs_fixture.c):
 #   test_jobs_{sqlite,postgres}         one job at a time (tests/server/test_jobs.c)
 #   test_jobs_shared_{sqlite,postgres}  claims, campaigns, multi-process races
 #                                       (tests/server/test_jobs_shared.c)
+#   test_jobs_anchor_{sqlite,postgres}  trust-anchor rotation steps, migration 4 -> 5
+#                                       (tests/server/test_jobs_anchor.c)
 # SQLite: a temporary database file per test. PostgreSQL: the private cluster
 # of the drot_pg fixture defined in server_store.cmake (store_pg_start /
 # store_pg_stop); each binary works in its own schema (DROT_PG_SCHEMA), so
@@ -14,7 +16,7 @@ if(TARGET drot_server_store)
   string(SUBSTRING "${_drot_pgj_hash}" 0 10 _drot_pgj_hash)
   set(_drot_pgj_url "/tmp/drot-pg-${_drot_pgj_hash}/url")
 
-  foreach(suite jobs jobs_shared)
+  foreach(suite jobs jobs_shared jobs_anchor)
     add_executable(test_${suite} ${CMAKE_SOURCE_DIR}/tests/server/test_${suite}.c
                                  ${CMAKE_SOURCE_DIR}/tests/support/jobs_fixture.c)
     target_include_directories(test_${suite} PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)

@@ -2,7 +2,8 @@
  * test_jobs_shared.c — rotation jobs shared by several servers
  * (server/src/store.h, "rotation jobs" and "campaigns"): claims, campaigns
  * (creation, max_parallel, failure threshold, cancel, done), two-process
- * races on create, issue and claim, and ds_store_check on the job tables.
+ * races on create, issue, claim and anchor advance, and ds_store_check on the
+ * job tables.
  * ONE source, run against both backends by CTest
  * (tests/cmake/server_jobs.cmake); the fixture is tests/support/jobs_fixture.h.
  *
@@ -517,6 +518,44 @@ static void test_race_claim(void **state)
     printf("# claim race: process A %d, process B %d of %d\n", won[0], won[1], RACE_N);
 }
 
+/* ---- Test 7b: two processes advance the same 50 anchor jobs / exactly one wins each ---- */
+static void advance_child(ds_store *s, int who, char res[RACE_N])
+{
+    for (int j = 0; j < RACE_N; j++) {
+        int i = who ? RACE_N - 1 - j : j;
+        /* each process names its own slot, so the stored one shows who won */
+        res[i] = outcome(s, ds_job_advance(s, g_ids[i], 0, 1, who ? 3 : 1, T0 + 1 + who), DS_E_CONFLICT);
+        nap();
+    }
+}
+
+static void test_race_advance(void **state)
+{
+    fx *f = *state;
+    add_devices(f, 1, RACE_N, "race", DS_DEV_ACTIVE);
+    for (int i = 0; i < RACE_N; i++)
+        g_ids[i] = new_anchor_job(f, 1 + (uint32_t)i, 3, 20000 + (uint32_t)i);
+    char res[2][RACE_N];
+    race(f, advance_child, res);
+    int won[2] = {0, 0};
+    for (int i = 0; i < RACE_N; i++) {
+        assert_true(res[0][i] != 'E' && res[1][i] != 'E');
+        int n = (res[0][i] == '1') + (res[1][i] == '1');
+        if (n != 1)
+            fail_msg("job %d advanced %d times", i, n);
+        int who = res[1][i] == '1';
+        won[who]++;
+        ds_job j = get_job(f, g_ids[i]);
+        assert_int_equal(j.step, 1);
+        assert_int_equal(j.old_slot, who ? 3 : 1); /* the winner's write, whole */
+        assert_int_equal(j.updated_at, T0 + 1 + who);
+        assert_int_equal(j.state, DS_JOB_PENDING);
+        assert_int_equal(j.attempts, 0);
+    }
+    printf("# advance race: process A %d, process B %d of %d\n", won[0], won[1], RACE_N);
+    assert_int_equal(ds_store_check(f->s), DS_OK);
+}
+
 /* ---- Test 8: ds_store_check sees a broken job invariant --------------------------- */
 static void test_check_detects(void **state)
 {
@@ -564,6 +603,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_race_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race_issue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race_claim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_race_advance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_detects, setup, teardown),
     };
     return cmocka_run_group_tests_name(getenv("DROT_STORE_BACKEND") ? getenv("DROT_STORE_BACKEND") : "jobs",

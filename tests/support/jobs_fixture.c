@@ -209,6 +209,18 @@ int64_t new_job(fx *f, uint32_t dev, uint32_t max_attempts)
     return jid;
 }
 
+int64_t new_anchor_job(fx *f, uint32_t dev, uint32_t max_attempts, uint32_t kseed)
+{
+    uint8_t id[DS_DEVICE_ID_LEN], pub[DS_DRK_PUB_LEN];
+    make_id(dev, id);
+    make_key(kseed, pub);
+    int64_t jid = 0;
+    if (ds_job_create_anchor(f->s, id, pub, max_attempts, 0, T0, &jid) != DS_OK)
+        fail_msg("job_create_anchor: %s", ds_store_error(f->s));
+    assert_true(jid > 0);
+    return jid;
+}
+
 ds_job get_job(fx *f, int64_t id)
 {
     ds_job j;

@@ -75,6 +75,8 @@ void make_key(uint32_t seed, uint8_t pub[DS_DRK_PUB_LEN]);
 void add_devices(fx *f, uint32_t first, uint32_t n, const char *cls, ds_device_status status);
 /* A root rotation job, server mode, no campaign, for device dev. */
 int64_t new_job(fx *f, uint32_t dev, uint32_t max_attempts);
+/* A trust-anchor rotation job for device dev, new authority key make_key(kseed). */
+int64_t new_anchor_job(fx *f, uint32_t dev, uint32_t max_attempts, uint32_t kseed);
 ds_job get_job(fx *f, int64_t id);
 /* Issues job id from its device's current epoch, with key seed kseed. */
 ds_status issue(fx *f, int64_t id, const char *owner, uint32_t kseed, int64_t now);
