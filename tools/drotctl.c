@@ -60,7 +60,8 @@ static const char k_usage[] =
     "  class  set or get the reference values of a device class (admin API)\n"
     "  rotate  rotate a device's root key (DRoT), one device or a class as a campaign\n"
     "  rotations  list, show or cancel rotation jobs (admin API)\n"
-    "  campaign  show a rotation campaign's progress (admin API)\n"
+    "  campaign  list, show, stop, resume or cancel rotation campaigns (admin API)\n"
+    "  authority  rotate the fleet's authority key (trust anchor) on every device\n"
     "  token  inspect an attestation token offline (decode, check signature and nonce)\n"
     "\n"
     "GLOBAL options, before the command, for the admin API:\n"
@@ -1350,7 +1351,7 @@ int main(int argc, char **argv)
     int rc = -1;
     if (strcmp(argv[ci], "devices") == 0 || strcmp(argv[ci], "class") == 0 ||
         strcmp(argv[ci], "rotate") == 0 || strcmp(argv[ci], "rotations") == 0 ||
-        strcmp(argv[ci], "campaign") == 0) {
+        strcmp(argv[ci], "campaign") == 0 || strcmp(argv[ci], "authority") == 0) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         if (strcmp(argv[ci], "devices") == 0)
             rc = cmd_devices(&g, argc - ci, argv + ci);
@@ -1360,8 +1361,10 @@ int main(int argc, char **argv)
             rc = drotctl_cmd_rotate(&g, argc - ci, argv + ci);
         else if (strcmp(argv[ci], "rotations") == 0)
             rc = drotctl_cmd_rotations(&g, argc - ci, argv + ci);
-        else
+        else if (strcmp(argv[ci], "campaign") == 0)
             rc = drotctl_cmd_campaign(&g, argc - ci, argv + ci);
+        else
+            rc = drotctl_cmd_authority(&g, argc - ci, argv + ci);
         curl_global_cleanup();
         return rc;
     }

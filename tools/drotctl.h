@@ -51,5 +51,6 @@ void iso_time(int64_t t, char out[32]);
 int drotctl_cmd_rotate(const admin_opts *g, int argc, char **argv);
 int drotctl_cmd_rotations(const admin_opts *g, int argc, char **argv);
 int drotctl_cmd_campaign(const admin_opts *g, int argc, char **argv);
+int drotctl_cmd_authority(const admin_opts *g, int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
  *   drotctl [GLOBAL] rotations [list] [--device ID] [--state S] [--campaign N] [--json]
  *   drotctl [GLOBAL] rotations show ID [--json]
  *   drotctl [GLOBAL] rotations cancel ID --reason TEXT
+ *   drotctl [GLOBAL] authority rotate --dir KEYS [--class C] [--max-attempts N] [--json]
  *   drotctl [GLOBAL] campaign list [--class C] [--state S] [--json]
  *   drotctl [GLOBAL] campaign show ID [--json]
  *   drotctl [GLOBAL] campaign stop|resume|cancel|close ID --reason TEXT
@@ -19,7 +20,9 @@
 
 #include <curl/curl.h>
 
+#include "drot_crypto.h"
 #include "drotctl.h"
+#include "keys.h"
 
 static const char k_usage_rotate[] =
     "usage: drotctl [GLOBAL] rotate DEVICE [--mode server|device] [--max-attempts N] [--json]\n"
@@ -365,4 +368,94 @@ int drotctl_cmd_campaign(const admin_opts *g, int argc, char **argv)
     }
     return usage_error("campaign ", "unknown subcommand '%s' (list, show, stop, resume, cancel, close)",
                        pos[0]);
+}
+
+static const char k_usage_authority[] =
+    "usage: drotctl [GLOBAL] authority rotate --dir KEYS [--class C] [--max-attempts N] [--json]\n"
+    "\n"
+    "Trust-anchor rotation (DESIGN.md 7.2, docs/drot.md): creates the next authority key in the\n"
+    "server's key directory KEYS (\"authority-2\", ...; the passphrase from --passphrase-file or\n"
+    "DROT_KEY_PASSPHRASE), then asks the server for one rotation job per active device (of class\n"
+    "C). Each device, at its next attestation, confirms its current anchor, adds the new key\n"
+    "(signed by the current one and by the new key itself), confirms the new key and revokes the\n"
+    "old one. From then on the server signs that device's instructions with the new key.\n"
+    "Follow it with 'drotctl rotations --state pending'.\n";
+
+int drotctl_cmd_authority(const admin_opts *g, int argc, char **argv)
+{
+    if (has_help(argc, argv)) {
+        fputs(k_usage_authority, stdout);
+        return 0;
+    }
+    sub_opt o[] = {{"dir", false, NULL, false},
+                   {"class", false, NULL, false},
+                   {"max-attempts", false, NULL, false},
+                   {"json", true, NULL, false}};
+    enum { O_DIR, O_CLASS, O_ATTEMPTS, O_JSON };
+    const char *pos[1];
+    size_t np = 0;
+    int rc = sub_parse("authority ", argc, argv, 1, o, sizeof o / sizeof o[0], pos, 1, &np);
+    if (rc != 0)
+        return rc;
+    if (np != 1 || strcmp(pos[0], "rotate") != 0 || o[O_DIR].value == NULL)
+        return usage_error("authority ", "%s", "usage: authority rotate --dir KEYS (see --help)");
+    if (o[O_ATTEMPTS].set && !positive(o[O_ATTEMPTS].value))
+        return usage_error("authority ", "--max-attempts must be a positive number, not '%s'",
+                           o[O_ATTEMPTS].value);
+    if (g->server == NULL || g->cert == NULL || g->key == NULL || g->ca == NULL)
+        return usage_error("authority ", "%s",
+                           "needs --server URL --cert FILE --key FILE --ca FILE (before the command)");
+    /* 1. The new key, in the server's key directory. */
+    char pass[DS_KEYS_PASSPHRASE_MAX + 1], err[512] = "";
+    ds_keystore *ks = NULL;
+    ds_key_info info;
+    drot_p256_pub pub;
+    uint8_t raw[DROT_P256_PUB_LEN], anchor[DROT_SHA256_LEN];
+    ds_keys_status kst = ds_keys_passphrase(g->pass_file, pass, sizeof pass);
+    if (kst == DS_KEYS_OK)
+        kst = ds_keystore_open_file(o[O_DIR].value, pass, &ks, err, sizeof err);
+    ds_keys_wipe(pass, sizeof pass);
+    if (kst == DS_KEYS_OK)
+        kst = ds_keys_generate(ks, DS_ROLE_AUTHORITY, &info);
+    if (kst == DS_KEYS_OK)
+        kst = ds_keys_p256_public(ks, info.name, &pub, raw);
+    if (kst != DS_KEYS_OK) {
+        errmsg("--dir %s: %s%s%s", o[O_DIR].value, ds_keys_status_str(kst), err[0] ? ": " : "",
+               err[0] ? err : (ks != NULL ? ds_keystore_error(ks) : ""));
+        ds_keystore_close(ks);
+        return 1;
+    }
+    ds_keystore_close(ks);
+    drot_sha256(raw, sizeof raw, anchor);
+    char anchor_hex[2 * DROT_SHA256_LEN + 1];
+    for (size_t i = 0; i < sizeof anchor; i++)
+        snprintf(anchor_hex + 2 * i, 3, "%02x", anchor[i]);
+    /* 2. The jobs. */
+    json_t *body = json_pack("{s:s}", "new_authority", info.name), *j = NULL;
+    if (o[O_CLASS].set)
+        json_object_set_new(body, "class", json_string(o[O_CLASS].value));
+    if (o[O_ATTEMPTS].set)
+        json_object_set_new(body, "max_attempts", json_integer(atol(o[O_ATTEMPTS].value)));
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (text == NULL)
+        return 1;
+    rc = admin_call(g, "POST", "/v1/admin/anchor-rotations", text, &j);
+    free(text);
+    if (rc != 0) {
+        errmsg("the new key %s was created in %s; run 'drotctl authority rotate' again once the server is "
+               "reachable, or remove it",
+               info.name, o[O_DIR].value);
+        return rc;
+    }
+    json_object_set_new(j, "anchor", json_string(anchor_hex));
+    if (o[O_JSON].set)
+        return print_json(j);
+    printf("new authority key %s, anchor %s\n", info.name, anchor_hex);
+    printf("%lld trust-anchor rotation job(s) created, %zu device(s) skipped; each runs at the device's next "
+           "attestation\n",
+           (long long)json_integer_value(json_object_get(j, "jobs_created")),
+           json_array_size(json_object_get(j, "skipped")));
+    json_decref(j);
+    return 0;
 }

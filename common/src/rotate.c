@@ -683,6 +683,24 @@ drot_status drot_anchor_consent_sign(const drot_p256_priv *new_priv, const drot_
     return sign_obj(new_priv, new_pub, DROT_AUTH_CT_ANCHOR_CONSENT, consent_encode, &c, out, cap, out_len);
 }
 
+/* see drot/rotate.h */
+drot_status drot_anchor_consent_encode(const uint8_t device_id[DROT_ROTATE_DEVICE_ID_LEN],
+                                       const uint8_t nonce[DROT_ROTATE_NONCE_LEN],
+                                       const drot_p256_pub *new_pub, uint8_t *out, size_t cap,
+                                       size_t *out_len)
+{
+    consent c;
+    if (out_len == NULL)
+        return DROT_E_ARG;
+    *out_len = 0;
+    if (device_id == NULL || nonce == NULL || new_pub == NULL || (out == NULL && cap > 0))
+        return DROT_E_ARG;
+    memcpy(c.device_id, device_id, sizeof c.device_id);
+    memcpy(c.nonce, nonce, sizeof c.nonce);
+    c.key = *new_pub;
+    return consent_encode(&c, out, cap, out_len);
+}
+
 /* The ADD cross-signature: the consent, signed by the new key itself, names
  * the same device, nonce and key as the instruction. */
 static drot_status check_consent(const drot_anchor_instr *a)

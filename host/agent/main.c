@@ -1262,6 +1262,55 @@ static int do_rotation(agent *a, const server_args *sa, const dh_server_options 
     return rc;
 }
 
+/* A trust-anchor rotation job (docs/drot.md §7): up to four steps, each a
+ * fresh nonce and token, the server's ROTATE_ANCHOR instruction for the
+ * APM, and the APM's answer (or refusal) reported with the next step. */
+static int do_anchor_rotation(agent *a, const server_args *sa, const dh_server_options *so,
+                              const uint8_t id[16], const dh_server_job *job, char *err, size_t cap)
+{
+    static uint8_t token[DROT_LINK_MAX_TOKEN], msg[DROT_LINK_ROT_MAX_MSG];
+    dh_anchor_report rep;
+    bool have_rep = false;
+    for (int step = 0; step < 8; step++) {
+        uint8_t nonce[DROT_LINK_ROT_NONCE_LEN], ch[32];
+        size_t token_len = 0, msg_len = 0;
+        uint32_t op = 0;
+        bool done = false;
+        dh_server *srv = NULL;
+        dh_status st = dh_rotation_nonce(a->driver, nonce);
+        if (st != DH_OK)
+            return apm_err(a, "rotation nonce", st, err, cap);
+        int rc = challenge_and_token(a, sa, so, id, &srv, ch, token, sizeof token, &token_len, err, cap);
+        if (rc == 0) {
+            st = dh_server_anchor_step(srv, job->id, ch, token, token_len, nonce, have_rep ? &rep : NULL, msg,
+                                       sizeof msg, &msg_len, &op, &done);
+            if (st != DH_OK)
+                rc = server_err(srv, "anchor/step", st, err, cap);
+        }
+        dh_server_close(srv);
+        drot_wipe(nonce, sizeof nonce);
+        if (rc != 0)
+            return rc;
+        if (done)
+            return 0;
+        drot_link_anchor_resp ans;
+        st = dh_rotate_anchor(a->driver, msg, msg_len, &ans);
+        memset(&rep, 0, sizeof rep);
+        if (st == DH_E_REFUSED) {
+            rep.refused = true;
+            rep.code = dh_driver_last_apm_code(a->driver);
+        } else if (st != DH_OK) {
+            return apm_err(a, "ROTATE_ANCHOR", st, err, cap);
+        } else {
+            rep.op = ans.op;
+            rep.slot = ans.slot;
+        }
+        have_rep = true;
+    }
+    snprintf(err, cap, "job %llu: the server asked for more than 8 steps", (unsigned long long)job->id);
+    return EXIT_FAILED;
+}
+
 static int do_attest(agent *a, const server_args *sa, const uint8_t id[16], dh_server_verdict *v, char *err,
                      size_t cap)
 {
@@ -1296,7 +1345,13 @@ static int do_attest(agent *a, const server_args *sa, const uint8_t id[16], dh_s
          * outcome is a line of its own, and the server owns the retry. */
         char jerr[1200];
         uint64_t epoch = 0;
-        if (do_rotation(a, sa, &so, id, &v->job, &epoch, jerr, sizeof jerr) == 0)
+        if (v->job.kind == DH_JOB_ROTATE_ANCHOR) {
+            if (do_anchor_rotation(a, sa, &so, id, &v->job, jerr, sizeof jerr) == 0)
+                msg("trust-anchor rotation job %llu: completed, the device obeys the new authority key",
+                    (unsigned long long)v->job.id);
+            else
+                msg("trust-anchor rotation job %llu: %s", (unsigned long long)v->job.id, jerr);
+        } else if (do_rotation(a, sa, &so, id, &v->job, &epoch, jerr, sizeof jerr) == 0)
             msg("rotation job %llu (%s mode): completed, the device root key is now at epoch %llu",
                 (unsigned long long)v->job.id, v->job.mode == DH_JOB_MODE_SERVER ? "server" : "device",
                 (unsigned long long)epoch);

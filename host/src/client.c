@@ -706,6 +706,93 @@ dh_status dh_server_rotate_begin(dh_server *s, uint64_t job_id, const uint8_t ch
     return answer_field(s, "rotate/begin", true, msg, cap, msg_len, NULL);
 }
 
+dh_status dh_server_anchor_step(dh_server *s, uint64_t job_id, const uint8_t challenge[32],
+                                const uint8_t *token, size_t token_len, const uint8_t nonce[32],
+                                const dh_anchor_report *prev, uint8_t *msg, size_t cap, size_t *msg_len,
+                                uint32_t *op, bool *done)
+{
+    if (s == NULL || job_id == 0 || challenge == NULL || token == NULL || token_len == 0 ||
+        token_len > DROT_LINK_MAX_TOKEN || nonce == NULL || msg == NULL || msg_len == NULL || op == NULL ||
+        done == NULL || (prev != NULL && prev->refused && prev->code >= 0))
+        return DH_E_ARG;
+    *msg_len = 0;
+    *op = 0;
+    *done = false;
+    static uint8_t req[CLIENT_REQ_MAX];
+    size_t len = 0;
+    drot_cbor_writer w;
+    drot_cbor_writer_init(&w, req, sizeof req);
+    drot_cbor_put_map(&w, prev == NULL ? 4 : prev->refused ? 5 : 6);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_uint(&w, job_id);
+    drot_cbor_put_uint(&w, 2);
+    drot_cbor_put_bstr(&w, challenge, 32);
+    drot_cbor_put_uint(&w, 3);
+    drot_cbor_put_bstr(&w, token, token_len);
+    drot_cbor_put_uint(&w, 4);
+    drot_cbor_put_bstr(&w, nonce, 32);
+    if (prev != NULL && prev->refused) {
+        drot_cbor_put_uint(&w, 7);
+        drot_cbor_put_uint(&w, (uint64_t)(-(int64_t)prev->code));
+    } else if (prev != NULL) {
+        drot_cbor_put_uint(&w, 5);
+        drot_cbor_put_uint(&w, prev->op);
+        drot_cbor_put_uint(&w, 6);
+        drot_cbor_put_uint(&w, prev->slot);
+    }
+    if (finish_body(&w, &len) != DH_OK)
+        return DH_E_ARG;
+    dh_status st = post(s, "/v1/device/anchor/step", req, len, true);
+    if (st == DH_E_REFUSED)
+        return server_error(s, NULL);
+    if (st != DH_OK)
+        return st;
+    /* {3: true} when done; else {1: instruction, 2: op}. */
+    drot_cbor_reader r;
+    size_t n = 0;
+    uint64_t k = 0, v = 0;
+    const uint8_t *p = NULL;
+    size_t plen = 0;
+    bool b = false;
+    drot_cbor_reader_init(&r, s->body, s->body_len);
+    drot_status ds = drot_cbor_get_map(&r, &n);
+    if (ds == DROT_OK && n == 1) {
+        ds = drot_cbor_get_uint(&r, &k);
+        if (ds == DROT_OK)
+            ds = k == 3 ? drot_cbor_get_bool(&r, &b) : DROT_E_MALFORMED;
+        if (ds == DROT_OK && !b)
+            ds = DROT_E_MALFORMED;
+    } else if (ds == DROT_OK && n == 2) {
+        ds = drot_cbor_get_uint(&r, &k);
+        if (ds == DROT_OK && k == 1)
+            ds = drot_cbor_get_bstr(&r, &p, &plen);
+        else if (ds == DROT_OK)
+            ds = DROT_E_MALFORMED;
+        if (ds == DROT_OK)
+            ds = drot_cbor_get_uint(&r, &k);
+        if (ds == DROT_OK && k == 2)
+            ds = drot_cbor_get_uint(&r, &v);
+        else if (ds == DROT_OK)
+            ds = DROT_E_MALFORMED;
+        if (ds == DROT_OK && (plen == 0 || plen > cap || v < 1 || v > 3))
+            ds = DROT_E_MALFORMED;
+    } else if (ds == DROT_OK) {
+        ds = DROT_E_MALFORMED;
+    }
+    if (ds == DROT_OK)
+        ds = drot_cbor_reader_done(&r);
+    if (ds != DROT_OK)
+        return fail(s, DH_E_PROTOCOL, "malformed anchor/step answer from the server");
+    if (n == 1) {
+        *done = true;
+        return DH_OK;
+    }
+    memcpy(msg, p, plen);
+    *msg_len = plen;
+    *op = (uint32_t)v;
+    return DH_OK;
+}
+
 dh_status dh_server_rotate_receipt(dh_server *s, uint64_t job_id, const uint8_t *receipt, size_t len,
                                    uint64_t *new_epoch)
 {

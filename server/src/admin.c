@@ -625,7 +625,8 @@ void ds_admin_handle(ds_http_req *req, void *ctx)
             reference_get(req, adm, segs[1]);
         else
             fail(req, 405, "method_not_allowed", "use GET or PUT");
-    } else if (strcmp(segs[0], "rotations") == 0 || strcmp(segs[0], "campaigns") == 0) {
+    } else if (strcmp(segs[0], "rotations") == 0 || strcmp(segs[0], "campaigns") == 0 ||
+               strcmp(segs[0], "anchor-rotations") == 0) {
         ds_admin_rotate(req, adm, segs, n, &q);
     } else {
         fail(req, 404, "not_found", "no such admin route");

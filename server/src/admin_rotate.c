@@ -5,6 +5,8 @@
  *   GET  /v1/admin/rotations?device=&state=&campaign=&limit=&offset=
  *   GET  /v1/admin/rotations/{id}
  *   POST /v1/admin/rotations/{id}/cancel  {"reason"}
+ *   POST /v1/admin/anchor-rotations       {"new_authority", "class", "max_attempts"}: one
+ *                                         trust-anchor rotation job per active device → 201
  *   POST /v1/admin/campaigns              {"class", "mode", "max_parallel",
  *                                          "fail_threshold", "max_attempts"} → 201
  *   GET  /v1/admin/campaigns?class=&state=
@@ -16,9 +18,11 @@
  * (admin.h A3).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin_internal.h"
+#include "keys.h"
 
 #define JOBS_DEFAULT     100
 #define JOBS_MAX         10000
@@ -354,11 +358,119 @@ static int64_t seg_id(const char *s)
     return v;
 }
 
+/* The active devices of a class (or all), collected first: the jobs are
+ * created after the listing's statement has finished. */
+typedef struct anchor_ctx {
+    const char *cls;
+    uint8_t (*ids)[DS_DEVICE_ID_LEN];
+    size_t n, cap;
+    bool oom;
+} anchor_ctx;
+
+static int anchor_cb(const ds_device *d, void *ctx)
+{
+    anchor_ctx *a = ctx;
+    if (a->cls != NULL && strcmp(a->cls, d->class_name) != 0)
+        return 0;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 64;
+        void *p = realloc(a->ids, cap * sizeof *a->ids);
+        if (p == NULL) {
+            a->oom = true;
+            return -1;
+        }
+        a->ids = p;
+        a->cap = cap;
+    }
+    memcpy(a->ids[a->n++], d->device_id, DS_DEVICE_ID_LEN);
+    return 0;
+}
+
+/* POST /v1/admin/anchor-rotations: the new authority key must be in the
+ * server's key store (drotctl authority rotate puts it there); a job per
+ * active device, each carried out at the device's next attestation. */
+static void anchor_rotations_create(ds_http_req *req, ds_admin *adm)
+{
+    static const char *const keys[] = {"new_authority", "class", "max_attempts", NULL};
+    ds_store *st = ds_adm_store(req, adm);
+    json_t *body = ds_adm_read_body(req);
+    uint32_t attempts;
+    if (body == NULL)
+        return;
+    const char *name = json_string_value(json_object_get(body, "new_authority"));
+    const char *cls = json_string_value(json_object_get(body, "class"));
+    ds_key_role role;
+    unsigned n;
+    drot_p256_pub pub;
+    uint8_t raw[DS_DRK_PUB_LEN];
+    if (!only_keys(req, body, keys) ||
+        !parse_count(req, body, "max_attempts", ATTEMPTS_DEFAULT, ATTEMPTS_MAX, &attempts))
+        goto out;
+    if (name == NULL || ds_key_name_parse(name, &role, &n) != DS_KEYS_OK || role != DS_ROLE_AUTHORITY) {
+        ds_adm_fail(req, 400, "bad_request",
+                    "/new_authority: required, an authority key name (\"authority-2\")");
+        goto out;
+    }
+    if (json_object_get(body, "class") != NULL && (cls == NULL || !ds_adm_class_ok(cls))) {
+        ds_adm_fail(req, 400, "bad_request", "/class: a class name (1..%d of [A-Za-z0-9._-])", DS_CLASS_MAX);
+        goto out;
+    }
+    ds_http_shared_lock(req->http, true);
+    ds_keys_status ks = ds_keys_p256_public(adm->app->keys, name, &pub, raw);
+    ds_http_shared_unlock(req->http);
+    if (ks != DS_KEYS_OK) {
+        ds_adm_fail(req, 404, "not_found", "/new_authority: no key '%s' in the server's key store (%s)", name,
+                    ds_keys_status_str(ks));
+        goto out;
+    }
+    anchor_ctx a = {cls, NULL, 0, 0, false};
+    ds_device_filter f;
+    memset(&f, 0, sizeof f);
+    f.status = DS_DEV_ACTIVE;
+    ds_status s = ds_device_list(st, &f, anchor_cb, &a);
+    if (s != DS_OK || a.oom) {
+        free(a.ids);
+        if (a.oom)
+            ds_adm_fail(req, 500, "internal", "out of memory");
+        else
+            ds_adm_fail_store(req, st, s);
+        goto out;
+    }
+    json_t *created = json_array(), *skipped = json_array();
+    for (size_t i = 0; i < a.n; i++) {
+        char id[33];
+        for (size_t k = 0; k < DS_DEVICE_ID_LEN; k++)
+            snprintf(id + 2 * k, 3, "%02x", a.ids[i][k]);
+        int64_t job = 0;
+        s = ds_job_create_anchor(st, a.ids[i], raw, attempts, 0, ds_store_now(), &job);
+        if (s == DS_OK)
+            json_array_append_new(created, json_pack("{s:s, s:I}", "device_id", id, "job", (json_int_t)job));
+        else
+            json_array_append_new(
+                skipped, json_pack("{s:s, s:s}", "device_id", id, "reason",
+                                   s == DS_E_EXISTS ? "it has an open rotation job" : ds_status_str(s)));
+    }
+    free(a.ids);
+    ds_adm_reply_json(req, 201,
+                      json_pack("{s:s, s:I, s:o, s:o}", "new_authority", name, "jobs_created",
+                                (json_int_t)json_array_size(created), "jobs", created, "skipped", skipped));
+out:
+    json_decref(body);
+}
+
 /* see admin_internal.h */
 void ds_admin_rotate(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n, struct evkeyvalq *q)
 {
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req->ev);
     bool get = cmd == EVHTTP_REQ_GET, post = cmd == EVHTTP_REQ_POST;
+    if (strcmp(segs[0], "anchor-rotations") == 0) {
+        if (n == 1 && post)
+            anchor_rotations_create(req, adm);
+        else
+            ds_adm_fail(req, n == 1 ? 405 : 404, n == 1 ? "method_not_allowed" : "not_found",
+                        "POST /v1/admin/anchor-rotations only (list them with GET /v1/admin/rotations)");
+        return;
+    }
     bool rot = strcmp(segs[0], "rotations") == 0;
     int64_t id = n >= 2 ? seg_id(segs[1]) : 0;
     if (n >= 2 && id == 0) {

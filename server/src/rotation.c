@@ -175,3 +175,81 @@ int ds_rot_check_receipt(const uint8_t *receipt, size_t len, const uint8_t devic
         return fail(err, cap, "receipt refused: it names another instruction");
     return 0;
 }
+
+/* see rotation.h */
+int ds_rot_anchor_instruction(ds_keystore *ks, const char *signer, const char *new_key, uint32_t op,
+                              uint32_t slot, const uint8_t device_id[16],
+                              const uint8_t nonce[DROT_ROTATE_NONCE_LEN], ds_rot_issued *out, char *err,
+                              size_t cap)
+{
+    drot_anchor_instr a;
+    drot_p256_pub pub;
+    uint8_t raw[DROT_P256_PUB_LEN], consent_payload[256], consent[DROT_ROTATE_MAX_MSG / 2],
+        payload[DROT_ROTATE_MAX_MSG];
+    size_t plen = 0, clen = 0, cplen = 0;
+    ds_keys_status kst;
+
+    if (ks == NULL || signer == NULL || device_id == NULL || nonce == NULL || out == NULL ||
+        (op == DROT_ANCHOR_OP_ADD && new_key == NULL))
+        return fail(err, cap, "internal: missing argument");
+    memset(out, 0, sizeof *out);
+    if (op != DROT_ANCHOR_OP_ADD && op != DROT_ANCHOR_OP_REVOKE && op != DROT_ANCHOR_OP_CONFIRM)
+        return fail(err, cap, "internal: anchor op %u", op);
+    if (op == DROT_ANCHOR_OP_REVOKE && slot > 3)
+        return fail(err, cap, "anchor slot %u does not exist (0..3)", slot);
+    memset(&a, 0, sizeof a);
+    memcpy(a.device_id, device_id, sizeof a.device_id);
+    memcpy(a.nonce, nonce, sizeof a.nonce);
+    a.op = op;
+    a.slot = op == DROT_ANCHOR_OP_REVOKE ? slot : 0;
+    if (op == DROT_ANCHOR_OP_ADD) {
+        if ((kst = ds_keys_p256_public(ks, new_key, &pub, raw)) != DS_KEYS_OK)
+            return fail(err, cap, "new authority key '%s': %s", new_key, ds_keys_status_str(kst));
+        drot_status st = drot_anchor_consent_encode(device_id, nonce, &pub, consent_payload,
+                                                    sizeof consent_payload, &cplen);
+        if (st != DROT_OK)
+            return fail(err, cap, "cannot encode the consent: %s", drot_status_str(st));
+        kst = ds_keys_authority_sign(ks, new_key, DROT_AUTH_CT_ANCHOR_CONSENT, consent_payload, cplen,
+                                     consent, sizeof consent, &clen);
+        if (kst != DS_KEYS_OK)
+            return fail(err, cap, "new authority key '%s' cannot sign its consent: %s", new_key,
+                        ds_keys_status_str(kst));
+        a.new_key = pub;
+        a.consent = consent;
+        a.consent_len = clen;
+    }
+    drot_status st = drot_anchor_instr_encode(&a, payload, sizeof payload, &plen);
+    if (st != DROT_OK)
+        return fail(err, cap, "cannot encode the anchor instruction: %s", drot_status_str(st));
+    if (authority_sign(ks, signer, DROT_AUTH_CT_ROTATE_ANCHOR, payload, plen, out, err, cap) != 0) {
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    if (op == DROT_ANCHOR_OP_ADD)
+        memcpy(out->new_pub, raw, sizeof raw);
+    else if (ds_keys_p256_public(ks, signer, &pub, out->new_pub) != DS_KEYS_OK)
+        return fail(err, cap, "authority key '%s' has no public key", signer);
+    memcpy(out->nonce, nonce, DROT_ROTATE_NONCE_LEN);
+    return 0;
+}
+
+/* see rotation.h */
+int ds_rot_authority_name(ds_keystore *ks, const uint8_t pub[DROT_P256_PUB_LEN], char *name)
+{
+    ds_key_info keys[32];
+    size_t n = 0;
+    if (ks == NULL || pub == NULL || name == NULL || ds_keys_list(ks, keys, 32, &n) != DS_KEYS_OK)
+        return -1;
+    for (size_t i = 0; i < n && i < 32; i++) {
+        drot_p256_pub p;
+        uint8_t raw[DROT_P256_PUB_LEN];
+        if (keys[i].role == DS_ROLE_AUTHORITY &&
+            ds_keys_p256_public(ks, keys[i].name, &p, raw) == DS_KEYS_OK &&
+            memcmp(raw, pub, sizeof raw) == 0) {
+            memcpy(name, keys[i].name, DS_KEY_NAME_MAX);
+            name[DS_KEY_NAME_MAX - 1] = '\0';
+            return 0;
+        }
+    }
+    return -1;
+}

@@ -68,4 +68,22 @@ int ds_rot_check_receipt(const uint8_t *receipt, size_t len, const uint8_t devic
                          const uint8_t new_pub[DROT_P256_PUB_LEN], const uint8_t nonce[DROT_ROTATE_NONCE_LEN],
                          const uint8_t tbs[DROT_SHA256_LEN], char *err, size_t cap);
 
+/* Trust-anchor rotation (DESIGN.md 7.2): one ROTATE_ANCHOR instruction of
+ * the sequence docs/drot.md §7 describes, for the APM's nonce:
+ *   DROT_ANCHOR_OP_CONFIRM  signed by `signer`;
+ *   DROT_ANCHOR_OP_ADD      the key `new_key` (custody name), signed by
+ *                           `signer` and cross-signed by new_key itself;
+ *   DROT_ANCHOR_OP_REVOKE   slot `slot` (0..3), signed by `signer`.
+ * out->new_pub is new_key's public key for ADD, signer's otherwise; out->tbs
+ * the instruction's digest. No receipt comes back: the APM answers the op
+ * and the slot, unsigned, through the host. */
+int ds_rot_anchor_instruction(ds_keystore *ks, const char *signer, const char *new_key, uint32_t op,
+                              uint32_t slot, const uint8_t device_id[16],
+                              const uint8_t nonce[DROT_ROTATE_NONCE_LEN], ds_rot_issued *out, char *err,
+                              size_t cap);
+
+/* The custody name of the authority key whose 65-byte public key is pub
+ * (name[DS_KEY_NAME_MAX]); -1 when none. */
+int ds_rot_authority_name(ds_keystore *ks, const uint8_t pub[DROT_P256_PUB_LEN], char *name);
+
 #endif /* DS_ROTATION_H */

@@ -48,6 +48,7 @@ static const char *parse_body(const uint8_t *b, size_t len, ds_rt_field *f, size
             return why;
         }
         seen[j] = true;
+        fd->present = true;
         drot_status st;
         if (fd->kind == DS_RT_UINT)
             st = drot_cbor_get_uint(&r, &fd->u);
@@ -450,5 +451,6 @@ const ds_route ds_device_routes[] = {
     {"/v1/device/attest", true, DS_AUTH_DEVICE, false, route_attest},
     {"/v1/device/rotate/begin", true, DS_AUTH_DEVICE, false, ds_rotate_route_begin},
     {"/v1/device/rotate/receipt", true, DS_AUTH_DEVICE, false, ds_rotate_route_receipt},
+    {"/v1/device/anchor/step", true, DS_AUTH_DEVICE, false, ds_rotate_route_anchor_step},
 };
 const size_t ds_device_routes_count = sizeof ds_device_routes / sizeof ds_device_routes[0];

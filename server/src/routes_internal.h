@@ -26,7 +26,8 @@ typedef struct ds_rt_field {
     const char *name;
     const uint8_t *p; /* out: strings (NULL when absent) */
     size_t n;
-    uint64_t u; /* out: DS_RT_UINT */
+    uint64_t u;   /* out: DS_RT_UINT */
+    bool present; /* out: the key was in the body */
 } ds_rt_field;
 
 /* Parses the body into f[0..nf) (at most DS_RT_MAX_FIELDS): strict CBOR,

@@ -63,6 +63,38 @@ static const char *mode_name(ds_job_mode m)
     return m == DS_JOB_MODE_SERVER ? "server" : "device";
 }
 
+typedef struct anchor_find {
+    int64_t id;
+    uint8_t pub[DS_DRK_PUB_LEN];
+} anchor_find;
+
+static int last_anchor_cb(const ds_job *j, void *ctx)
+{
+    anchor_find *a = ctx;
+    if (j->kind == DS_JOB_ROTATE_ANCHOR && j->has_anchor_pub && j->id > a->id) {
+        a->id = j->id;
+        memcpy(a->pub, j->anchor_pub, sizeof a->pub);
+    }
+    return 0;
+}
+
+/* The authority key this device obeys: the new key of its last completed
+ * trust-anchor rotation, else the server's --authority. Call with the
+ * shared lock held for writing (key custody). */
+static void signer_for(ds_app *app, const ds_device *dev, char name[DS_KEY_NAME_MAX])
+{
+    anchor_find a;
+    memset(&a, 0, sizeof a);
+    ds_job_filter f;
+    memset(&f, 0, sizeof f);
+    f.device_id = dev->device_id;
+    f.state = DS_JOB_COMPLETED;
+    if (ds_job_list(app->store, &f, last_anchor_cb, &a) == DS_OK && a.id != 0 &&
+        ds_rot_authority_name(app->keys, a.pub, name) == 0)
+        return;
+    snprintf(name, DS_KEY_NAME_MAX, "%.*s", DS_KEY_NAME_MAX - 1, app->authority);
+}
+
 /* The job, if it exists and belongs to this device (another device's job is
  * reported as unknown: its id says nothing to this one). */
 static bool job_or_refuse(ds_http_req *req, ds_app *app, uint64_t job_id, const ds_device *dev, ds_job *job)
@@ -88,8 +120,9 @@ void ds_rotate_reconcile(ds_app *app, ds_http_req *req, ds_device *dev, const ui
     /* ISSUED, or PENDING again after a retry while still naming the previous
      * attempt's KeyA: that instruction may yet have been applied (its nonce
      * stays valid in the APM until the next one is drawn; store.h J6). */
-    if (ds_job_open_for_device(app->store, dev->device_id, &job) != DS_OK || !job.has_new_key ||
-        (job.state != DS_JOB_ISSUED && job.state != DS_JOB_PENDING) || dev->epoch != job.from_epoch)
+    if (ds_job_open_for_device(app->store, dev->device_id, &job) != DS_OK || job.kind != DS_JOB_ROTATE_ROOT ||
+        !job.has_new_key || (job.state != DS_JOB_ISSUED && job.state != DS_JOB_PENDING) ||
+        dev->epoch != job.from_epoch)
         return;
     /* Fresh evidence signed by KeyA at epoch + 1, bound to this challenge and
      * this connection: only an APM that committed KeyA can make it (J3),
@@ -150,12 +183,13 @@ static void begin_leased(ds_http_req *req, ds_app *app, const ds_device *dev, co
         return;
     }
     static _Thread_local ds_rot_issued is;
-    char why[256];
+    char why[256], signer[DS_KEY_NAME_MAX];
     ds_http_shared_lock(req->http, true); /* key custody is single-threaded */
-    int rc = server_mode ? ds_rot_server_instruction(app->keys, app->authority, dev->device_id, dev->epoch,
+    signer_for(app, dev, signer);
+    int rc = server_mode ? ds_rot_server_instruction(app->keys, signer, dev->device_id, dev->epoch,
                                                      dev->drk_pub, f[3].p, &is, why, sizeof why)
-                         : ds_rot_endorse(app->keys, app->authority, dev->device_id, dev->epoch, dev->drk_pub,
-                                          f[4].p, f[4].n, &is, why, sizeof why);
+                         : ds_rot_endorse(app->keys, signer, dev->device_id, dev->epoch, dev->drk_pub, f[4].p,
+                                          f[4].n, &is, why, sizeof why);
     ds_http_shared_unlock(req->http);
     if (rc != 0) {
         bool bad = !server_mode && strncmp(why, "proposal refused", 16) == 0;
@@ -299,5 +333,183 @@ void ds_rotate_route_receipt(ds_http_req *req, void *ctx)
     drot_cbor_put_map(&w, 1);
     drot_cbor_put_uint(&w, 1);
     drot_cbor_put_uint(&w, new_epoch);
+    ds_rt_reply_map(req, &w);
+}
+
+/* ---- POST /v1/device/anchor/step ------------------------------------------------------- */
+
+/* The op of each step of a trust-anchor rotation (store.h: step 0..3). */
+static const uint32_t k_anchor_ops[4] = {DROT_ANCHOR_OP_CONFIRM, DROT_ANCHOR_OP_ADD, DROT_ANCHOR_OP_CONFIRM,
+                                         DROT_ANCHOR_OP_REVOKE};
+
+static void reply_done(ds_http_req *req)
+{
+    uint8_t buf[16];
+    drot_cbor_writer w;
+    drot_cbor_writer_init(&w, buf, sizeof buf);
+    drot_cbor_put_map(&w, 1);
+    drot_cbor_put_uint(&w, 3);
+    drot_cbor_put_bool(&w, true);
+    ds_rt_reply_map(req, &w);
+}
+
+/* Applies the agent's report of the previous step (f[4] op and f[5] slot,
+ * or f[6] refusal): the APM's answer
+ * (op, slot) advances the job; its refusal fails it, except the one that
+ * proves the rotation already finished. Returns 1 when the job is done
+ * (replied), 0 to go on, -1 after an error reply. */
+static int anchor_report(ds_http_req *req, ds_app *app, ds_job *job, const ds_rt_field *f)
+{
+    int64_t now = ds_store_now();
+    if (f[6].present) {
+        /* The APM refused the last instruction. At step 0 (CONFIRM under the
+         * old key) a revoked-signer refusal means the old anchor is already
+         * revoked: the REVOKE of an earlier attempt was applied and only its
+         * answer was lost. */
+        int64_t code = -(int64_t)f[6].u;
+        if (job->step == 0 && code == DROT_E_BADKEY && job->has_new_key) {
+            if (ds_job_complete(app->store, job->id, job->anchor_pub, job->from_epoch, now) == DS_OK) {
+                ds_http_count_rotation(req->http, "completed_by_attestation");
+                reply_done(req);
+                return 1;
+            }
+        }
+        char why[160];
+        snprintf(why, sizeof why, "the APM refused step %u (%s): status %lld", job->step,
+                 job->step == 1   ? "ADD"
+                 : job->step == 3 ? "REVOKE"
+                                  : "CONFIRM",
+                 (long long)code);
+        ds_job_fail(app->store, job->id, why, now);
+        ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld failed: %s", (long long)job->id, why);
+        return -1;
+    }
+    if (!f[4].present)
+        return 0; /* nothing to report */
+    uint64_t op = f[4].u, slot = f[5].u;
+    if (job->step > 3 || op != k_anchor_ops[job->step] || slot > 3) {
+        ds_http_reply_error(
+            req, 400, DS_ERR_BAD_REQUEST,
+            "malformed body: job %lld is at step %u (op %u); the report names op %llu, slot %llu",
+            (long long)job->id, job->step, k_anchor_ops[job->step > 3 ? 3 : job->step],
+            (unsigned long long)op, (unsigned long long)slot);
+        return -1;
+    }
+    ds_status st;
+    if (job->step == 3) {
+        st = ds_job_complete(app->store, job->id, job->anchor_pub, job->from_epoch, now);
+        if (st == DS_OK) {
+            ds_http_count_rotation(req->http, "completed");
+            reply_done(req);
+            return 1;
+        }
+    } else {
+        st = ds_job_advance(app->store, job->id, job->step, job->step + 1,
+                            job->step == 0 ? (int32_t)slot : -2, now);
+    }
+    if (st != DS_OK || ds_job_get(app->store, job->id, job) != DS_OK) {
+        ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld changed meanwhile (%s): attest and retry",
+                            (long long)job->id, ds_status_str(st));
+        return -1;
+    }
+    return 0;
+}
+
+void ds_rotate_route_anchor_step(ds_http_req *req, void *ctx)
+{
+    ds_app *app = ctx;
+    /* 5, 6: the APM's answer to the previous step; 7: its refusal code,
+     * negated (drot_status and apm_status are negative). */
+    ds_rt_field f[] = {{1, DS_RT_UINT, 0, true, "job_id"},  {2, DS_RT_BSTR, 32, true, "challenge"},
+                       {3, DS_RT_BSTR, 0, true, "token"},   {4, DS_RT_BSTR, 32, true, "nonce"},
+                       {5, DS_RT_UINT, 0, false, "op"},     {6, DS_RT_UINT, 0, false, "slot"},
+                       {7, DS_RT_UINT, 0, false, "refusal"}};
+    if (!ds_rt_body(req, f, 7))
+        return;
+    if ((f[4].present != f[5].present) || (f[4].present && f[6].present)) {
+        ds_http_reply_error(
+            req, 400, DS_ERR_BAD_REQUEST,
+            "malformed body: report the APM's answer (5 op and 6 slot) or its refusal (7), not both");
+        return;
+    }
+    ds_device dev;
+    ds_job job;
+    if (!ds_rt_device(req, app, req->device_id, &dev) || !job_or_refuse(req, app, f[0].u, &dev, &job))
+        return;
+    if (job.kind != DS_JOB_ROTATE_ANCHOR || (job.state != DS_JOB_PENDING && job.state != DS_JOB_ISSUED)) {
+        ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld is %s %s%s%s", (long long)job.id,
+                            ds_job_state_name(job.state), ds_job_kind_name(job.kind),
+                            job.error[0] ? ": " : "", job.error);
+        return;
+    }
+    if (!ds_rt_consume(req, app, f[1].p, dev.device_id))
+        return;
+    ds_check chk;
+    if (!ds_rt_verify_and_record(req, app, &dev, f[1].p, f[2].p, f[2].n, true, &chk))
+        return;
+    if (chk.verdict != DS_HTTP_VERDICT_PASS) {
+        const char *list[DS_CHECK_MAX_REASONS + 1];
+        for (size_t i = 0; i < chk.num_reasons; i++)
+            list[i] = chk.reasons[i];
+        ds_http_reply_error_reasons(req, 403, DS_ERR_ATTESTATION,
+                                    "a trust-anchor rotation needs a PASS attestation on this connection",
+                                    list, chk.num_reasons);
+        return;
+    }
+    int r = anchor_report(req, app, &job, f);
+    if (r != 0)
+        return;
+    if (job.state == DS_JOB_ISSUED) {
+        /* The last step's instruction went out but its answer never came
+         * back: start again (every step is idempotent on the APM, and step
+         * 0 tells a finished rotation apart). */
+        ds_job_retry(app->store, job.id, "the answer to the REVOKE step was lost: starting again",
+                     ds_store_now());
+        if (ds_job_get(app->store, job.id, &job) != DS_OK || job.state != DS_JOB_PENDING) {
+            ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld is %s", (long long)job.id,
+                                ds_job_state_name(job.state));
+            return;
+        }
+    }
+    /* The instruction of the job's step, signed by the key the device obeys
+     * now (steps 0, 1) or by the new key (2, 3). */
+    static _Thread_local ds_rot_issued is;
+    char why[256], old_key[DS_KEY_NAME_MAX], new_key[DS_KEY_NAME_MAX];
+    uint32_t op = k_anchor_ops[job.step > 3 ? 3 : job.step];
+    ds_http_shared_lock(req->http, true);
+    signer_for(app, &dev, old_key);
+    int rc = ds_rot_authority_name(app->keys, job.anchor_pub, new_key);
+    if (rc != 0)
+        snprintf(why, sizeof why, "the job's new authority key is not in the server's key store");
+    else if (job.step == 3 && job.old_slot < 0)
+        rc = -1, snprintf(why, sizeof why, "the old anchor's slot is unknown");
+    else
+        rc = ds_rot_anchor_instruction(app->keys, job.step <= 1 ? old_key : new_key, new_key, op,
+                                       job.old_slot < 0 ? 0 : (uint32_t)job.old_slot, dev.device_id, f[3].p,
+                                       &is, why, sizeof why);
+    ds_http_shared_unlock(req->http);
+    if (rc != 0) {
+        ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "job %lld: %s", (long long)job.id, why);
+        return;
+    }
+    if (job.step == 3) {
+        ds_status st = ds_job_issue(app->store, job.id, app->server_id, dev.epoch, job.anchor_pub, is.nonce,
+                                    is.tbs, ds_store_now());
+        if (st != DS_OK) {
+            ds_http_reply_error(req, st == DS_E_BUSY ? 503 : 409,
+                                st == DS_E_BUSY ? DS_ERR_BUSY : DS_ERR_JOB_STATE, "job %lld: %s: retry later",
+                                (long long)job.id, ds_status_str(st));
+            return;
+        }
+    }
+    ds_http_count_rotation(req->http, "issued");
+    uint8_t buf[DROT_ROTATE_MAX_MSG + 32];
+    drot_cbor_writer w;
+    drot_cbor_writer_init(&w, buf, sizeof buf);
+    drot_cbor_put_map(&w, 2);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_bstr(&w, is.msg, is.msg_len);
+    drot_cbor_put_uint(&w, 2);
+    drot_cbor_put_uint(&w, op);
     ds_rt_reply_map(req, &w);
 }

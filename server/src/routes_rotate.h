@@ -18,6 +18,8 @@
  * certificate; listed in routes.c's ds_device_routes). */
 void ds_rotate_route_begin(ds_http_req *req, void *ctx);
 void ds_rotate_route_receipt(ds_http_req *req, void *ctx);
+/* POST /v1/device/anchor/step: one step of a trust-anchor rotation job. */
+void ds_rotate_route_anchor_step(ds_http_req *req, void *ctx);
 
 /* Called by the attest route after its challenge is consumed and before
  * the token is verified: if the device has an ISSUED rotation job, fresh

@@ -5,7 +5,7 @@
 if(TARGET drot_host AND TARGET drot-apm AND TARGET drot-agent AND TARGET drot-server AND TARGET drotctl)
   drot_add_test(test_rotate_e2e SOURCES ${CMAKE_SOURCE_DIR}/tests/host/test_rotate_e2e.c
                 ${CMAKE_SOURCE_DIR}/tests/host/apm_proc.c ${CMAKE_SOURCE_DIR}/tests/host/e2e_proc.c
-                BACKENDS openssl LIBS drot_host drot_sysrng PkgConfig::JANSSON LABELS "host;e2e;drot")
+                BACKENDS openssl LIBS drot_host drot_sysrng drot_server_rotate PkgConfig::JANSSON LABELS "host;e2e;drot")
   target_compile_definitions(test_rotate_e2e-openssl PRIVATE
     "DROT_APM_BIN=\"$<TARGET_FILE:drot-apm>\"" "DROT_AGENT_BIN=\"$<TARGET_FILE:drot-agent>\""
     "DROT_SERVER_BIN=\"$<TARGET_FILE:drot-server>\"" "DROTCTL_BIN=\"$<TARGET_FILE:drotctl>\""

@@ -24,6 +24,11 @@
  *      and the job stays issued; the instruction given to the APM twice is
  *      refused the second time (its nonce is spent); the APM's real receipt
  *      completes the job, and posting it again gives the same answer
+ *   7. trust-anchor rotation: `drotctl authority rotate` makes authority-2
+ *      and a job; the agent's next attestation carries out its four steps;
+ *      the next root-key rotation is signed by authority-2 and completes;
+ *      an instruction signed by the old authority is now refused by the APM
+ *      (its anchor is revoked)
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -49,6 +54,8 @@
 #include "drot_sysrng.h"
 #include "drot_test_support.h"
 #include "e2e_proc.h"
+#include "keys.h"
+#include "rotation.h"
 
 #ifndef DROTCTL_BIN
 #error "DROTCTL_BIN must name drotctl"
@@ -468,12 +475,64 @@ static void test_receipt_attacks(void **state)
     expect_pass();
 }
 
+/* Test 7. */
+static void test_anchor_rotation(void **state)
+{
+    (void)state;
+    json_t *j = admin("authority rotate --dir '%s' --json", G.keys);
+    if (j == NULL)
+        fail_msg("drotctl authority rotate failed: %s", G.o.err);
+    assert_string_equal(jtext(j, "new_authority"), "authority-2");
+    assert_int_equal(jint(j, "jobs_created"), 1);
+    long long id = jint(json_array_get(json_object_get(j, "jobs"), 0), "job");
+    json_decref(j);
+    assert_int_equal(attest_once(&G.dev), 0);
+    if (strstr(G.o.err, "trust-anchor rotation job") == NULL || strstr(G.o.err, "completed") == NULL)
+        fail_msg("the agent did not complete the anchor rotation: %s", G.o.err);
+    j = job(id);
+    assert_string_equal(jtext(j, "state"), "completed");
+    assert_string_equal(jtext(j, "kind"), "rotate-anchor");
+    json_decref(j);
+
+    /* The server now signs this device's instructions with authority-2. */
+    long long epoch0 = agree();
+    long long rid = rotate("server");
+    assert_int_equal(attest_once(&G.dev), 0);
+    j = job(rid);
+    if (strcmp(jtext(j, "state"), "completed") != 0)
+        fail_msg("a root rotation under the new anchor did not complete: %s", G.o.err);
+    json_decref(j);
+    assert_int_equal(agree(), epoch0 + 1);
+
+    /* An instruction signed by the old authority: refused, its anchor revoked. */
+    char pass[] = "rotation e2e test passphrase", err[256];
+    ds_keystore *ks = NULL;
+    assert_int_equal(ds_keystore_open_file(G.keys, pass, &ks, err, sizeof err), DS_KEYS_OK);
+    drot_link_info info;
+    dh_driver *drv = apm_proc_driver(&G.dev);
+    assert_int_equal(dh_get_info(drv, &info), DH_OK);
+    uint8_t nonce[32];
+    assert_int_equal(dh_rotation_nonce(drv, nonce), DH_OK);
+    static ds_rot_issued is;
+    assert_int_equal(ds_rot_server_instruction(ks, "authority", G.dev.device_id, info.epoch, info.drk_pub,
+                                               nonce, &is, err, sizeof err),
+                     0);
+    ds_keystore_close(ks);
+    static uint8_t rc[DROT_LINK_ROT_MAX_MSG];
+    size_t rc_len = 0;
+    assert_int_equal(dh_rotate_root(drv, is.msg, is.msg_len, rc, sizeof rc, &rc_len), DH_E_REFUSED);
+    assert_int_equal(dh_driver_last_apm_code(drv), DROT_E_BADKEY);
+    assert_int_equal(agree(), epoch0 + 1);
+    expect_pass();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_mode),     cmocka_unit_test(test_device_mode),
         cmocka_unit_test(test_power_cut_sweep), cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_server_crash),    cmocka_unit_test(test_receipt_attacks),
+        cmocka_unit_test(test_anchor_rotation),
     };
     return cmocka_run_group_tests_name("rotate_e2e", tests, group_setup, group_teardown);
 }

@@ -14,6 +14,10 @@
  *   5. proposals refused: signed by another DRK, for another device, at a
  *      stale epoch, KeyA = the old DRK, truncated, garbage
  *   6. a key store without the authority key: a clear error, nothing out
+ *   7. anchor instructions: ADD signed by the authority and cross-signed by
+ *      authority-2 verifies with its consent; CONFIRM and REVOKE signed by
+ *      authority-2 verify under its slot; a bad op or slot is refused; the
+ *      custody name of a public key is found
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -339,6 +343,66 @@ static void test_no_authority(void **state)
     assert_int_equal(is.msg_len, 0);
 }
 
+/* Test 7. */
+static void test_anchor_instructions(void **state)
+{
+    fx *f = *state;
+    ds_key_info info;
+    drot_p256_pub p2;
+    uint8_t raw2[65];
+    assert_int_equal(ds_keys_generate(f->ks, DS_ROLE_AUTHORITY, &info), DS_KEYS_OK);
+    assert_string_equal(info.name, "authority-2");
+    assert_int_equal(ds_keys_p256_public(f->ks, "authority-2", &p2, raw2), DS_KEYS_OK);
+    drot_anchor_slot slots[2];
+    memset(slots, 0, sizeof slots);
+    slots[0] = f->anchor;
+    assert_int_equal(drot_sha256(raw2, 65, slots[1].hash), DROT_OK);
+    static ds_rot_issued is;
+    drot_anchor_instr a;
+    size_t slot = 9;
+
+    assert_int_equal(ds_rot_anchor_instruction(f->ks, "authority", "authority-2", DROT_ANCHOR_OP_ADD, 0,
+                                               f->device_id, f->nonce, &is, f->err, sizeof f->err),
+                     0);
+    assert_int_equal(drot_anchor_instr_verify(is.msg, is.msg_len, slots, 1, &a, &slot), DROT_OK);
+    assert_int_equal(slot, 0);
+    assert_int_equal(a.op, DROT_ANCHOR_OP_ADD);
+    assert_memory_equal(a.new_key.q, raw2, 65);
+    assert_memory_equal(is.new_pub, raw2, 65);
+    assert_memory_equal(a.nonce, f->nonce, 32);
+
+    slots[1].present = true;
+    assert_int_equal(ds_rot_anchor_instruction(f->ks, "authority-2", NULL, DROT_ANCHOR_OP_CONFIRM, 0,
+                                               f->device_id, f->nonce, &is, f->err, sizeof f->err),
+                     0);
+    assert_int_equal(drot_anchor_instr_verify(is.msg, is.msg_len, slots, 2, &a, &slot), DROT_OK);
+    assert_int_equal(slot, 1);
+    assert_int_equal(a.op, DROT_ANCHOR_OP_CONFIRM);
+    assert_int_equal(ds_rot_anchor_instruction(f->ks, "authority-2", NULL, DROT_ANCHOR_OP_REVOKE, 0,
+                                               f->device_id, f->nonce, &is, f->err, sizeof f->err),
+                     0);
+    assert_int_equal(drot_anchor_instr_verify(is.msg, is.msg_len, slots, 2, &a, &slot), DROT_OK);
+    assert_int_equal(a.op, DROT_ANCHOR_OP_REVOKE);
+    assert_int_equal(a.slot, 0);
+    /* Signed by authority-2 alone, it does not verify where only the old key is trusted. */
+    assert_int_not_equal(drot_anchor_instr_verify(is.msg, is.msg_len, slots, 1, &a, &slot), DROT_OK);
+
+    assert_int_equal(ds_rot_anchor_instruction(f->ks, "authority-2", NULL, DROT_ANCHOR_OP_REVOKE, 4,
+                                               f->device_id, f->nonce, &is, f->err, sizeof f->err),
+                     -1);
+    assert_int_equal(ds_rot_anchor_instruction(f->ks, "authority-2", NULL, 9, 0, f->device_id, f->nonce, &is,
+                                               f->err, sizeof f->err),
+                     -1);
+    assert_int_equal(ds_rot_anchor_instruction(f->ks, "authority", "authority-3", DROT_ANCHOR_OP_ADD, 0,
+                                               f->device_id, f->nonce, &is, f->err, sizeof f->err),
+                     -1);
+    assert_non_null(strstr(f->err, "authority-3"));
+    char name[DS_KEY_NAME_MAX];
+    assert_int_equal(ds_rot_authority_name(f->ks, raw2, name), 0);
+    assert_string_equal(name, "authority-2");
+    assert_int_equal(ds_rot_authority_name(f->ks, f->drk_pub.q, name), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +412,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_device_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proposal_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_authority, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_anchor_instructions, setup, teardown),
     };
     return cmocka_run_group_tests_name("rotation", tests, NULL, NULL);
 }

@@ -208,6 +208,13 @@ drot_status drot_anchor_consent_sign(const drot_p256_priv *new_priv, const drot_
                                      const uint8_t nonce[DROT_ROTATE_NONCE_LEN], uint8_t *out, size_t cap,
                                      size_t *out_len);
 
+/* The consent's payload alone, for a signer that signs through key custody
+ * (the server: drot/authority.h envelope of kind ANCHOR_CONSENT, kid =
+ * new_pub, over exactly these bytes). */
+drot_status drot_anchor_consent_encode(const uint8_t device_id[DROT_ROTATE_DEVICE_ID_LEN],
+                                       const uint8_t nonce[DROT_ROTATE_NONCE_LEN],
+                                       const drot_p256_pub *new_pub, uint8_t *out, size_t cap,
+                                       size_t *out_len);
 drot_status drot_anchor_instr_encode(const drot_anchor_instr *a, uint8_t *out, size_t cap, size_t *out_len);
 drot_status drot_anchor_instr_decode(const uint8_t *p, size_t len, drot_anchor_instr *a);
 drot_status drot_anchor_instr_sign(const drot_p256_priv *priv, const drot_p256_pub *pub,

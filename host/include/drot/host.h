@@ -198,9 +198,10 @@ void dh_server_enrollment_free(dh_server_enrollment *e);
 #define DH_SERVER_MAX_REASONS 16
 #define DH_SERVER_REASON_MAX  256
 /* A job the server has for the device (attest answer key 4). */
-#define DH_JOB_ROTATE_ROOT 1u
-#define DH_JOB_MODE_SERVER 1u /* the server generates KeyA and seals it to the DRK */
-#define DH_JOB_MODE_DEVICE 2u /* the APM generates KeyA; the authority endorses it */
+#define DH_JOB_ROTATE_ROOT   1u
+#define DH_JOB_ROTATE_ANCHOR 2u
+#define DH_JOB_MODE_SERVER   1u /* the server generates KeyA and seals it to the DRK */
+#define DH_JOB_MODE_DEVICE   2u /* the APM generates KeyA; the authority endorses it */
 typedef struct dh_server_job {
     uint64_t id;
     uint32_t kind; /* DH_JOB_* */
@@ -241,6 +242,23 @@ dh_status dh_server_rotate_begin(dh_server *s, uint64_t job_id, const uint8_t ch
 /* POST /v1/device/rotate/receipt: the APM's receipt; *new_epoch on success. */
 dh_status dh_server_rotate_receipt(dh_server *s, uint64_t job_id, const uint8_t *receipt, size_t len,
                                    uint64_t *new_epoch);
+
+/* What the APM did with the previous step of a trust-anchor rotation. */
+typedef struct dh_anchor_report {
+    bool refused;  /* the APM refused it: code */
+    int32_t code;  /* its ERROR code (negative) */
+    uint32_t op;   /* else the op done (DROT_ANCHOR_OP_*) */
+    uint32_t slot; /* and the slot */
+} dh_anchor_report;
+
+/* POST /v1/device/anchor/step, on the connection of the preceding
+ * dh_server_challenge, with a fresh token, the APM's nonce and the report of
+ * the previous step (NULL for the first): either *done (the rotation is
+ * complete) or the next ROTATE_ANCHOR instruction in msg and its op. */
+dh_status dh_server_anchor_step(dh_server *s, uint64_t job_id, const uint8_t challenge[32],
+                                const uint8_t *token, size_t token_len, const uint8_t nonce[32],
+                                const dh_anchor_report *prev, uint8_t *msg, size_t cap, size_t *msg_len,
+                                uint32_t *op, bool *done);
 
 /* The device's TLS key: a new P-256 key (PEM, malloc'ed; free with
  * dh_tls_free, which wipes it) and a CSR (PEM) for it naming device_id. */
