@@ -203,7 +203,24 @@ old = d["key_history"][-1]
 print("   epoch %d, instance id %s…  (was epoch %d, %s…, no longer accepted)" % (d["epoch"], d["instance_id"][:18], old["epoch"], old["instance_id"][:18]))'
 done
 
-step "16. the fleet"
+step "16. the fleet's authority key is rotated: every active device trusts authority-2, then revokes the old key"
+admin authority rotate --dir "$work/keys"
+printf 'waiting for the trust-anchor rotations of fleet1 and fleet2 (fleet3 is quarantined: skipped) '
+done_anchor=0
+for _ in $(seq 80); do
+  n=$(admin rotations --state completed --json |
+      python3 -c 'import json,sys; print(sum(r["kind"] == "rotate-anchor" for r in json.load(sys.stdin)["rotations"]))')
+  if [ "$n" -ge 2 ]; then done_anchor=1; break; fi
+  printf '.'; sleep 0.5
+done
+[ "$done_anchor" = 1 ] || { echo; echo "demo: timed out waiting for the trust-anchor rotations" >&2; exit 1; }
+echo " done"
+admin rotations
+for dev in fleet1 fleet2; do
+  echo "-- $dev: $(grep 'trust-anchor rotation job' "$work/$dev-agent.log" | tail -1 | sed 's/^drot-agent: //')"
+done
+
+step "17. the fleet"
 admin devices list
 
-step "17. done: stopping the agents, the server and the devices"
+step "18. done: stopping the agents, the server and the devices"

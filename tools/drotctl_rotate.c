@@ -72,8 +72,11 @@ static void print_job_row(const json_t *j)
     json_t *c = json_object_get(j, "campaign_id");
     if (json_is_integer(c))
         snprintf(camp, sizeof camp, "%lld", (long long)json_integer_value(c));
-    printf("%-6lld %-32s %-6s %-9s %3lld/%-3lld %-5lld %-8s %-20s %s\n",
-           (long long)json_integer_value(json_object_get(j, "id")), jstr(j, "device_id"), jstr(j, "mode"),
+    const char *what = strcmp(jstr(j, "kind"), "rotate-anchor") == 0 ? "anchor"
+                       : strcmp(jstr(j, "mode"), "device") == 0      ? "key/device"
+                                                                     : "key/server";
+    printf("%-6lld %-32s %-10s %-9s %3lld/%-3lld %-5lld %-8s %-20s %s\n",
+           (long long)json_integer_value(json_object_get(j, "id")), jstr(j, "device_id"), what,
            jstr(j, "state"), (long long)json_integer_value(json_object_get(j, "attempts")),
            (long long)json_integer_value(json_object_get(j, "max_attempts")),
            (long long)json_integer_value(json_object_get(j, "from_epoch")), camp, t,
@@ -238,8 +241,8 @@ int drotctl_cmd_rotations(const admin_opts *g, int argc, char **argv)
         rc = admin_call(g, "GET", path, NULL, &j);
         if (rc != 0 || o[O_JSON].set)
             return rc != 0 ? rc : print_json(j);
-        printf("%-6s %-32s %-6s %-9s %-7s %-5s %-8s %-20s %s\n", "JOB", "DEVICE", "MODE", "STATE", "TRIES",
-               "FROM", "CAMPAIGN", "UPDATED", "LAST ERROR");
+        printf("%-6s %-32s %-10s %-9s %-7s %-5s %-8s %-20s %s\n", "JOB", "DEVICE", "ROTATES", "STATE",
+               "TRIES", "FROM", "CAMPAIGN", "UPDATED", "LAST ERROR");
         size_t i;
         json_t *r;
         json_array_foreach(json_object_get(j, "rotations"), i, r) print_job_row(r);
