@@ -8,7 +8,7 @@
  *   drotctl [GLOBAL] rotations [list] [--device ID] [--state S] [--campaign N] [--json]
  *   drotctl [GLOBAL] rotations show ID [--json]
  *   drotctl [GLOBAL] rotations cancel ID --reason TEXT
- *   drotctl [GLOBAL] authority rotate --dir KEYS [--class C] [--max-attempts N] [--json]
+ *   drotctl [GLOBAL] authority rotate --dir KEYS [--class C | --device ID] [--key NAME] [--json]
  *   drotctl [GLOBAL] campaign list [--class C] [--state S] [--json]
  *   drotctl [GLOBAL] campaign show ID [--json]
  *   drotctl [GLOBAL] campaign stop|resume|cancel|close ID --reason TEXT
@@ -374,7 +374,8 @@ int drotctl_cmd_campaign(const admin_opts *g, int argc, char **argv)
 }
 
 static const char k_usage_authority[] =
-    "usage: drotctl [GLOBAL] authority rotate --dir KEYS [--class C] [--max-attempts N] [--json]\n"
+    "usage: drotctl [GLOBAL] authority rotate --dir KEYS [--class C | --device ID] [--key NAME]\n"
+    "                                         [--max-attempts N] [--json]\n"
     "\n"
     "Trust-anchor rotation (DESIGN.md 7.2, docs/drot.md): creates the next authority key in the\n"
     "server's key directory KEYS (\"authority-2\", ...; the passphrase from --passphrase-file or\n"
@@ -382,6 +383,8 @@ static const char k_usage_authority[] =
     "C). Each device, at its next attestation, confirms its current anchor, adds the new key\n"
     "(signed by the current one and by the new key itself), confirms the new key and revokes the\n"
     "old one. From then on the server signs that device's instructions with the new key.\n"
+    "--device ID rotates one device only; --key NAME uses an authority key that already exists\n"
+    "(made by an earlier 'authority rotate') instead of creating one.\n"
     "Follow it with 'drotctl rotations --state pending'.\n";
 
 int drotctl_cmd_authority(const admin_opts *g, int argc, char **argv)
@@ -390,11 +393,10 @@ int drotctl_cmd_authority(const admin_opts *g, int argc, char **argv)
         fputs(k_usage_authority, stdout);
         return 0;
     }
-    sub_opt o[] = {{"dir", false, NULL, false},
-                   {"class", false, NULL, false},
-                   {"max-attempts", false, NULL, false},
-                   {"json", true, NULL, false}};
-    enum { O_DIR, O_CLASS, O_ATTEMPTS, O_JSON };
+    sub_opt o[] = {{"dir", false, NULL, false},          {"class", false, NULL, false},
+                   {"max-attempts", false, NULL, false}, {"json", true, NULL, false},
+                   {"device", false, NULL, false},       {"key", false, NULL, false}};
+    enum { O_DIR, O_CLASS, O_ATTEMPTS, O_JSON, O_DEVICE, O_KEY };
     const char *pos[1];
     size_t np = 0;
     int rc = sub_parse("authority ", argc, argv, 1, o, sizeof o / sizeof o[0], pos, 1, &np);
@@ -405,6 +407,8 @@ int drotctl_cmd_authority(const admin_opts *g, int argc, char **argv)
     if (o[O_ATTEMPTS].set && !positive(o[O_ATTEMPTS].value))
         return usage_error("authority ", "--max-attempts must be a positive number, not '%s'",
                            o[O_ATTEMPTS].value);
+    if (o[O_DEVICE].set && (o[O_CLASS].set || !valid_id(o[O_DEVICE].value)))
+        return usage_error("authority ", "%s", "--device needs a device id (32 hex digits), and not --class");
     if (g->server == NULL || g->cert == NULL || g->key == NULL || g->ca == NULL)
         return usage_error("authority ", "%s",
                            "needs --server URL --cert FILE --key FILE --ca FILE (before the command)");
@@ -418,8 +422,12 @@ int drotctl_cmd_authority(const admin_opts *g, int argc, char **argv)
     if (kst == DS_KEYS_OK)
         kst = ds_keystore_open_file(o[O_DIR].value, pass, &ks, err, sizeof err);
     ds_keys_wipe(pass, sizeof pass);
-    if (kst == DS_KEYS_OK)
+    if (kst == DS_KEYS_OK && o[O_KEY].set)
+        kst = ds_keys_info(ks, o[O_KEY].value, &info);
+    else if (kst == DS_KEYS_OK)
         kst = ds_keys_generate(ks, DS_ROLE_AUTHORITY, &info);
+    if (kst == DS_KEYS_OK && info.role != DS_ROLE_AUTHORITY)
+        kst = DS_KEYS_E_ARG;
     if (kst == DS_KEYS_OK)
         kst = ds_keys_p256_public(ks, info.name, &pub, raw);
     if (kst != DS_KEYS_OK) {
@@ -437,6 +445,8 @@ int drotctl_cmd_authority(const admin_opts *g, int argc, char **argv)
     json_t *body = json_pack("{s:s}", "new_authority", info.name), *j = NULL;
     if (o[O_CLASS].set)
         json_object_set_new(body, "class", json_string(o[O_CLASS].value));
+    if (o[O_DEVICE].set)
+        json_object_set_new(body, "device_id", json_string(o[O_DEVICE].value));
     if (o[O_ATTEMPTS].set)
         json_object_set_new(body, "max_attempts", json_integer(atol(o[O_ATTEMPTS].value)));
     char *text = json_dumps(body, JSON_COMPACT);
@@ -446,9 +456,9 @@ int drotctl_cmd_authority(const admin_opts *g, int argc, char **argv)
     rc = admin_call(g, "POST", "/v1/admin/anchor-rotations", text, &j);
     free(text);
     if (rc != 0) {
-        errmsg("the new key %s was created in %s; run 'drotctl authority rotate' again once the server is "
-               "reachable, or remove it",
-               info.name, o[O_DIR].value);
+        if (!o[O_KEY].set)
+            errmsg("the new key %s was created in %s: give it with --key %s when you try again", info.name,
+                   o[O_DIR].value, info.name);
         return rc;
     }
     json_object_set_new(j, "anchor", json_string(anchor_hex));

@@ -5,8 +5,9 @@
  *   GET  /v1/admin/rotations?device=&state=&campaign=&limit=&offset=
  *   GET  /v1/admin/rotations/{id}
  *   POST /v1/admin/rotations/{id}/cancel  {"reason"}
- *   POST /v1/admin/anchor-rotations       {"new_authority", "class", "max_attempts"}: one
- *                                         trust-anchor rotation job per active device → 201
+ *   POST /v1/admin/anchor-rotations       {"new_authority", "class" | "device_id", "max_attempts"}:
+ *                                         a trust-anchor rotation job per active device (of the
+ *                                         class), or for one device → 201
  *   POST /v1/admin/campaigns              {"class", "mode", "max_parallel",
  *                                          "fail_threshold", "max_attempts"} → 201
  *   GET  /v1/admin/campaigns?class=&state=
@@ -391,7 +392,7 @@ static int anchor_cb(const ds_device *d, void *ctx)
  * active device, each carried out at the device's next attestation. */
 static void anchor_rotations_create(ds_http_req *req, ds_admin *adm)
 {
-    static const char *const keys[] = {"new_authority", "class", "max_attempts", NULL};
+    static const char *const keys[] = {"new_authority", "class", "device_id", "max_attempts", NULL};
     ds_store *st = ds_adm_store(req, adm);
     json_t *body = ds_adm_read_body(req);
     uint32_t attempts;
@@ -424,10 +425,26 @@ static void anchor_rotations_create(ds_http_req *req, ds_admin *adm)
         goto out;
     }
     anchor_ctx a = {cls, NULL, 0, 0, false};
-    ds_device_filter f;
-    memset(&f, 0, sizeof f);
-    f.status = DS_DEV_ACTIVE;
-    ds_status s = ds_device_list(st, &f, anchor_cb, &a);
+    ds_status s;
+    json_t *dev = json_object_get(body, "device_id");
+    if (dev != NULL) {
+        /* One device (it need not be active: ds_job_create_anchor says
+         * which states may rotate). */
+        ds_device d;
+        uint8_t id[DS_DEVICE_ID_LEN];
+        if (ds_adm_unhex(json_string_value(dev), id, sizeof id) != 0 || cls != NULL) {
+            ds_adm_fail(req, 400, "bad_request", "/device_id: 32 hex digits, and not together with /class");
+            goto out;
+        }
+        s = ds_device_get(st, id, &d);
+        if (s == DS_OK)
+            s = anchor_cb(&d, &a) == 0 ? DS_OK : DS_E_ARG;
+    } else {
+        ds_device_filter f;
+        memset(&f, 0, sizeof f);
+        f.status = DS_DEV_ACTIVE;
+        s = ds_device_list(st, &f, anchor_cb, &a);
+    }
     if (s != DS_OK || a.oom) {
         free(a.ids);
         if (a.oom)

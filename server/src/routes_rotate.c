@@ -162,7 +162,12 @@ void ds_rotate_reconcile(ds_app *app, ds_http_req *req, ds_device *dev, const ui
 /* see routes_rotate.h */
 bool ds_rotate_open_job(ds_app *app, const ds_device *dev, ds_job *job)
 {
-    return ds_job_open_for_device(app->store, dev->device_id, job) == DS_OK && job->state == DS_JOB_PENDING;
+    /* An issued root job is settled by the attestation itself (J3, J4); an
+     * issued anchor job (its REVOKE went out, the answer never came back)
+     * is offered again, and anchor/step starts it over. */
+    return ds_job_open_for_device(app->store, dev->device_id, job) == DS_OK &&
+           (job->state == DS_JOB_PENDING ||
+            (job->state == DS_JOB_ISSUED && job->kind == DS_JOB_ROTATE_ANCHOR));
 }
 
 /* rotate/begin with the job leased to this server: the fresh token, the

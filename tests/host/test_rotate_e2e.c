@@ -29,6 +29,11 @@
  *      the next root-key rotation is signed by authority-2 and completes;
  *      an instruction signed by the old authority is now refused by the APM
  *      (its anchor is revoked)
+ *   8. a power cut after each fuse write of a trust-anchor rotation, clean
+ *      and torn, each on a fresh device (every rotation takes an anchor
+ *      slot): after the restart the agent finishes the job (a lost REVOKE
+ *      answer included), and a root rotation signed by the new key then
+ *      completes on the device
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -526,13 +531,109 @@ static void test_anchor_rotation(void **state)
     expect_pass();
 }
 
+/* A new device, deployed with the server's authority as anchor 1,
+ * registered and enrolled; its storage directory in storage. */
+static void fresh_device(apm_proc *p, const char *name, char *storage, size_t cap, char *idhex)
+{
+    char extra[100];
+    snprintf(extra, sizeof extra, "--anchor %s", G.anchor);
+    apm_proc_provision_ex(p, G.root, name, extra);
+    assert_int_equal(apm_proc_sh("'%s' deploy --state '%s' >/dev/null", DROT_APM_BIN, p->state), 0);
+    apm_proc_start(p);
+    for (size_t i = 0; i < 16; i++)
+        snprintf(idhex + 2 * i, 3, "%02x", p->device_id[i]);
+    if (e2e_run(&G.o, G.root,
+                "'%s' --server '%s' --cert '%s/operators/admin.crt.pem' --key '%s/operators/admin.key.pem' "
+                "--ca '%s' "
+                "devices register --class sim-v1 '%s'",
+                DROTCTL_BIN, G.srv.url, G.keys, G.keys, G.ca, p->identity) != 0)
+        fail_msg("register of %s failed: %s", name, G.o.err);
+    snprintf(storage, cap, "%s/%s-storage", G.root, name);
+    if (e2e_run(&G.o, G.root,
+                "'%s' --socket '%s' --link-key '%s' enroll --server '%s' --ca '%s' --storage '%s'",
+                DROT_AGENT_BIN, p->sock, p->key, G.srv.url, G.ca, storage) != 0)
+        fail_msg("enroll of %s failed: %s", name, G.o.err);
+}
+
+static int attest_dev(const apm_proc *p, const char *storage)
+{
+    return e2e_run(&G.o, G.root,
+                   "'%s' --socket '%s' --link-key '%s' attest-once --server '%s' --ca '%s' --storage '%s'",
+                   DROT_AGENT_BIN, p->sock, p->key, G.srv.url, G.ca, storage);
+}
+
+/* Runs attest-once on p until job id is completed (6 tries at most). */
+static void until_completed(apm_proc *p, const char *storage, long long id, const char *what)
+{
+    json_t *j = NULL;
+    for (int tries = 0; tries < 6; tries++) {
+        json_decref(j);
+        j = job(id);
+        if (strcmp(jtext(j, "state"), "completed") == 0)
+            break;
+        attest_dev(p, storage);
+    }
+    if (strcmp(jtext(j, "state"), "completed") != 0)
+        fail_msg("%s: job %lld is %s (%s); agent: %s", what, id, jtext(j, "state"), jtext(j, "error"),
+                 G.o.err);
+    json_decref(j);
+}
+
+/* Test 8. */
+static void test_anchor_power_cut(void **state)
+{
+    (void)state;
+    int cuts[2] = {0, 0};
+    for (int torn = 0; torn <= 1; torn++) {
+        for (int k = 1; k < 10; k++) {
+            apm_proc d;
+            char name[32], storage[240], idhex[33], what[64];
+            snprintf(name, sizeof name, "anchor-%d-%d", torn, k);
+            snprintf(what, sizeof what, "anchor rotation, cut %d%s", k, torn ? " torn" : "");
+            fresh_device(&d, name, storage, sizeof storage, idhex);
+            json_t *j =
+                admin("authority rotate --dir '%s' --device %s --key authority-2 --json", G.keys, idhex);
+            if (j == NULL)
+                fail_msg("%s: drotctl authority rotate failed: %s", what, G.o.err);
+            long long id = jint(json_array_get(json_object_get(j, "jobs"), 0), "job");
+            json_decref(j);
+            char cmd[64];
+            snprintf(cmd, sizeof cmd, "power-cut %d%s", k, torn ? " torn" : "");
+            assert_non_null(strstr(apm_proc_control(&d, cmd), "ok"));
+            attest_dev(&d, storage);
+            bool powered = strstr(apm_proc_control_try(&d, "status"), "\"powered\": true") != NULL;
+            if (!powered) {
+                apm_proc_kill(&d);
+                apm_proc_start(&d);
+                cuts[torn]++;
+            } else {
+                assert_non_null(strstr(apm_proc_control(&d, "power-cut 0"), "ok"));
+            }
+            until_completed(&d, storage, id, what);
+            /* The new anchor works on this device: a root rotation it signs. */
+            j = admin("rotate %s --json", idhex);
+            assert_non_null(j);
+            long long rid = jint(j, "id");
+            json_decref(j);
+            attest_dev(&d, storage);
+            until_completed(&d, storage, rid, what);
+            apm_proc_kill(&d);
+            if (powered)
+                break; /* the cut lay beyond the rotation's last write */
+        }
+    }
+    print_message("power-cut sweep over trust-anchor rotations: %d clean + %d torn cut points\n", cuts[0],
+                  cuts[1]);
+    assert_true(cuts[0] >= 2 && cuts[1] >= 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_mode),     cmocka_unit_test(test_device_mode),
         cmocka_unit_test(test_power_cut_sweep), cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_server_crash),    cmocka_unit_test(test_receipt_attacks),
-        cmocka_unit_test(test_anchor_rotation),
+        cmocka_unit_test(test_anchor_rotation), cmocka_unit_test(test_anchor_power_cut),
     };
     return cmocka_run_group_tests_name("rotate_e2e", tests, group_setup, group_teardown);
 }
