@@ -622,17 +622,6 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
     return DH_OK;
 }
 
-/* ---- the device's TLS key ------------------------------------------------------------ */
-
-void dh_tls_free(char *p, size_t len)
-{
-    if (p == NULL)
-        return;
-    OPENSSL_cleanse(p, len);
-    free(p);
-}
-
-/* The bytes of a memory BIO as a NUL-terminated malloc'ed string. */
 /* ---- DRoT rotation (docs/drot.md, docs/api.md) ---------------------------------- */
 
 /* Reads the one-field answer {1: bstr} or {1: uint}. */
@@ -818,6 +807,17 @@ dh_status dh_server_rotate_receipt(dh_server *s, uint64_t job_id, const uint8_t 
     return answer_field(s, "rotate/receipt", false, NULL, 0, NULL, new_epoch);
 }
 
+/* ---- the device's TLS key ------------------------------------------------------------ */
+
+void dh_tls_free(char *p, size_t len)
+{
+    if (p == NULL)
+        return;
+    OPENSSL_cleanse(p, len);
+    free(p);
+}
+
+/* The bytes of a memory BIO as a NUL-terminated malloc'ed string. */
 static char *bio_string(BIO *b, size_t *len)
 {
     char *p = NULL;
