@@ -76,6 +76,7 @@ static struct {
     char root[128], keys[200], ca[240], db[240], storage[240], devid[33], anchor[65], reg[240], ref[240];
     e2e_server srv;
     apm_proc dev;
+    apm_proc extra; /* a second device a test runs for a while: killed in teardown if a test fails */
     e2e_out o;
 } G;
 
@@ -167,6 +168,7 @@ static int group_setup(void **state)
     memset(&G, 0, sizeof G);
     G.srv.pid = -1;
     G.dev.pid = -1;
+    G.extra.pid = -1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     apm_proc_mkroot(G.root, sizeof G.root, "rotate");
     setenv("DROT_KEY_PASSPHRASE", "rotation e2e test passphrase", 1);
@@ -212,6 +214,7 @@ static int group_teardown(void **state)
     (void)state;
     e2e_server_kill(&G.srv);
     apm_proc_kill(&G.dev);
+    apm_proc_kill(&G.extra);
     apm_proc_rmtree(G.root);
     e2e_out_free(&G.o);
     curl_global_cleanup();
@@ -256,16 +259,17 @@ static void test_server_mode(void **state)
     expect_pass();
 
     /* The stolen old key is worth nothing now. */
-    apm_proc stolen = G.dev;
-    stolen.pid = -1;
-    stolen.driver = NULL;
-    snprintf(stolen.state, sizeof stolen.state, "%s/stolen", G.root);
-    snprintf(stolen.sock, sizeof stolen.sock, "%s/apm.sock", stolen.state);
-    snprintf(stolen.ctl, sizeof stolen.ctl, "%s/control.sock", stolen.state);
-    snprintf(stolen.key, sizeof stolen.key, "%s/host-link.key", stolen.state);
-    apm_proc_start(&stolen);
-    int rc = attest_once(&stolen);
-    apm_proc_kill(&stolen);
+    apm_proc *stolen = &G.extra;
+    *stolen = G.dev;
+    stolen->pid = -1;
+    stolen->driver = NULL;
+    snprintf(stolen->state, sizeof stolen->state, "%s/stolen", G.root);
+    snprintf(stolen->sock, sizeof stolen->sock, "%s/apm.sock", stolen->state);
+    snprintf(stolen->ctl, sizeof stolen->ctl, "%s/control.sock", stolen->state);
+    snprintf(stolen->key, sizeof stolen->key, "%s/host-link.key", stolen->state);
+    apm_proc_start(stolen);
+    int rc = attest_once(stolen);
+    apm_proc_kill(stolen);
     if (rc == 0 || strstr(G.o.out, "PASS") != NULL)
         fail_msg("an APM holding the old key was accepted: exit %d, %s %s", rc, G.o.out, G.o.err);
     expect_pass();
@@ -586,11 +590,11 @@ static void test_anchor_power_cut(void **state)
     int cuts[2] = {0, 0};
     for (int torn = 0; torn <= 1; torn++) {
         for (int k = 1; k < 10; k++) {
-            apm_proc d;
+            apm_proc *dp = &G.extra;
             char name[32], storage[240], idhex[33], what[64];
             snprintf(name, sizeof name, "anchor-%d-%d", torn, k);
             snprintf(what, sizeof what, "anchor rotation, cut %d%s", k, torn ? " torn" : "");
-            fresh_device(&d, name, storage, sizeof storage, idhex);
+            fresh_device(dp, name, storage, sizeof storage, idhex);
             json_t *j =
                 admin("authority rotate --dir '%s' --device %s --key authority-2 --json", G.keys, idhex);
             if (j == NULL)
@@ -599,25 +603,25 @@ static void test_anchor_power_cut(void **state)
             json_decref(j);
             char cmd[64];
             snprintf(cmd, sizeof cmd, "power-cut %d%s", k, torn ? " torn" : "");
-            assert_non_null(strstr(apm_proc_control(&d, cmd), "ok"));
-            attest_dev(&d, storage);
-            bool powered = strstr(apm_proc_control_try(&d, "status"), "\"powered\": true") != NULL;
+            assert_non_null(strstr(apm_proc_control(dp, cmd), "ok"));
+            attest_dev(dp, storage);
+            bool powered = strstr(apm_proc_control_try(dp, "status"), "\"powered\": true") != NULL;
             if (!powered) {
-                apm_proc_kill(&d);
-                apm_proc_start(&d);
+                apm_proc_kill(dp);
+                apm_proc_start(dp);
                 cuts[torn]++;
             } else {
-                assert_non_null(strstr(apm_proc_control(&d, "power-cut 0"), "ok"));
+                assert_non_null(strstr(apm_proc_control(dp, "power-cut 0"), "ok"));
             }
-            until_completed(&d, storage, id, what);
+            until_completed(dp, storage, id, what);
             /* The new anchor works on this device: a root rotation it signs. */
             j = admin("rotate %s --json", idhex);
             assert_non_null(j);
             long long rid = jint(j, "id");
             json_decref(j);
-            attest_dev(&d, storage);
-            until_completed(&d, storage, rid, what);
-            apm_proc_kill(&d);
+            attest_dev(dp, storage);
+            until_completed(dp, storage, rid, what);
+            apm_proc_kill(dp);
             if (powered)
                 break; /* the cut lay beyond the rotation's last write */
         }
