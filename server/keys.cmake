@@ -8,7 +8,8 @@ add_library(drot_server_keys STATIC ${DS_KEYS_SRC}/keys.c ${DS_KEYS_SRC}/keys_fi
 target_include_directories(drot_server_keys PUBLIC ${DS_KEYS_SRC})
 target_link_libraries(drot_server_keys PUBLIC OpenSSL::Crypto drot_common PkgConfig::JANSSON)
 
-add_executable(drotctl ${CMAKE_SOURCE_DIR}/tools/drotctl.c ${CMAKE_SOURCE_DIR}/tools/drotctl_rotate.c)
+add_executable(drotctl ${CMAKE_SOURCE_DIR}/tools/drotctl.c ${CMAKE_SOURCE_DIR}/tools/drotctl_rotate.c
+                       ${CMAKE_SOURCE_DIR}/tools/drotctl_firmware.c)
 target_link_libraries(drotctl PRIVATE drot_server_keys)
 drot_use_crypto(drotctl ${DROT_CRYPTO})
 

@@ -10,6 +10,7 @@
  *   drotctl [GLOBAL] class set-reference|get-reference ...
  *   drotctl [GLOBAL] rotate|rotations|campaign ...     (drotctl_rotate.c)
  *   drotctl token inspect FILE [--key HEX|PEM] [--challenge HEX --exporter HEX]
+ *   drotctl [--passphrase-file F] firmware sign|inspect ...   (drotctl_firmware.c)
  *
  * GLOBAL: --server URL --cert FILE --key FILE --ca FILE [--passphrase-file F]
  * (the operator key is decrypted in memory and given to libcurl as a blob).
@@ -63,6 +64,7 @@ static const char k_usage[] =
     "  campaign  list, show, stop, resume or cancel rotation campaigns (admin API)\n"
     "  authority  rotate the fleet's authority key (trust anchor) on every device\n"
     "  token  inspect an attestation token offline (decode, check signature and nonce)\n"
+    "  firmware  sign a firmware image's manifest with an authority key; inspect a manifest\n"
     "\n"
     "GLOBAL options, before the command, for the admin API:\n"
     "  --server URL --cert FILE --key FILE --ca FILE [--passphrase-file FILE]\n"
@@ -1370,6 +1372,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[ci], "token") == 0)
         return cmd_token(argc - ci, argv + ci);
+    if (strcmp(argv[ci], "firmware") == 0)
+        return drotctl_cmd_firmware(&g, argc - ci, argv + ci);
     argv[1] = argv[ci];
     errmsg("unknown command '%s' (see 'drotctl --help')", argv[1]);
     return EXIT_USAGE;
