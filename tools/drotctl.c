@@ -700,7 +700,7 @@ int admin_call(const admin_opts *o, const char *method, const char *path, const 
 }
 
 /* Reads a whole file (at most max bytes) into a NUL-terminated buffer. */
-static char *slurp(const char *path, size_t max, size_t *len)
+char *slurp(const char *path, size_t max, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
@@ -709,8 +709,14 @@ static char *slurp(const char *path, size_t max, size_t *len)
     }
     char *buf = malloc(max + 1);
     size_t n = buf == NULL ? 0 : fread(buf, 1, max + 1, f);
+    bool failed = ferror(f) != 0;
     fclose(f);
-    if (buf == NULL || n > max) {
+    if (buf == NULL || failed) {
+        free(buf);
+        errmsg("%s: cannot read it", path);
+        return NULL;
+    }
+    if (n > max) {
         free(buf);
         errmsg("%s: larger than %zu bytes", path, max);
         return NULL;
@@ -1075,7 +1081,7 @@ static int cmd_class(const admin_opts *g, int argc, char **argv)
 
 /* ---- token inspect (offline) -------------------------------------------- */
 
-static int unhex_str(const char *s, uint8_t *out, size_t cap, size_t *len)
+int unhex_str(const char *s, uint8_t *out, size_t cap, size_t *len)
 {
     size_t n = 0, digits = 0;
     unsigned acc = 0;

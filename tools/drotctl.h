@@ -46,6 +46,12 @@ const char *jstr(const json_t *o, const char *k);
 /* A time member as ISO 8601 UTC, or "-". */
 void jtime(const json_t *o, const char *k, char out[32]);
 void iso_time(int64_t t, char out[32]);
+/* A whole file (at most max bytes) as a NUL-terminated malloc'ed buffer;
+ * NULL after a message. */
+char *slurp(const char *path, size_t max, size_t *len);
+/* Hex digits (whitespace between them allowed) into out[0..cap); 0 and
+ * *len bytes, or -1. */
+int unhex_str(const char *s, uint8_t *out, size_t cap, size_t *len);
 
 /* drotctl_rotate.c */
 int drotctl_cmd_rotate(const admin_opts *g, int argc, char **argv);

@@ -43,45 +43,6 @@ static const char k_usage_firmware[] =
     "         prints it) checks the signature as a device does; --image checks the image's\n"
     "         digest and size. Exit status 1 when a check fails.\n";
 
-/* A whole file into memory (at most max bytes); NULL after a message. */
-static uint8_t *read_all(const char *path, size_t max, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        errmsg("cannot open '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    uint8_t *buf = malloc(max + 1);
-    size_t n = buf != NULL ? fread(buf, 1, max + 1, f) : 0;
-    bool err = ferror(f) != 0;
-    fclose(f);
-    if (buf == NULL || err) {
-        free(buf);
-        errmsg("cannot read '%s'", path);
-        return NULL;
-    }
-    if (n > max) {
-        free(buf);
-        errmsg("'%s' is larger than %zu bytes", path, max);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
-static int hex_to(const char *s, uint8_t *out, size_t n)
-{
-    if (s == NULL || strlen(s) != 2 * n)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
-}
-
 static void hex_of(const uint8_t *p, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++)
@@ -137,7 +98,7 @@ static int cmd_sign(const admin_opts *g, int argc, char **argv)
                            o[O_SVN].value);
     const char *key = o[O_KEY].set ? o[O_KEY].value : "authority";
     size_t img_len = 0;
-    uint8_t *img = read_all(pos[0], DROT_MANIFEST_MAX_IMAGE, &img_len);
+    uint8_t *img = (uint8_t *)slurp(pos[0], DROT_MANIFEST_MAX_IMAGE, &img_len);
     if (img == NULL)
         return 1;
     if (img_len == 0) {
@@ -209,12 +170,15 @@ static int cmd_inspect(int argc, char **argv)
         return usage_error("firmware inspect ", "%s", "needs MANIFEST");
     drot_anchor_slot slot;
     memset(&slot, 0, sizeof slot);
-    if (o[O_ANCHOR].set && hex_to(o[O_ANCHOR].value, slot.hash, sizeof slot.hash) != 0)
+    size_t alen = 0;
+    if (o[O_ANCHOR].set &&
+        (strlen(o[O_ANCHOR].value) != 2 * sizeof slot.hash ||
+         unhex_str(o[O_ANCHOR].value, slot.hash, sizeof slot.hash, &alen) != 0 || alen != sizeof slot.hash))
         return usage_error("firmware inspect ", "--anchor must be 64 hex digits, not '%s'",
                            o[O_ANCHOR].value);
     slot.present = true;
     size_t len = 0;
-    uint8_t *msg = read_all(pos[0], DROT_MANIFEST_SIGNED_MAX, &len);
+    uint8_t *msg = (uint8_t *)slurp(pos[0], DROT_MANIFEST_SIGNED_MAX, &len);
     if (msg == NULL)
         return 1;
     drot_manifest m;
@@ -239,7 +203,7 @@ static int cmd_inspect(int argc, char **argv)
     const char *img = "not checked (no --image)";
     if (o[O_IMAGE].set) {
         size_t ilen = 0;
-        uint8_t *data = read_all(o[O_IMAGE].value, DROT_MANIFEST_MAX_IMAGE, &ilen);
+        uint8_t *data = (uint8_t *)slurp(o[O_IMAGE].value, DROT_MANIFEST_MAX_IMAGE, &ilen);
         if (data == NULL) {
             free(msg);
             return 1;
