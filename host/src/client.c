@@ -380,11 +380,18 @@ static dh_status post(dh_server *s, const char *path, const uint8_t *body, size_
     return DH_OK;
 }
 
-static dh_status finish_body(drot_cbor_writer *w, size_t *len)
+/* Finishes the body map in w and POSTs it to path (post's token rule); a
+ * refusal becomes DH_E_REFUSED with the server's error read (its reasons
+ * into *reasons when not NULL). On DH_OK, s->body holds the answer. */
+static dh_status post_map(dh_server *s, const char *path, drot_cbor_writer *w, bool token,
+                          dh_server_verdict *reasons)
 {
-    return drot_cbor_writer_finish(w, len) == DROT_OK ? DH_OK : DH_E_ARG;
+    size_t len = 0;
+    if (drot_cbor_writer_finish(w, &len) != DROT_OK)
+        return DH_E_ARG;
+    dh_status st = post(s, path, w->buf, len, token);
+    return st == DH_E_REFUSED ? server_error(s, reasons) : st;
 }
-
 /* ---- routes ------------------------------------------------------------------------- */
 
 dh_status dh_server_challenge(dh_server *s, const uint8_t device_id[16], uint8_t challenge[32],
@@ -393,17 +400,12 @@ dh_status dh_server_challenge(dh_server *s, const uint8_t device_id[16], uint8_t
     if (s == NULL || device_id == NULL || challenge == NULL || exporter == NULL)
         return DH_E_ARG;
     uint8_t req[64];
-    size_t len = 0;
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, req, sizeof req);
     drot_cbor_put_map(&w, 1);
     drot_cbor_put_uint(&w, 1);
     drot_cbor_put_bstr(&w, device_id, 16);
-    if (finish_body(&w, &len) != DH_OK)
-        return DH_E_ARG;
-    dh_status st = post(s, "/v1/device/challenge", req, len, false);
-    if (st == DH_E_REFUSED)
-        return server_error(s, NULL);
+    dh_status st = post_map(s, "/v1/device/challenge", &w, false, NULL);
     if (st != DH_OK)
         return st;
     if (!s->have_exporter)
@@ -472,7 +474,6 @@ dh_status dh_server_enroll(dh_server *s, const uint8_t device_id[16], const uint
     if (reasons != NULL)
         memset(reasons, 0, sizeof *reasons);
     static uint8_t req[CLIENT_REQ_MAX];
-    size_t len = 0;
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, req, sizeof req);
     drot_cbor_put_map(&w, 4);
@@ -484,11 +485,7 @@ dh_status dh_server_enroll(dh_server *s, const uint8_t device_id[16], const uint
     drot_cbor_put_bstr(&w, token, token_len);
     drot_cbor_put_uint(&w, 4);
     drot_cbor_put_tstr_z(&w, csr_pem);
-    if (finish_body(&w, &len) != DH_OK)
-        return DH_E_ARG;
-    dh_status st = post(s, "/v1/device/enroll", req, len, true);
-    if (st == DH_E_REFUSED)
-        return server_error(s, reasons);
+    dh_status st = post_map(s, "/v1/device/enroll", &w, true, reasons);
     if (st != DH_OK)
         return st;
     drot_cbor_reader r;
@@ -570,7 +567,6 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
         return DH_E_ARG;
     memset(out, 0, sizeof *out);
     static uint8_t req[CLIENT_REQ_MAX];
-    size_t len = 0;
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, req, sizeof req);
     drot_cbor_put_map(&w, 2);
@@ -578,11 +574,7 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
     drot_cbor_put_bstr(&w, challenge, 32);
     drot_cbor_put_uint(&w, 2);
     drot_cbor_put_bstr(&w, token, token_len);
-    if (finish_body(&w, &len) != DH_OK)
-        return DH_E_ARG;
-    dh_status st = post(s, "/v1/device/attest", req, len, true);
-    if (st == DH_E_REFUSED)
-        return server_error(s, NULL);
+    dh_status st = post_map(s, "/v1/device/attest", &w, true, NULL);
     if (st != DH_OK)
         return st;
     drot_cbor_reader r;
@@ -668,7 +660,6 @@ dh_status dh_server_rotate_begin(dh_server *s, uint64_t job_id, const uint8_t ch
         return DH_E_ARG;
     *msg_len = 0;
     static uint8_t req[CLIENT_REQ_MAX];
-    size_t len = 0;
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, req, sizeof req);
     drot_cbor_put_map(&w, 4);
@@ -685,11 +676,7 @@ dh_status dh_server_rotate_begin(dh_server *s, uint64_t job_id, const uint8_t ch
         drot_cbor_put_uint(&w, 5);
         drot_cbor_put_bstr(&w, proposal, proposal_len);
     }
-    if (finish_body(&w, &len) != DH_OK)
-        return DH_E_ARG;
-    dh_status st = post(s, "/v1/device/rotate/begin", req, len, true);
-    if (st == DH_E_REFUSED)
-        return server_error(s, NULL);
+    dh_status st = post_map(s, "/v1/device/rotate/begin", &w, true, NULL);
     if (st != DH_OK)
         return st;
     return answer_field(s, "rotate/begin", true, msg, cap, msg_len, NULL);
@@ -708,7 +695,6 @@ dh_status dh_server_anchor_step(dh_server *s, uint64_t job_id, const uint8_t cha
     *op = 0;
     *done = false;
     static uint8_t req[CLIENT_REQ_MAX];
-    size_t len = 0;
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, req, sizeof req);
     drot_cbor_put_map(&w, prev == NULL ? 4 : prev->refused ? 5 : 6);
@@ -729,11 +715,7 @@ dh_status dh_server_anchor_step(dh_server *s, uint64_t job_id, const uint8_t cha
         drot_cbor_put_uint(&w, 6);
         drot_cbor_put_uint(&w, prev->slot);
     }
-    if (finish_body(&w, &len) != DH_OK)
-        return DH_E_ARG;
-    dh_status st = post(s, "/v1/device/anchor/step", req, len, true);
-    if (st == DH_E_REFUSED)
-        return server_error(s, NULL);
+    dh_status st = post_map(s, "/v1/device/anchor/step", &w, true, NULL);
     if (st != DH_OK)
         return st;
     /* {3: true} when done; else {1: instruction, 2: op}. */
@@ -789,7 +771,6 @@ dh_status dh_server_rotate_receipt(dh_server *s, uint64_t job_id, const uint8_t 
         new_epoch == NULL)
         return DH_E_ARG;
     uint8_t req[DROT_LINK_ROT_MAX_MSG + 32];
-    size_t blen = 0;
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, req, sizeof req);
     drot_cbor_put_map(&w, 2);
@@ -797,11 +778,7 @@ dh_status dh_server_rotate_receipt(dh_server *s, uint64_t job_id, const uint8_t 
     drot_cbor_put_uint(&w, job_id);
     drot_cbor_put_uint(&w, 2);
     drot_cbor_put_bstr(&w, receipt, len);
-    if (finish_body(&w, &blen) != DH_OK)
-        return DH_E_ARG;
-    dh_status st = post(s, "/v1/device/rotate/receipt", req, blen, false);
-    if (st == DH_E_REFUSED)
-        return server_error(s, NULL);
+    dh_status st = post_map(s, "/v1/device/rotate/receipt", &w, false, NULL);
     if (st != DH_OK)
         return st;
     return answer_field(s, "rotate/receipt", false, NULL, 0, NULL, new_epoch);

@@ -265,6 +265,16 @@ bool ds_rt_verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev
     return true;
 }
 
+/* see routes_internal.h */
+void ds_rt_reply_attestation_refused(ds_http_req *req, const ds_check *chk, const char *message)
+{
+    const char *list[DS_CHECK_MAX_REASONS + 1];
+    for (size_t i = 0; i < chk->num_reasons; i++)
+        list[i] = chk->reasons[i];
+    ds_http_reply_error_reasons(req, 403, DS_ERR_ATTESTATION, message, list, chk->num_reasons);
+}
+
+/* see routes_internal.h */
 void ds_rt_reply_map(ds_http_req *req, drot_cbor_writer *w)
 {
     size_t len = 0;
@@ -358,11 +368,7 @@ static void route_enroll(ds_http_req *req, void *ctx)
     if (!ds_rt_verify_and_record(req, app, &dev, f[1].p, f[2].p, f[2].n, false, &chk))
         return;
     if (chk.verdict == DS_HTTP_VERDICT_FAIL) {
-        const char *list[DS_CHECK_MAX_REASONS + 1];
-        for (size_t i = 0; i < chk.num_reasons; i++)
-            list[i] = chk.reasons[i];
-        ds_http_reply_error_reasons(req, 403, DS_ERR_ATTESTATION, "attestation failed: no certificate issued",
-                                    list, chk.num_reasons);
+        ds_rt_reply_attestation_refused(req, &chk, "attestation failed: no certificate issued");
         return;
     }
     X509 *cert = NULL;

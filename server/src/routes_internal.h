@@ -42,6 +42,8 @@ bool ds_rt_consume(ds_http_req *req, ds_app *app, const uint8_t ch[32], const ui
 bool ds_rt_verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev, const uint8_t ch[32],
                              const uint8_t *token, size_t token_len, bool device_authenticated,
                              ds_check *chk);
+/* Replies 403 (code ATTESTATION) with message and the verifier's reasons. */
+void ds_rt_reply_attestation_refused(ds_http_req *req, const ds_check *chk, const char *message);
 /* Replies 200 with the finished CBOR map in w. */
 void ds_rt_reply_map(ds_http_req *req, drot_cbor_writer *w);
 /* The reference values of a class, or NULL. Hold the shared lock (http.h)

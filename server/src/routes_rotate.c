@@ -179,12 +179,7 @@ static void begin_leased(ds_http_req *req, ds_app *app, const ds_device *dev, co
     if (!ds_rt_verify_and_record(req, app, dev, f[1].p, f[2].p, f[2].n, true, &chk))
         return;
     if (chk.verdict != DS_HTTP_VERDICT_PASS) {
-        const char *list[DS_CHECK_MAX_REASONS + 1];
-        for (size_t i = 0; i < chk.num_reasons; i++)
-            list[i] = chk.reasons[i];
-        ds_http_reply_error_reasons(req, 403, DS_ERR_ATTESTATION,
-                                    "a rotation needs a PASS attestation on this connection", list,
-                                    chk.num_reasons);
+        ds_rt_reply_attestation_refused(req, &chk, "a rotation needs a PASS attestation on this connection");
         return;
     }
     static _Thread_local ds_rot_issued is;
@@ -453,12 +448,8 @@ void ds_rotate_route_anchor_step(ds_http_req *req, void *ctx)
     if (!ds_rt_verify_and_record(req, app, &dev, f[1].p, f[2].p, f[2].n, true, &chk))
         return;
     if (chk.verdict != DS_HTTP_VERDICT_PASS) {
-        const char *list[DS_CHECK_MAX_REASONS + 1];
-        for (size_t i = 0; i < chk.num_reasons; i++)
-            list[i] = chk.reasons[i];
-        ds_http_reply_error_reasons(req, 403, DS_ERR_ATTESTATION,
-                                    "a trust-anchor rotation needs a PASS attestation on this connection",
-                                    list, chk.num_reasons);
+        ds_rt_reply_attestation_refused(
+            req, &chk, "a trust-anchor rotation needs a PASS attestation on this connection");
         return;
     }
     int r = anchor_report(req, app, &job, f);
