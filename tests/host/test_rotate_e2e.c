@@ -96,13 +96,18 @@ static json_t *admin(const char *fmt, ...)
 }
 
 /* drot-agent attest-once on device p with the device's storage. */
-static int attest_once(const apm_proc *p)
+static int attest_dev(const apm_proc *p, const char *storage)
 {
     return e2e_run(&G.o, G.root,
                    "'%s' --socket '%s' --link-key '%s' attest-once --server '%s' --ca '%s' --storage '%s'",
-                   DROT_AGENT_BIN, p->sock, p->key, G.srv.url, G.ca, G.storage);
+                   DROT_AGENT_BIN, p->sock, p->key, G.srv.url, G.ca, storage);
 }
 
+/* drot-agent attest-once on device p with the main device's storage. */
+static int attest_once(const apm_proc *p)
+{
+    return attest_dev(p, G.storage);
+}
 #define jint  e2e_jint
 #define jtext e2e_jtext
 
@@ -123,6 +128,22 @@ static json_t *job(long long id)
     json_t *j = admin("rotations show %lld --json", id);
     assert_non_null(j);
     return j;
+}
+
+/* Runs attest-once on p until job id is completed (6 tries at most); the
+ * completed job (caller frees), or the test fails naming what. */
+static json_t *until_completed(apm_proc *p, const char *storage, long long id, const char *what)
+{
+    json_t *j = NULL;
+    for (int tries = 0; tries < 6; tries++) {
+        json_decref(j);
+        j = job(id);
+        if (strcmp(jtext(j, "state"), "completed") == 0)
+            return j;
+        attest_dev(p, storage);
+    }
+    fail_msg("%s: job %lld is %s (%s); agent: %s", what, id, jtext(j, "state"), jtext(j, "error"), G.o.err);
+    return NULL;
 }
 
 /* The registry and the APM agree: same epoch, same key; returns the epoch. */
@@ -308,18 +329,9 @@ static int sweep(const char *mode, bool torn)
             apm_proc_start(&G.dev);
             cuts++;
         }
-        json_t *j = NULL;
-        for (int tries = 0; tries < 6; tries++) {
-            json_decref(j);
-            j = job(id);
-            if (strcmp(jtext(j, "state"), "completed") == 0)
-                break;
-            attest_once(&G.dev);
-        }
-        if (strcmp(jtext(j, "state"), "completed") != 0)
-            fail_msg("%s mode, cut %d%s: job %lld is %s (%s); agent: %s", mode, k, torn ? " torn" : "", id,
-                     jtext(j, "state"), jtext(j, "error"), G.o.err);
-        json_decref(j);
+        char what[64];
+        snprintf(what, sizeof what, "%s mode, cut %d%s", mode, k, torn ? " torn" : "");
+        json_decref(until_completed(&G.dev, G.storage, id, what));
         assert_int_equal(agree(), epoch0 + 1); /* exactly once */
         expect_pass();
         if (powered) { /* the cut point lay beyond the rotation's last write */
@@ -382,17 +394,9 @@ static void test_server_crash(void **state)
             fail_msg("the crash-test server did not die at %s (status %d); agent: %s", points[i], st,
                      G.o.err);
         server_start(NULL, NULL);
-        json_t *j = NULL;
-        for (int tries = 0; tries < 6; tries++) {
-            json_decref(j);
-            j = job(id);
-            if (strcmp(jtext(j, "state"), "completed") == 0)
-                break;
-            attest_once(&G.dev);
-        }
-        if (strcmp(jtext(j, "state"), "completed") != 0)
-            fail_msg("after a crash at %s: job %lld is %s (%s); agent: %s", points[i], id, jtext(j, "state"),
-                     jtext(j, "error"), G.o.err);
+        char what[64];
+        snprintf(what, sizeof what, "after a crash at %s", points[i]);
+        json_t *j = until_completed(&G.dev, G.storage, id, what);
         assert_true(jint(j, "attempts") >= 1 && jint(j, "attempts") <= 2);
         json_decref(j);
         assert_int_equal(agree(), epoch0 + 1); /* exactly once */
@@ -559,30 +563,6 @@ static void fresh_device(apm_proc *p, const char *name, char *storage, size_t ca
         fail_msg("enroll of %s failed: %s", name, G.o.err);
 }
 
-static int attest_dev(const apm_proc *p, const char *storage)
-{
-    return e2e_run(&G.o, G.root,
-                   "'%s' --socket '%s' --link-key '%s' attest-once --server '%s' --ca '%s' --storage '%s'",
-                   DROT_AGENT_BIN, p->sock, p->key, G.srv.url, G.ca, storage);
-}
-
-/* Runs attest-once on p until job id is completed (6 tries at most). */
-static void until_completed(apm_proc *p, const char *storage, long long id, const char *what)
-{
-    json_t *j = NULL;
-    for (int tries = 0; tries < 6; tries++) {
-        json_decref(j);
-        j = job(id);
-        if (strcmp(jtext(j, "state"), "completed") == 0)
-            break;
-        attest_dev(p, storage);
-    }
-    if (strcmp(jtext(j, "state"), "completed") != 0)
-        fail_msg("%s: job %lld is %s (%s); agent: %s", what, id, jtext(j, "state"), jtext(j, "error"),
-                 G.o.err);
-    json_decref(j);
-}
-
 /* Test 8. */
 static void test_anchor_power_cut(void **state)
 {
@@ -613,14 +593,14 @@ static void test_anchor_power_cut(void **state)
             } else {
                 assert_non_null(strstr(apm_proc_control(dp, "power-cut 0"), "ok"));
             }
-            until_completed(dp, storage, id, what);
+            json_decref(until_completed(dp, storage, id, what));
             /* The new anchor works on this device: a root rotation it signs. */
             j = admin("rotate %s --json", idhex);
             assert_non_null(j);
             long long rid = jint(j, "id");
             json_decref(j);
             attest_dev(dp, storage);
-            until_completed(dp, storage, rid, what);
+            json_decref(until_completed(dp, storage, rid, what));
             apm_proc_kill(dp);
             if (powered)
                 break; /* the cut lay beyond the rotation's last write */

@@ -36,7 +36,9 @@
  *  10. no client certificate on /v1/device/attest → 401
  *  11. client certificate from another CA → handshake refused
  *  12. unregistered device → 404
- *  13. malformed body → 400, oversized → 413, then /healthz still 200
+ *  13. malformed body → 400, oversized → 413, then /healthz still 200; the
+ *      same and a wrong type, an unknown key, a missing key, an unknown job,
+ *      a half report and no certificate on the DRoT routes
  *  14. expired challenge (second server, --challenge-ttl 1) → 403 "expired"
  *  15. SIGTERM → exit status 0
  */
@@ -825,6 +827,82 @@ static void test_bad_bodies(void **state)
     curl_easy_cleanup(c);
 }
 
+/* The DRoT routes' bodies: malformed, truncated, missing or unknown keys,
+ * a wrong type, an unknown job, oversized, no certificate: each refused
+ * with its reason, and the server keeps serving. */
+static size_t rot_body(uint8_t *buf, size_t cap, bool job_as_bstr, size_t n_extra, uint64_t extra_key,
+                       uint64_t extra_val)
+{
+    static const uint8_t ch[32], token[40], nonce[32];
+    drot_cbor_writer w;
+    drot_cbor_writer_init(&w, buf, cap);
+    drot_cbor_put_map(&w, 4 + n_extra);
+    drot_cbor_put_uint(&w, 1);
+    if (job_as_bstr)
+        drot_cbor_put_bstr(&w, ch, 8);
+    else
+        drot_cbor_put_uint(&w, 999999);
+    drot_cbor_put_uint(&w, 2);
+    drot_cbor_put_bstr(&w, ch, sizeof ch);
+    drot_cbor_put_uint(&w, 3);
+    drot_cbor_put_bstr(&w, token, sizeof token);
+    drot_cbor_put_uint(&w, 4);
+    drot_cbor_put_bstr(&w, nonce, sizeof nonce);
+    if (n_extra > 0) {
+        drot_cbor_put_uint(&w, extra_key);
+        drot_cbor_put_uint(&w, extra_val);
+    }
+    size_t len = 0;
+    assert_int_equal(drot_cbor_writer_finish(&w, &len), DROT_OK);
+    return len;
+}
+
+static void test_rotation_bodies(void **state)
+{
+    (void)state;
+    CURL *c = srv_client(G.ca, G.dev_cert, G.dev_key, false);
+    resp *r = calloc(1, sizeof *r);
+    uint8_t b[256];
+    static const uint8_t junk[] = {0xa1, 0x01, 0x5f, 0x41}; /* indefinite bstr, truncated */
+    static const char *const paths[] = {"/v1/device/rotate/begin", "/v1/device/rotate/receipt",
+                                        "/v1/device/anchor/step"};
+    for (size_t i = 0; i < 3; i++) {
+        srv_request(c, G.srv.port, paths[i], junk, sizeof junk, r);
+        expect_error(r, 400, "malformed body");
+        srv_request(c, G.srv.port, paths[i], junk, 2, r); /* truncated map */
+        expect_error(r, 400, "malformed body");
+        static uint8_t big[20000];
+        srv_request(c, G.srv.port, paths[i], big, sizeof big, r);
+        expect_error(r, 413, "exceeds the limit");
+    }
+    size_t n = rot_body(b, sizeof b, true, 0, 0, 0);
+    srv_request(c, G.srv.port, "/v1/device/rotate/begin", b, n, r);
+    expect_error(r, 400, "job_id (key 1) must be an unsigned integer");
+    n = rot_body(b, sizeof b, false, 1, 9, 1);
+    srv_request(c, G.srv.port, "/v1/device/rotate/begin", b, n, r);
+    expect_error(r, 400, "unknown key 9");
+    n = rot_body(b, sizeof b, false, 0, 0, 0);
+    srv_request(c, G.srv.port, "/v1/device/rotate/begin", b, n, r);
+    expect_error(r, 404, "no rotation job 999999");
+    srv_request(c, G.srv.port, "/v1/device/anchor/step", b, n, r);
+    expect_error(r, 404, "no rotation job 999999");
+    n = rot_body(b, sizeof b, false, 1, 5, 1); /* an answer's op without its slot */
+    srv_request(c, G.srv.port, "/v1/device/anchor/step", b, n, r);
+    expect_error(r, 400, "report the APM's answer");
+    n = srv_body_map(b, sizeof b, 1, 2, 0, (const void *)junk, sizeof junk); /* receipt, no job */
+    srv_request(c, G.srv.port, "/v1/device/rotate/receipt", b, n, r);
+    expect_error(r, 400, "job_id (key 1) is missing");
+    curl_easy_cleanup(c);
+    c = srv_client(G.ca, NULL, NULL, false);
+    n = rot_body(b, sizeof b, false, 0, 0, 0);
+    srv_request(c, G.srv.port, "/v1/device/rotate/begin", b, n, r);
+    assert_int_equal(r->code, 401);
+    srv_request(c, G.srv.port, "/healthz", NULL, 0, r);
+    assert_int_equal(r->code, 200);
+    free(r);
+    curl_easy_cleanup(c);
+}
+
 static void test_expired_challenge(void **state)
 {
     (void)state;
@@ -857,13 +935,21 @@ static void test_sigterm(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_enroll),           cmocka_unit_test(test_attest),
-        cmocka_unit_test(test_replayed_token),   cmocka_unit_test(test_reused_challenge),
-        cmocka_unit_test(test_other_connection), cmocka_unit_test(test_other_device_token),
-        cmocka_unit_test(test_altered_claims),   cmocka_unit_test(test_tamper_quarantine),
-        cmocka_unit_test(test_tls12_refused),    cmocka_unit_test(test_no_client_cert),
-        cmocka_unit_test(test_foreign_cert),     cmocka_unit_test(test_unregistered),
-        cmocka_unit_test(test_bad_bodies),       cmocka_unit_test(test_expired_challenge),
+        cmocka_unit_test(test_enroll),
+        cmocka_unit_test(test_attest),
+        cmocka_unit_test(test_replayed_token),
+        cmocka_unit_test(test_reused_challenge),
+        cmocka_unit_test(test_other_connection),
+        cmocka_unit_test(test_other_device_token),
+        cmocka_unit_test(test_altered_claims),
+        cmocka_unit_test(test_tamper_quarantine),
+        cmocka_unit_test(test_tls12_refused),
+        cmocka_unit_test(test_no_client_cert),
+        cmocka_unit_test(test_foreign_cert),
+        cmocka_unit_test(test_unregistered),
+        cmocka_unit_test(test_bad_bodies),
+        cmocka_unit_test(test_rotation_bodies),
+        cmocka_unit_test(test_expired_challenge),
         cmocka_unit_test(test_sigterm),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
