@@ -17,7 +17,7 @@ if(TARGET drot_server_store)
   set_tests_properties(store_pg_start PROPERTIES FIXTURES_SETUP drot_pg LABELS "server;store" TIMEOUT 120)
   set_tests_properties(store_pg_stop PROPERTIES FIXTURES_CLEANUP drot_pg LABELS "server;store" TIMEOUT 60)
 
-  foreach(suite test_store test_store_attest)
+  foreach(suite test_store test_store_attest test_sql)
     add_executable(${suite} ${CMAKE_SOURCE_DIR}/tests/server/${suite}.c
                             ${CMAKE_SOURCE_DIR}/tests/server/store_fixture.c)
     target_link_libraries(${suite} PRIVATE drot_server_store PkgConfig::CMOCKA)
