@@ -128,7 +128,7 @@ static ds_status sqlx_sqlite_exec(sq_store *s, const char *sql, const ds_sql_val
     if (rc != SQLITE_OK)
         return sq_fail(s, rc, "prepare");
     for (size_t i = 0; i < n; i++) {
-        char name[8];
+        char name[24];
         snprintf(name, sizeof name, "$%zu", i + 1);
         int idx = sqlite3_bind_parameter_index(st, name);
         if (idx == 0)
