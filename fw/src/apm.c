@@ -7,8 +7,10 @@
  *   2. tamper init: a TAMPERED lifecycle zeroizes any key left (tamper.h T2)
  *      — before the key store is trusted for anything;
  *   3. key store load: reconcile slots with the epoch fuse (keystore.h K1/K2);
- *   4. verify and measure the APM image (boot.h): the verdict gates every
- *      key use, so it is decided before the first request is read;
+ *   4. pick the firmware slot (fwstate.h: the active one, or a staged trial,
+ *      recorded as TRYING first) and verify and measure its APM image
+ *      (boot.h): the verdict gates every key use, so it is decided before
+ *      the first request is read;
  *   5. boot seed from the DRBG (EAT bootseed: fixed for this boot);
  *   6. a first tamper poll (tamper.h T1), then the link session set up.
  *
@@ -22,6 +24,10 @@
  * outstanding rotation nonce (apm_state.rot): GET_ROTATION_NONCE and
  * ROTATE_PROPOSE replace it, and every ROTATE_ROOT / ROTATE_ENDORSE /
  * ROTATE_ANCHOR spends it, even one whose payload does not decode (R1).
+ *
+ * Firmware install (fwinstall.h) keeps one open session in RAM (apm_state.fw)
+ * across FW_BEGIN, FW_CHUNK and FW_FINISH. FW_ACTIVATE may ask for a reset:
+ * the answer is sent first, then the port calls apm_device_reset (apm.h).
  */
 #include "apm/apm.h"
 
@@ -31,7 +37,10 @@
 #include "boot.h"
 #include "core.h"
 #include "drot/link.h"
+#include "drot/link_fw.h"
 #include "drot/link_msg.h"
+#include "fwinstall.h"
+#include "fwstate.h"
 #include "keystore.h"
 #include "layout.h"
 #include "manufacture.h"
@@ -54,6 +63,9 @@ typedef struct apm_state {
     uint8_t boot_seed[32];
     drot_link_session link;
     apm_rot_state rot; /* rotate.h: the outstanding rotation nonce (RAM only) */
+    apm_fw_state fw;   /* fwstate.h: the firmware record, running slot, install session */
+    bool reset;        /* the last answer asked for a reset (FW_ACTIVATE) */
+    const char *why;   /* a refusal's reason in words for the ERROR, or NULL */
     uint8_t rx[APM_FRAME_MAX];
     uint8_t tx[APM_FRAME_MAX];
     uint8_t payload[DROT_LINK_MAX_PAYLOAD];
@@ -72,6 +84,8 @@ typedef struct apm_state {
             uint8_t buf[APM_SEAL_MAX_BLOB];
         } seal;
         uint8_t rot[APM_ROT_MSG_MAX]; /* a receipt or a proposal */
+        drot_link_fw_status fw_status;
+        drot_link_fw_image fw_image;
     } msg;
 } apm_state;
 
@@ -83,6 +97,12 @@ _Static_assert(APM_SEAL_MAX_DATA == DROT_LINK_SEAL_MAX_DATA && APM_SEAL_MAX_BLOB
                    APM_SEAL_OVERHEAD == DROT_LINK_SEAL_MIN_BLOB &&
                    APM_SEAL_MAX_LABEL == DROT_LINK_SEAL_MAX_LABEL,
                "the link's SEAL / UNSEAL bounds are the sealing code's");
+_Static_assert(DROT_LINK_FW_MANIFEST_MAX == APM_BOOT_MANIFEST_MAX &&
+                   DROT_LINK_FW_IMAGE_MAX == DROT_MANIFEST_MAX_IMAGE &&
+                   DROT_LINK_FW_COMPONENT_MAX == DROT_MANIFEST_MAX_COMPONENT &&
+                   DROT_LINK_FW_VERSION_MAX == DROT_MANIFEST_MAX_VERSION &&
+                   DROT_LINK_FW_SVN_MAX == DROT_MANIFEST_MAX_SVN,
+               "the link's firmware bounds are the manifest's and the boot's");
 
 static apm_state *state_of(apm_device *dev)
 {
@@ -114,7 +134,11 @@ apm_status apm_device_boot(apm_device *dev, const apm_hal *hal)
     /* Any other key-store error leaves core.drk absent: key use is then
      * refused with APM_E_NO_KEY, and GET_INFO still answers. */
     apm_measure_reset(&s->meas);
-    apm_boot_verify(&s->core, &s->boot); /* the verdict and reason are in s->boot */
+    /* fwstate.h: the slot to run (a trial is recorded as TRYING before it
+     * runs); the verdict and reason are in s->boot. */
+    st = apm_fw_boot(&s->core, &s->fw, &s->boot);
+    if (st == APM_E_POWER)
+        return st;
     size_t index;
     (void)apm_measure_add(&s->meas, "APM", 3, s->boot.version, strlen(s->boot.version), s->boot.digest,
                           s->boot.signer_id, &index);
@@ -136,8 +160,27 @@ void apm_device_shutdown(apm_device *dev)
         return;
     apm_state *s = state_of(dev);
     drot_link_session_wipe(&s->link);
+    apm_fw_state_wipe(&s->fw);
     apm_core_wipe(&s->core);
     drot_wipe(dev, sizeof *dev);
+}
+
+/* see apm/apm.h */
+bool apm_device_reset_requested(const apm_device *dev)
+{
+    return dev != NULL && ((const apm_state *)(const void *)dev->opaque.b)->reset;
+}
+
+/* see apm/apm.h */
+apm_status apm_device_reset(apm_device *dev)
+{
+    if (dev == NULL)
+        return APM_E_ARG;
+    const apm_hal *hal = state_of(dev)->core.hal;
+    if (hal == NULL)
+        return APM_E_ARG;
+    apm_device_shutdown(dev);
+    return apm_device_boot(dev, hal);
 }
 
 /* ---- answers ------------------------------------------------------------- */
@@ -393,6 +436,107 @@ static apm_status do_rot_propose(apm_state *s, const drot_link_frame *req, size_
     return ds == DROT_OK ? APM_OK : (apm_status)ds;
 }
 
+/* ---- firmware install (fwinstall.h) ----------------------------------------- */
+
+static apm_fw_env fw_env(apm_state *s)
+{
+    apm_fw_env env = {&s->boot, &s->tamper, &s->meas};
+    return env;
+}
+
+/* A refusal by fwinstall.c, with its reason in words. */
+static apm_status fw_refused(apm_state *s, apm_status st)
+{
+    s->why = s->fw.why;
+    return st;
+}
+
+static apm_status encoded(drot_status ds)
+{
+    return ds == DROT_OK ? APM_OK : (apm_status)ds;
+}
+
+static apm_status do_fw_begin(apm_state *s, const drot_link_frame *req, size_t *len)
+{
+    drot_link_fw_begin b;
+    drot_link_fw_begin_resp r;
+    drot_status ds = drot_link_fw_begin_decode(req->payload, req->payload_len, &b);
+    if (ds != DROT_OK)
+        return (apm_status)ds; /* malformed: the open session, if any, is untouched */
+    apm_fw_env env = fw_env(s);
+    apm_status st = apm_fw_begin(&s->core, &env, &s->fw, b.manifest, b.manifest_len, b.mode, &r);
+    if (st != APM_OK)
+        return fw_refused(s, st);
+    return encoded(drot_link_fw_begin_resp_encode(&r, s->payload, sizeof s->payload, len));
+}
+
+static apm_status do_fw_chunk(apm_state *s, const drot_link_frame *req, size_t *len)
+{
+    drot_link_fw_chunk c;
+    uint32_t received = 0;
+    drot_status ds = drot_link_fw_chunk_decode(req->payload, req->payload_len, &c);
+    if (ds != DROT_OK)
+        return (apm_status)ds;
+    apm_fw_env env = fw_env(s);
+    apm_status st = apm_fw_chunk(&s->core, &env, &s->fw, c.offset, c.data, c.data_len, &received);
+    if (st != APM_OK)
+        return fw_refused(s, st);
+    return encoded(drot_link_fw_received_encode(received, s->payload, sizeof s->payload, len));
+}
+
+static apm_status do_fw_finish(apm_state *s, const drot_link_frame *req, size_t *len)
+{
+    if (drot_link_empty_decode(req->payload, req->payload_len) != DROT_OK)
+        return APM_E_ARG;
+    apm_fw_env env = fw_env(s);
+    apm_status st = apm_fw_finish(&s->core, &env, &s->fw, &s->msg.fw_image);
+    if (st != APM_OK)
+        return fw_refused(s, st);
+    return encoded(drot_link_fw_image_encode(&s->msg.fw_image, s->payload, sizeof s->payload, len));
+}
+
+static apm_status do_fw_confirm(apm_state *s, const drot_link_frame *req, size_t *len)
+{
+    drot_link_fw_confirm c;
+    uint32_t svn = 0;
+    drot_status ds = drot_link_fw_confirm_req_decode(req->payload, req->payload_len, &c);
+    if (ds != DROT_OK)
+        return (apm_status)ds;
+    apm_fw_env env = fw_env(s);
+    apm_status st = apm_fw_confirm(&s->core, &env, &s->fw, c.component, c.component_len, &svn);
+    if (st != APM_OK)
+        return fw_refused(s, st);
+    c.svn = svn;
+    return encoded(drot_link_fw_confirm_resp_encode(&c, s->payload, sizeof s->payload, len));
+}
+
+static apm_status do_fw_activate(apm_state *s, const drot_link_frame *req, size_t *len)
+{
+    uint32_t action = 0;
+    bool reset = false;
+    drot_status ds = drot_link_fw_activate_decode(req->payload, req->payload_len, &action);
+    if (ds != DROT_OK)
+        return (apm_status)ds;
+    apm_fw_env env = fw_env(s);
+    apm_status st = apm_fw_activate(&s->core, &env, &s->fw, action, &reset);
+    if (st != APM_OK)
+        return fw_refused(s, st);
+    st = encoded(drot_link_fw_activate_resp_encode(reset, s->payload, sizeof s->payload, len));
+    if (st == APM_OK)
+        s->reset = reset; /* apm.h: the port resets once this answer is out */
+    return st;
+}
+
+static apm_status do_fw_status(apm_state *s, const drot_link_frame *req, size_t *len)
+{
+    if (drot_link_empty_decode(req->payload, req->payload_len) != DROT_OK)
+        return APM_E_ARG;
+    apm_status st = apm_fw_status(&s->core, &s->fw, &s->msg.fw_status);
+    if (st != APM_OK)
+        return st;
+    return encoded(drot_link_fw_status_encode(&s->msg.fw_status, s->payload, sizeof s->payload, len));
+}
+
 static apm_status dispatch(apm_state *s, const drot_link_frame *req, size_t *len)
 {
     switch (req->type) {
@@ -413,6 +557,12 @@ static apm_status dispatch(apm_state *s, const drot_link_frame *req, size_t *len
     case DROT_LINK_T_ROTATE_ENDORSE:
     case DROT_LINK_T_ROTATE_ANCHOR: return do_rot_instruction(s, req, len);
     case DROT_LINK_T_ROTATE_PROPOSE: return do_rot_propose(s, req, len);
+    case DROT_LINK_T_FW_BEGIN: return do_fw_begin(s, req, len);
+    case DROT_LINK_T_FW_CHUNK: return do_fw_chunk(s, req, len);
+    case DROT_LINK_T_FW_FINISH: return do_fw_finish(s, req, len);
+    case DROT_LINK_T_FW_CONFIRM: return do_fw_confirm(s, req, len);
+    case DROT_LINK_T_FW_ACTIVATE: return do_fw_activate(s, req, len);
+    case DROT_LINK_T_FW_STATUS: return do_fw_status(s, req, len);
     default: return (apm_status)DROT_E_UNSUPPORTED;
     }
 }
@@ -425,6 +575,7 @@ apm_status apm_device_handle(apm_device *dev, const uint8_t *in, size_t in_len, 
         return APM_E_ARG;
     apm_state *s = state_of(dev);
     *out_len = 0;
+    s->reset = false;
 
     /* T1: the sensors are read before anything else; an intrusion is acted
      * on now, whatever the request. */
@@ -457,11 +608,12 @@ apm_status apm_device_handle(apm_device *dev, const uint8_t *in, size_t in_len, 
     }
 
     size_t len = 0;
+    s->why = NULL;
     st = dispatch(s, &req, &len);
     if (st == APM_E_POWER)
         return st;
     if (st != APM_OK)
-        return answer_error(s, st, apm_status_str(st), out, cap, out_len);
+        return answer_error(s, st, s->why != NULL ? s->why : apm_status_str(st), out, cap, out_len);
     ds =
         drot_link_session_seal(&s->link, DROT_LINK_RESPONSE_TO(req.type), s->payload, len, out, cap, out_len);
     if (req.type == DROT_LINK_T_SEAL || req.type == DROT_LINK_T_UNSEAL)
@@ -517,6 +669,13 @@ apm_status apm_device_serve(apm_device *dev)
         /* Requests and answers may carry sealed plaintext (SEAL, UNSEAL). */
         drot_wipe(s->rx, total);
         drot_wipe(s->tx, out_len);
+        if (apm_device_reset_requested(dev)) {
+            /* FW_ACTIVATE: the answer is out; boot again in place. The host
+             * starts a new session with HELLO. */
+            st = apm_device_reset(dev);
+            if (st != APM_OK)
+                return st;
+        }
         if (hs != APM_HAL_OK)
             return APM_OK;
         if (resync_lost)

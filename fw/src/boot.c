@@ -1,7 +1,7 @@
 /*
  * boot.c — verify and measure the APM's own firmware image (see boot.h).
  *
- * Slot A's manifest sector (layout.h) starts with a 12-byte header
+ * A slot's manifest sector (layout.h; slot A or B) starts with a 12-byte header
  *
  *   0..3   magic "DFWM"
  *   4      version 1
@@ -11,7 +11,7 @@
  * followed by the manifest: an authority-signed COSE_Sign1 (drot/authority.h)
  * whose payload is a drot/manifest.h map.
  *
- * apm_boot_verify, step by step, with the status each step reports:
+ * apm_boot_verify_slot, step by step, with the status each step reports:
  *
  *   1. header: magic, version, reserved bytes, length        APM_E_CORRUPT
  *      (an empty slot reads 0xFF and fails here)
@@ -69,14 +69,14 @@ static bool geometry_ok(const apm_hal *hal)
            hal->flash_sectors >= APM_FLASH_MIN_SECTORS;
 }
 
-/* Step 1 and the read of the manifest bytes into buf[0..cap). */
-static apm_status read_manifest(const apm_hal *hal, uint8_t *buf, size_t cap, size_t *len)
+/* Step 1 and the read of slot's manifest bytes into buf[0..cap). */
+static apm_status read_manifest(const apm_hal *hal, uint32_t slot, uint8_t *buf, size_t cap, size_t *len)
 {
     uint8_t hdr[APM_BOOT_HDR_LEN];
     uint32_t mlen;
     apm_hal_status hs;
 
-    hs = hal->flash_read(hal->ctx, sector_off(APM_FW_SLOT_A_MANIFEST), hdr, sizeof hdr);
+    hs = hal->flash_read(hal->ctx, sector_off(APM_FW_SLOT_MANIFEST(slot)), hdr, sizeof hdr);
     if (hs != APM_HAL_OK)
         return apm_from_hal(hs);
     if (memcmp(hdr, MANIFEST_MAGIC, sizeof MANIFEST_MAGIC) != 0 || hdr[4] != 1u || hdr[5] != 0u ||
@@ -85,14 +85,15 @@ static apm_status read_manifest(const apm_hal *hal, uint8_t *buf, size_t cap, si
     mlen = ((uint32_t)hdr[8] << 24) | ((uint32_t)hdr[9] << 16) | ((uint32_t)hdr[10] << 8) | (uint32_t)hdr[11];
     if (mlen == 0 || mlen > APM_FW_MANIFEST_MAX || mlen > cap)
         return APM_E_CORRUPT;
-    hs = hal->flash_read(hal->ctx, sector_off(APM_FW_SLOT_A_MANIFEST) + APM_BOOT_HDR_LEN, buf, mlen);
+    hs = hal->flash_read(hal->ctx, sector_off(APM_FW_SLOT_MANIFEST(slot)) + APM_BOOT_HDR_LEN, buf, mlen);
     if (hs != APM_HAL_OK)
         return apm_from_hal(hs);
     *len = mlen;
     return APM_OK;
 }
 
-/* The anchor slots as drot_authority_verify wants them. */
+/* The anchor slots as drot_authority_verify wants them. Every manifest check
+ * (boot and install) reads the anchors through here (boot.h). */
 static void anchor_slots(const apm_otp *otp, drot_anchor_slot slots[APM_ANCHOR_SLOTS])
 {
     for (uint32_t i = 0; i < APM_ANCHOR_SLOTS; i++) {
@@ -135,8 +136,9 @@ static apm_status map_manifest_status(drot_status st)
     return APM_E_BOOT;
 }
 
-/* SHA-256 of the first size bytes of slot A's image, read in chunks. */
-static apm_status hash_image(const apm_hal *hal, uint32_t size, uint8_t digest[DROT_SHA256_LEN])
+/* SHA-256 of the first size bytes of slot's image, read in chunks. */
+static apm_status hash_image(const apm_hal *hal, uint32_t slot, uint32_t size,
+                             uint8_t digest[DROT_SHA256_LEN])
 {
     uint8_t chunk[APM_BOOT_CHUNK];
     drot_sha256_ctx ctx;
@@ -150,7 +152,7 @@ static apm_status hash_image(const apm_hal *hal, uint32_t size, uint8_t digest[D
     }
     for (uint32_t off = 0; off < size;) {
         uint32_t n = size - off < APM_BOOT_CHUNK ? size - off : APM_BOOT_CHUNK;
-        apm_hal_status hs = hal->flash_read(hal->ctx, sector_off(APM_FW_SLOT_A_IMAGE) + off, chunk, n);
+        apm_hal_status hs = hal->flash_read(hal->ctx, sector_off(APM_FW_SLOT_IMAGE(slot)) + off, chunk, n);
         if (hs != APM_HAL_OK) {
             st = apm_from_hal(hs);
             goto out;
@@ -175,40 +177,58 @@ static bool is_apm_component(const drot_manifest *m)
     return m->component_len == 3u && memcmp(m->component, "APM", 3) == 0;
 }
 
-/* Steps 2–9; B1 and step 10 are the caller's. */
-static apm_status verify_slot_a(apm_core *core, apm_boot_state *out)
+/* see boot.h (steps 2–4) */
+apm_status apm_boot_manifest_check(apm_core *core, const uint8_t *msg, size_t len, drot_manifest *m,
+                                   uint32_t *anchor_slot)
 {
-    uint8_t msg[APM_BOOT_MANIFEST_BUF];
-    size_t len = 0, slot = 0;
     drot_anchor_slot slots[APM_ANCHOR_SLOTS];
     drot_cose_sign1_view view;
-    drot_manifest m;
+    size_t slot = 0;
     apm_status st;
-    bool hashed = false;
 
-    st = read_manifest(core->hal, msg, sizeof msg, &len);
-    if (st != APM_OK)
-        return st;
-    if (drot_cose_sign1_decode(msg, len, &view) != DROT_OK)
+    if (core == NULL || m == NULL || anchor_slot == NULL || (msg == NULL && len > 0))
+        return APM_E_ARG;
+    memset(m, 0, sizeof *m);
+    if (len == 0 || len > APM_BOOT_MANIFEST_BUF || drot_cose_sign1_decode(msg, len, &view) != DROT_OK)
         return APM_E_CORRUPT;
     anchor_slots(&core->otp, slots);
     st = check_signer(slots, view.kid, view.kid_len);
     if (st != APM_OK)
         return st;
-    st = map_manifest_status(drot_manifest_verify(msg, len, slots, APM_ANCHOR_SLOTS, &m, &slot));
+    st = map_manifest_status(drot_manifest_verify(msg, len, slots, APM_ANCHOR_SLOTS, m, &slot));
     if (st != APM_OK)
         return st;
     if (slot >= APM_ANCHOR_SLOTS)
         return APM_E_BOOT;
+    *anchor_slot = (uint32_t)slot;
+    return APM_OK;
+}
+
+/* Steps 2–9 on slot; B1 and step 10 are the caller's. */
+static apm_status verify_slot(apm_core *core, uint32_t slot, apm_boot_state *out)
+{
+    uint8_t msg[APM_BOOT_MANIFEST_BUF];
+    size_t len = 0;
+    uint32_t anchor = 0;
+    drot_manifest m;
+    apm_status st;
+    bool hashed = false;
+
+    st = read_manifest(core->hal, slot, msg, sizeof msg, &len);
+    if (st != APM_OK)
+        return st;
+    st = apm_boot_manifest_check(core, msg, len, &m, &anchor);
+    if (st != APM_OK)
+        return st;
 
     /* B3: what was found, recorded before the decisions below. */
     memcpy(out->version, m.version, m.version_len);
     out->version[m.version_len] = '\0';
     out->svn = m.svn;
-    memcpy(out->signer_id, core->otp.anchor[slot], sizeof out->signer_id);
-    out->anchor_slot = (uint32_t)slot;
+    memcpy(out->signer_id, core->otp.anchor[anchor], sizeof out->signer_id);
+    out->anchor_slot = anchor;
     if (m.size <= APM_FW_IMAGE_MAX) {
-        st = hash_image(core->hal, m.size, out->digest);
+        st = hash_image(core->hal, slot, m.size, out->digest);
         if (st != APM_OK)
             return st;
         hashed = true;
@@ -228,7 +248,7 @@ static apm_status verify_slot_a(apm_core *core, apm_boot_state *out)
 }
 
 /* see boot.h */
-apm_status apm_boot_verify(apm_core *core, apm_boot_state *out)
+apm_status apm_boot_verify_slot(apm_core *core, uint32_t slot, apm_boot_state *out)
 {
     apm_status st;
 
@@ -237,12 +257,13 @@ apm_status apm_boot_verify(apm_core *core, apm_boot_state *out)
     memset(out, 0, sizeof *out);
     out->verdict = APM_VERDICT_FAIL; /* B1 */
     out->reason = APM_E_BOOT;
-    if (core == NULL || !geometry_ok(core->hal)) {
+    out->slot = slot;
+    if (core == NULL || !geometry_ok(core->hal) || slot >= APM_FW_SLOTS) {
         out->reason = APM_E_ARG;
         return out->reason;
     }
 
-    st = verify_slot_a(core, out);
+    st = verify_slot(core, slot, out);
     out->reason = st;
     /* Step 10: PASS only from APM_OK, and only with the SVN rule holding
      * still, so one skipped branch above is not enough to pass. */
@@ -266,28 +287,63 @@ static apm_status erase(const apm_hal *hal, uint32_t sector)
     return hs == APM_HAL_OK ? APM_OK : apm_from_hal(hs);
 }
 
+static bool writable(const apm_core *core)
+{
+    return core != NULL && geometry_ok(core->hal) && core->hal->flash_erase != NULL &&
+           core->hal->flash_program != NULL;
+}
+
+/* see boot.h */
+apm_status apm_boot_slot_clear(apm_core *core, uint32_t slot)
+{
+    if (!writable(core) || slot >= APM_FW_SLOTS)
+        return APM_E_ARG;
+    return erase(core->hal, APM_FW_SLOT_MANIFEST(slot));
+}
+
+/* see boot.h */
+apm_status apm_boot_slot_seal(apm_core *core, uint32_t slot, const uint8_t *manifest, uint32_t len)
+{
+    uint8_t hdr[APM_BOOT_HDR_LEN];
+    uint32_t base;
+    apm_status st;
+
+    if (!writable(core) || slot >= APM_FW_SLOTS || manifest == NULL || len == 0 || len > APM_FW_MANIFEST_MAX)
+        return APM_E_ARG;
+    base = sector_off(APM_FW_SLOT_MANIFEST(slot));
+    st = program(core->hal, base + APM_BOOT_HDR_LEN, manifest, len);
+    if (st != APM_OK)
+        return st;
+    memcpy(hdr, MANIFEST_MAGIC, sizeof MANIFEST_MAGIC);
+    hdr[4] = 1u;
+    hdr[5] = hdr[6] = hdr[7] = 0u;
+    hdr[8] = (uint8_t)(len >> 24);
+    hdr[9] = (uint8_t)(len >> 16);
+    hdr[10] = (uint8_t)(len >> 8);
+    hdr[11] = (uint8_t)len;
+    return program(core->hal, base, hdr, sizeof hdr); /* B4: the header last */
+}
+
 /* see boot.h
  *
- * Write order: erase the manifest sector first (a stale manifest must never
- * pair with a half-written image), then the image, then the manifest bytes,
- * and the 12-byte header last: a power cut anywhere leaves a slot that reads
- * as empty (APM_E_CORRUPT) or complete. */
+ * Write order (B4): erase the manifest sector first (a stale manifest must
+ * never pair with a half-written image), then the image, then the manifest
+ * bytes, and the 12-byte header last: a power cut anywhere leaves a slot
+ * that reads as empty (APM_E_CORRUPT) or complete. */
 apm_status apm_boot_install_slot_a(apm_core *core, const uint8_t *manifest, uint32_t manifest_len,
                                    const uint8_t *image, uint32_t image_len)
 {
-    uint8_t hdr[APM_BOOT_HDR_LEN];
     uint32_t sectors;
     apm_status st;
 
-    if (core == NULL || !geometry_ok(core->hal) || core->hal->flash_erase == NULL ||
-        core->hal->flash_program == NULL)
+    if (!writable(core))
         return APM_E_ARG;
     if (manifest == NULL || manifest_len == 0 || manifest_len > APM_FW_MANIFEST_MAX)
         return APM_E_ARG;
     if (image == NULL || image_len == 0 || image_len > APM_FW_IMAGE_MAX)
         return APM_E_ARG;
 
-    st = erase(core->hal, APM_FW_SLOT_A_MANIFEST);
+    st = apm_boot_slot_clear(core, APM_FW_SLOT_A);
     if (st != APM_OK)
         return st;
     sectors = (image_len + APM_FLASH_SECTOR_SIZE - 1u) / APM_FLASH_SECTOR_SIZE;
@@ -301,15 +357,5 @@ apm_status apm_boot_install_slot_a(apm_core *core, const uint8_t *manifest, uint
         if (st != APM_OK)
             return st;
     }
-    st = program(core->hal, sector_off(APM_FW_SLOT_A_MANIFEST) + APM_BOOT_HDR_LEN, manifest, manifest_len);
-    if (st != APM_OK)
-        return st;
-    memcpy(hdr, MANIFEST_MAGIC, sizeof MANIFEST_MAGIC);
-    hdr[4] = 1u;
-    hdr[5] = hdr[6] = hdr[7] = 0u;
-    hdr[8] = (uint8_t)(manifest_len >> 24);
-    hdr[9] = (uint8_t)(manifest_len >> 16);
-    hdr[10] = (uint8_t)(manifest_len >> 8);
-    hdr[11] = (uint8_t)manifest_len;
-    return program(core->hal, sector_off(APM_FW_SLOT_A_MANIFEST), hdr, sizeof hdr);
+    return apm_boot_slot_seal(core, APM_FW_SLOT_A, manifest, manifest_len);
 }

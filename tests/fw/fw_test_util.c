@@ -186,8 +186,13 @@ apm_status fwt_boot(fwt_dev *d)
     d->core_ready = true;
     assert_int_equal(apm_ks_load(&d->core), APM_OK);
 
-    d->boot_status = apm_boot_verify(&d->core, &d->boot);
-    assert_int_equal(d->boot_status, d->boot.reason);
+    st = apm_fw_boot(&d->core, &d->fw, &d->boot);
+    if (st == APM_E_POWER) {
+        d->boot_status = APM_E_POWER;
+        return APM_E_POWER;
+    }
+    assert_int_equal(st, APM_OK);
+    d->boot_status = d->boot.reason;
     apm_measure_reset(&d->meas);
     if (d->boot.version[0] != '\0')
         assert_int_equal(apm_measure_add(&d->meas, "APM", 3, d->boot.version, strlen(d->boot.version),
@@ -202,6 +207,7 @@ apm_status fwt_boot(fwt_dev *d)
 
 void fwt_power_off(fwt_dev *d)
 {
+    apm_fw_state_wipe(&d->fw);
     if (d->core_ready)
         apm_core_wipe(&d->core);
     d->core_ready = false;

@@ -16,6 +16,7 @@
 #include "attest.h"
 #include "boot.h"
 #include "core.h"
+#include "fwstate.h"
 #include "measure.h"
 #include "sim_hal.h"
 #include "tamper.h"
@@ -32,6 +33,7 @@ typedef struct fwt_dev {
     apm_core core;
     bool core_ready;
     apm_boot_state boot;
+    apm_fw_state fw; /* fwstate.h: record, running slot, install session */
     apm_status boot_status;
     apm_measurements meas;
     apm_tamper_state tamper;
@@ -63,9 +65,11 @@ void fwt_create(fwt_dev *d, const int *keys, size_t nkeys);
 void fwt_create_good(fwt_dev *d);
 
 /* Opens the state directory and boots: apm_core_init, apm_ks_load,
- * apm_boot_verify, the APM measurement (when the manifest verified),
- * apm_tamper_init, the boot seed, and the boot's tamper poll. Returns the
- * boot verdict's reason (also in d->boot_status). */
+ * apm_fw_boot (slot selection and verification, fwstate.h), the APM
+ * measurement (when the manifest verified), apm_tamper_init, the boot seed,
+ * and the boot's tamper poll. Returns the boot verdict's reason (also in
+ * d->boot_status), or APM_E_POWER when power was cut at a write of the slot
+ * selection (the boot stops there, as the device would). */
 apm_status fwt_boot(fwt_dev *d);
 /* Power off (wipe RAM, close files) and boot again. */
 apm_status fwt_reboot(fwt_dev *d);

@@ -302,7 +302,7 @@ static void test_empty_slot_refused(void **state)
 }
 
 /* Test 12: verification writes nothing (B2) / the sim's write counter does
- * not move across apm_boot_verify, for a good and for a refused image. */
+ * not move across apm_boot_verify_slot, for a good and for a refused image. */
 static void test_boot_verify_writes_nothing(void **state)
 {
     fwt_dev d;
@@ -314,12 +314,12 @@ static void test_boot_verify_writes_nothing(void **state)
 
     assert_int_equal(boot_with(&d, m, mlen, fwt_image(), FWT_IMAGE_LEN), APM_OK);
     before = d.sim.writes;
-    assert_int_equal(apm_boot_verify(&d.core, &b), APM_OK);
+    assert_int_equal(apm_boot_verify_slot(&d.core, APM_FW_SLOT_A, &b), APM_OK);
     assert_int_equal(d.sim.writes, before);
     m[mlen - 1] ^= 1;
     fwt_install(&d, m, mlen, fwt_image(), FWT_IMAGE_LEN);
     before = d.sim.writes;
-    assert_int_equal(apm_boot_verify(&d.core, &b), APM_E_BOOT);
+    assert_int_equal(apm_boot_verify_slot(&d.core, APM_FW_SLOT_A, &b), APM_E_BOOT);
     assert_int_equal(d.sim.writes, before);
     fwt_destroy(&d);
 }

@@ -19,7 +19,7 @@
 #include "layout.h"
 #include "records.h"
 
-#define ID    APM_REC_JOURNAL
+#define ID    APM_REC_FWSTATE
 #define SEC_A (APM_REC_FIRST_SECTOR + 2u * ID)
 #define SEC_B (SEC_A + 1u)
 #define HDR   28u

@@ -87,6 +87,8 @@
 #define DROT_LINK_T_UNSEAL              0x0Fu
 #define DROT_LINK_T_ROTATE_PROPOSE      0x10u /* device-generated rotation: the APM's proposal */
 #define DROT_LINK_T_ROTATE_ENDORSE      0x11u /* device-generated rotation: the authority's endorsement */
+#define DROT_LINK_T_FW_ACTIVATE         0x12u /* firmware: reboot into the staged trial, or abort it */
+#define DROT_LINK_T_FW_STATUS           0x13u /* firmware: slots, trial state, fuses, pending entries */
 
 #define DROT_LINK_T_HELLO_ACK (DROT_LINK_T_HELLO | DROT_LINK_RESPONSE) /* 0x81 */
 /* ERROR answers any request (payload: drot_link_error in drot/link_msg.h). */

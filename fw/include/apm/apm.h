@@ -20,6 +20,7 @@
 #ifndef APM_H
 #define APM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,17 @@ apm_status apm_device_tick(apm_device *dev);
 
 /* Wipes the device state (keys, session, DRBG). */
 void apm_device_shutdown(apm_device *dev);
+
+/* True when the answer apm_device_handle just produced asked for a reset
+ * (FW_ACTIVATE: a test boot of a staged image, or leaving a trial). The port
+ * MUST send that answer first, then call apm_device_reset (on hardware: a
+ * system reset). apm_device_serve does both itself. */
+bool apm_device_reset_requested(const apm_device *dev);
+
+/* The reset: apm_device_shutdown, then apm_device_boot on the same HAL. The
+ * link session is gone; the host starts a new one with HELLO. Returns what
+ * apm_device_boot returns. */
+apm_status apm_device_reset(apm_device *dev);
 
 /* What manufacturing burns and installs. */
 typedef struct apm_manufacture_params {

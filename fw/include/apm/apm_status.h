@@ -41,6 +41,12 @@ typedef int32_t apm_status;
 #define APM_E_WRONG_DEVICE    (-118) /* the instruction names another device */
 #define APM_E_STALE           (-119) /* the instruction is not for exactly the current epoch + 1 */
 #define APM_E_KEY_MISMATCH    (-120) /* the delivered or staged key is not the key the instruction names */
+/* -130 .. -139: firmware install (fwinstall.h). */
+#define APM_E_FW_STATE                                                                                       \
+    (-130) /* not in this firmware state: no install open, a trial staged or running, nothing to confirm */
+#define APM_E_FW_ORDER     (-131) /* a firmware chunk not at the next offset (a gap or an overlap) */
+#define APM_E_NOT_MEASURED (-132) /* the verified host image is not in this boot's measurements */
+#define APM_E_COMPONENT    (-133) /* the manifest names a component this device does not install */
 
 /* Returns a short constant description of st (drot_status values included). */
 const char *apm_status_str(apm_status st);

@@ -451,6 +451,14 @@ static bool host_readable(apm_device *dev, host_conn *h, apm_status *power)
         /* Frames may carry sealed plaintext (SEAL, UNSEAL): wipe both. */
         drot_wipe(out, out_len);
         drot_wipe(h->buf, total);
+        if (apm_device_reset_requested(dev)) {
+            /* FW_ACTIVATE: the answer is out; the device resets (boots again
+             * in this process) and the host reconnects with a new HELLO. */
+            st = apm_device_reset(dev);
+            if (st != APM_OK)
+                *power = st;
+            return false;
+        }
         if (!sent || bad)
             return false; /* peer gone or not reading, or the stream is out of step */
         memmove(h->buf, h->buf + total, h->have - total);
@@ -575,6 +583,11 @@ static int cmd_run(int argc, char **argv)
                 host.have = 0;
                 if (power == APM_E_POWER) {
                     exit_code = EXIT_POWER_LOST;
+                    break;
+                }
+                if (power != APM_OK) {
+                    fprintf(stderr, "drot-apm: reset failed: %s\n", apm_status_str(power));
+                    exit_code = 1;
                     break;
                 }
             }
