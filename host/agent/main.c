@@ -34,44 +34,12 @@
 
 #include <jansson.h>
 
+#include "agent.h"
 #include "drot/host.h"
 #include "drot_crypto.h"
 
-#define EXIT_OK     0
-#define EXIT_FAILED 1 /* the operation failed or the APM refused it */
-#define EXIT_USAGE  2 /* bad arguments or unusable input files; nothing was done */
-#define EXIT_UNREACHABLE                                                                                     \
-    3 /* the APM could not be reached or did not answer                                                      \
-       */
-
-/* Largest plaintext `seal` reads: what one blob holds. */
-#define AGENT_SEAL_MAX DROT_LINK_SEAL_MAX_DATA
-
-#define EXIT_CODES_HELP                                                                                      \
-    "exit status: 0 ok, 1 operation failed or refused by the APM, 2 usage "                                  \
-    "error (nothing done),\n"                                                                                \
-    "             3 APM unreachable (no socket, no answer)\n"
-
-#define GLOBAL_HELP                                                                                          \
-    "global options (before or after the command):\n"                                                        \
-    "  --socket PATH     the APM's link socket (default: $DROT_APM_SOCKET)\n"                                \
-    "  --link-key FILE   the host's copy of the link key: 32 raw bytes, mode "                               \
-    "0600 or stricter\n"                                                                                     \
-    "  --timeout MS      how long to wait for each answer (default 5000)\n"                                  \
-    "  --json            machine-readable output (info, tamper-log)\n"
-
-typedef struct agent {
-    const char *cmd; /* the command name, for messages */
-    const char *socket;
-    const char *link_key_path;
-    int timeout_ms;
-    bool json;
-    dh_unix_transport transport;
-    dh_driver *driver;
-} agent;
-
-static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void msg(const char *fmt, ...)
+/* see agent.h */
+void msg(const char *fmt, ...)
 {
     va_list ap;
     fputs("drot-agent: ", stderr);
@@ -84,18 +52,9 @@ static void msg(const char *fmt, ...)
 /* ---- argument parsing
  * -------------------------------------------------------- */
 
-enum { OPT_SOCKET = 1000, OPT_LINK_KEY, OPT_TIMEOUT, OPT_JSON, OPT_HELP };
-
-#define GLOBAL_OPTIONS                                                                                       \
-    {"socket", required_argument, 0, OPT_SOCKET}, {"link-key", required_argument, 0, OPT_LINK_KEY},          \
-        {"timeout", required_argument, 0, OPT_TIMEOUT}, {"json", no_argument, 0, OPT_JSON},                  \
-    {                                                                                                        \
-        "help", no_argument, 0, OPT_HELP                                                                     \
-    }
-
 /* Handles an option every command accepts. 0 handled, 1 not a global
  * option, EXIT_USAGE on a bad value. */
-static int global_option(agent *a, int c, const char *arg)
+int global_option(agent *a, int c, const char *arg)
 {
     switch (c) {
     case OPT_SOCKET: a->socket = arg; return 0;
@@ -117,7 +76,7 @@ static int global_option(agent *a, int c, const char *arg)
 }
 
 /* The message for getopt's '?' and ':' (opterr is 0: we print our own line). */
-static int bad_option(const agent *a, int c, char **argv)
+int bad_option(const agent *a, int c, char **argv)
 {
     const char *what = argv[optind - 1];
     const char *cmd = a->cmd != NULL ? a->cmd : "";
@@ -161,8 +120,8 @@ static int hex_decode(const char *s, uint8_t *out, size_t cap, size_t *n)
 
 /* Exactly `want` bytes of hex (one of up to three lengths when want2/want3
  * are non-zero). */
-static int hex_arg(const char *opt, const char *s, uint8_t *out, size_t cap, size_t *n, size_t want,
-                   size_t want2, size_t want3)
+int hex_arg(const char *opt, const char *s, uint8_t *out, size_t cap, size_t *n, size_t want, size_t want2,
+            size_t want3)
 {
     size_t got = 0;
     int r = hex_decode(s, out, cap, &got);
@@ -200,7 +159,7 @@ static bool label_ok(const char *label)
 
 /* Reads all of fd, at most max bytes, into a new buffer. 0, -1 I/O, -2 too
  * large. */
-static int read_bounded(int fd, size_t max, uint8_t **out, size_t *len)
+int read_bounded(int fd, size_t max, uint8_t **out, size_t *len)
 {
     uint8_t *buf = malloc(max + 1);
     size_t got = 0;
@@ -266,13 +225,13 @@ static int write_file(const char *path, const uint8_t *p, size_t n, mode_t mode)
     return e;
 }
 
-static void hex_print(FILE *f, const uint8_t *p, size_t n)
+void hex_print(FILE *f, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         fprintf(f, "%02x", p[i]);
 }
 
-static json_t *hex_json(const uint8_t *p, size_t n)
+json_t *hex_json(const uint8_t *p, size_t n)
 {
     char *s = malloc(2 * n + 1);
     if (s == NULL)
@@ -285,7 +244,7 @@ static json_t *hex_json(const uint8_t *p, size_t n)
 }
 
 /* Text from the APM for a terminal: control characters shown as '?'. */
-static void text_print(const char *p, size_t n)
+void text_print(const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         putchar((unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '?' : p[i]);
@@ -328,7 +287,7 @@ static int load_link_key(const char *path, uint8_t key[32])
 
 /* Checks the socket path and the link key, and opens the driver (the first
  * request connects). */
-static int agent_open(agent *a)
+int agent_open(agent *a)
 {
     if (a->socket == NULL || a->socket[0] == '\0') {
         msg("no APM socket: give --socket PATH or set DROT_APM_SOCKET");
@@ -355,7 +314,7 @@ static int agent_open(agent *a)
 }
 
 /* One line for a failed request; returns the exit status. */
-static int agent_fail(const agent *a, const char *what, dh_status st)
+int agent_fail(const agent *a, const char *what, dh_status st)
 {
     const char *why = a->driver != NULL ? dh_driver_last_error(a->driver) : "";
     if (why == NULL || why[0] == '\0')
@@ -630,20 +589,86 @@ static int cmd_attest(agent *a, int argc, char **argv)
 /* ---- measure
  * ----------------------------------------------------------------- */
 
+/* measure --manifest: the APM verifies FILE against the manifest (verify
+ * mode), then the verified image is measured (dh_measure_verified). */
+static int measure_verified(agent *a, const char *manifest_path, bool extra, int argc, char **argv)
+{
+    if (extra || optind + 1 != argc) {
+        msg("measure: --manifest takes exactly one FILE, and the type, version and signer come from the "
+            "verified manifest: drop --type/--version/--signer (see drot-agent measure --help)");
+        return EXIT_USAGE;
+    }
+    const char *path = argv[optind];
+    int fd = open(manifest_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        msg("measure: cannot open manifest '%s': %s", manifest_path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    uint8_t *manifest = NULL;
+    size_t mlen = 0;
+    int r = read_bounded(fd, DROT_LINK_FW_MANIFEST_MAX, &manifest, &mlen);
+    close(fd);
+    if (r != 0 || mlen == 0) {
+        if (r == 0)
+            free(manifest);
+        msg("measure: manifest '%s' %s", manifest_path,
+            r == -2   ? "is larger than 512 bytes: not a manifest"
+            : r == -1 ? "cannot be read"
+                      : "is empty");
+        return EXIT_USAGE;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !(S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode))) {
+        free(manifest);
+        msg("measure: '%s' is not a file or block device: nothing to measure", path);
+        return EXIT_USAGE;
+    }
+    int rc = agent_open(a);
+    if (rc != 0) {
+        free(manifest);
+        return rc;
+    }
+    uint32_t index = 0;
+    drot_link_fw_image img;
+    dh_status st = dh_measure_verified(a->driver, manifest, mlen, path, &img, &index);
+    free(manifest);
+    if (st != DH_OK)
+        return agent_fail(a, "measure", st);
+    if (a->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "index", json_integer(index));
+        json_object_set_new(o, "component", json_stringn(img.component, img.component_len));
+        json_object_set_new(o, "version", json_stringn(img.version, img.version_len));
+        json_object_set_new(o, "svn", json_integer(img.svn));
+        json_object_set_new(o, "digest", hex_json(img.digest, sizeof img.digest));
+        json_object_set_new(o, "signer", hex_json(img.signer, sizeof img.signer));
+        char *s = json_dumps(o, JSON_PRESERVE_ORDER);
+        if (s != NULL)
+            puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("%u\n", (unsigned)index);
+    }
+    return EXIT_OK;
+}
+
 static int cmd_measure(agent *a, int argc, char **argv)
 {
-    enum { O_TYPE = 1, O_VERSION, O_SIGNER };
+    enum { O_TYPE = 1, O_VERSION, O_SIGNER, O_MANIFEST };
     static const struct option opts[] = {GLOBAL_OPTIONS,
                                          {"type", required_argument, 0, O_TYPE},
                                          {"version", required_argument, 0, O_VERSION},
                                          {"signer", required_argument, 0, O_SIGNER},
+                                         {"manifest", required_argument, 0, O_MANIFEST},
                                          {0, 0, 0, 0}};
-    const char *type = NULL, *version = NULL, *signer_hex = NULL;
+    const char *type = NULL, *version = NULL, *signer_hex = NULL, *manifest_path = NULL;
     int c, rc;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case OPT_HELP:
             printf("usage: drot-agent measure --type T --version V --signer HEX FILE\n"
+                   "       drot-agent measure --manifest MANIFEST FILE\n"
                    "Measured host boot: hashes FILE (SHA-256) and extends it into the "
                    "APM's measurement\n"
                    "table, so every later token lists it. Prints the new entry's index. "
@@ -654,6 +679,13 @@ static int cmd_measure(agent *a, int argc, char **argv)
                    "  --version V     the image's version (1 to 32 printable chars)\n"
                    "  --signer HEX    signer id: SHA-256 of the key that signed the "
                    "image (32 bytes)\n"
+                   "  --manifest M    verified boot: the APM first checks FILE against the "
+                   "signed manifest M\n"
+                   "                  (signer, revoked anchor, SVN not below its fuse, size, "
+                   "digest); only then is\n"
+                   "                  it measured, as the manifest's component, version and "
+                   "signer. A refusal\n"
+                   "                  (exit status 1) measures nothing: do not run FILE\n"
                    "The table holds 8 entries and only grows until the APM restarts; "
                    "the APM's refusal\n"
                    "(e.g. table full) is printed and the exit status is 1.\n" GLOBAL_HELP EXIT_CODES_HELP);
@@ -661,6 +693,7 @@ static int cmd_measure(agent *a, int argc, char **argv)
         case O_TYPE: type = optarg; break;
         case O_VERSION: version = optarg; break;
         case O_SIGNER: signer_hex = optarg; break;
+        case O_MANIFEST: manifest_path = optarg; break;
         case '?':
         case ':': return bad_option(a, c, argv);
         default:
@@ -668,6 +701,9 @@ static int cmd_measure(agent *a, int argc, char **argv)
                 return rc == 1 ? bad_option(a, '?', argv) : rc;
         }
     }
+    if (manifest_path != NULL)
+        return measure_verified(a, manifest_path, type != NULL || version != NULL || signer_hex != NULL, argc,
+                                argv);
     if (type == NULL || version == NULL || signer_hex == NULL || optind + 1 != argc) {
         msg("measure: needs --type T --version V --signer HEX and exactly one "
             "FILE: see drot-agent measure "
@@ -1546,13 +1582,15 @@ static void usage(FILE *f)
                "  attest       an attestation token: --nonce HEX | --challenge HEX "
                "--exporter HEX,\n"
                "               [--profile psa|drot] [--out FILE]\n"
-               "  measure      hash a host firmware image and extend it into the APM\n"
+               "  measure      hash a host firmware image and extend it into the APM (--manifest: the\n"
+               "               APM verifies it first)\n"
                "  seal         seal data into the protected storage directory\n"
                "  unseal       open a sealed blob\n"
                "  tamper-log   the APM's tamper events (--json for JSON)\n"
                "  enroll       enroll with drot-server: --server URL --ca FILE --storage DIR\n"
                "  attest-once  one attestation with the enrolled certificate (same options)\n"
                "  run          the daemon: enroll if needed, then attest on the server's interval\n"
+               "  fw           firmware install on the APM: install, verify, activate, confirm, status\n"
                "'drot-agent COMMAND --help' describes each command.\n" GLOBAL_HELP EXIT_CODES_HELP);
 }
 
@@ -1583,7 +1621,8 @@ int main(int argc, char **argv)
         int (*fn)(agent *, int, char **);
     } cmds[] = {{"info", cmd_info},     {"attest", cmd_attest},           {"measure", cmd_measure},
                 {"seal", cmd_seal},     {"unseal", cmd_unseal},           {"tamper-log", cmd_tamper_log},
-                {"enroll", cmd_enroll}, {"attest-once", cmd_attest_once}, {"run", cmd_run}};
+                {"enroll", cmd_enroll}, {"attest-once", cmd_attest_once}, {"run", cmd_run},
+                {"fw", cmd_fw}};
     const char *name = argv[optind];
     if (strcmp(name, "help") == 0) {
         usage(stdout);

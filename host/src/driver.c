@@ -22,7 +22,7 @@
  *      to a later request: the next request starts with a fresh connection
  *      and a fresh HELLO, whose new keys make every old frame useless.
  *   4. Only idempotent requests (GET_INFO, GET_TOKEN, TAMPER_LOG, SEAL,
- *      UNSEAL) are retried, and only after a lost link or a garbled answer
+ *      UNSEAL, FW_STATUS) are retried, and only after a lost link or a garbled answer
  *      (DH_E_CONNECT, DH_E_PROTOCOL) on a link that was up; a timeout is
  *      reported, not retried, so a silent APM costs one timeout, and an APM
  *      that refuses the connection is reported at once. EXTEND_MEASUREMENT is never retried:
@@ -77,6 +77,12 @@ static const char *request_name(uint8_t type)
     case DROT_LINK_T_ROTATE_PROPOSE: return "ROTATE_PROPOSE";
     case DROT_LINK_T_ROTATE_ENDORSE: return "ROTATE_ENDORSE";
     case DROT_LINK_T_ROTATE_ANCHOR: return "ROTATE_ANCHOR";
+    case DROT_LINK_T_FW_BEGIN: return "FW_BEGIN";
+    case DROT_LINK_T_FW_CHUNK: return "FW_CHUNK";
+    case DROT_LINK_T_FW_FINISH: return "FW_FINISH";
+    case DROT_LINK_T_FW_CONFIRM: return "FW_CONFIRM";
+    case DROT_LINK_T_FW_ACTIVATE: return "FW_ACTIVATE";
+    case DROT_LINK_T_FW_STATUS: return "FW_STATUS";
     default: return "request";
     }
 }
@@ -86,11 +92,14 @@ static const char *request_name(uint8_t type)
  * repeat is harmless: the nonce it returns is the one then in effect. The
  * DRoT commands (ROTATE_*) are never repeated: the APM may have applied
  * one whose answer was lost, and the server reconciles that from the next
- * attestation (docs/drot.md). */
+ * attestation (docs/drot.md). Of the firmware requests only FW_STATUS is
+ * repeated: a BEGIN, CHUNK, FINISH, CONFIRM or ACTIVATE may have been
+ * carried out (docs/firmware.md says how a host finds out). */
 static bool is_idempotent(uint8_t type)
 {
     return type == DROT_LINK_T_GET_INFO || type == DROT_LINK_T_GET_TOKEN || type == DROT_LINK_T_TAMPER_LOG ||
-           type == DROT_LINK_T_SEAL || type == DROT_LINK_T_UNSEAL || type == DROT_LINK_T_GET_ROTATION_NONCE;
+           type == DROT_LINK_T_SEAL || type == DROT_LINK_T_UNSEAL || type == DROT_LINK_T_GET_ROTATION_NONCE ||
+           type == DROT_LINK_T_FW_STATUS;
 }
 
 /* see host_internal.h */
@@ -338,6 +347,33 @@ static dh_status bad_answer(dh_driver *d, uint8_t type, drot_status ds)
     drop_link(d);
     return dh_driver_fail(d, DH_E_PROTOCOL, "malformed %s answer from the APM: %s", request_name(type),
                           drot_status_str(ds));
+}
+
+/* see host_internal.h */
+dh_status dh_driver_request(dh_driver *d, uint8_t type, const uint8_t *payload, size_t plen,
+                            drot_link_frame *view)
+{
+    return request(d, type, payload, plen, view);
+}
+
+/* see host_internal.h */
+dh_status dh_driver_bad_answer(dh_driver *d, uint8_t type, drot_status ds)
+{
+    return bad_answer(d, type, ds);
+}
+
+/* see host_internal.h */
+void dh_driver_set_apm_code(dh_driver *d, int32_t code)
+{
+    if (d != NULL)
+        d->last_apm_code = code;
+}
+
+/* see host_internal.h */
+void dh_driver_drop_link(dh_driver *d)
+{
+    if (d != NULL)
+        drop_link(d);
 }
 
 /* see drot/host.h */

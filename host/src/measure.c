@@ -106,3 +106,43 @@ dh_status dh_measure_file(dh_driver *d, const char *type, const char *version, c
     memcpy(m.signer, signer_id, sizeof m.signer);
     return dh_extend(d, &m, index);
 }
+
+/* see drot/host.h
+ *
+ * The file is read once: its bytes stream to the APM (verify mode) and are
+ * hashed here at the same time (fw.c checks the APM's digest against that
+ * hash). The measurement that follows carries what the APM verified: the
+ * manifest's component as the type, its version, the signing anchor's hash
+ * as the signer id, and the verified digest. */
+dh_status dh_measure_verified(dh_driver *d, const uint8_t *manifest, size_t manifest_len, const char *path,
+                              drot_link_fw_image *out, uint32_t *index)
+{
+    drot_link_fw_image img;
+    if (d == NULL)
+        return DH_E_ARG;
+    if (manifest == NULL || path == NULL || index == NULL)
+        return dh_driver_fail(d, DH_E_ARG, "measure: missing manifest, path or index");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return dh_driver_fail(d, DH_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !(S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode))) {
+        close(fd);
+        return dh_driver_fail(d, DH_E_IO, "'%s' is not a file or a block device: nothing to measure", path);
+    }
+    dh_status st = dh_fw_verify(d, manifest, manifest_len, fd, &img);
+    close(fd);
+    if (st != DH_OK)
+        return st;
+    drot_link_measurement m;
+    memset(&m, 0, sizeof m);
+    m.type_len = img.component_len;
+    memcpy(m.type, img.component, img.component_len);
+    m.version_len = img.version_len;
+    memcpy(m.version, img.version, img.version_len);
+    memcpy(m.digest, img.digest, sizeof m.digest);
+    memcpy(m.signer, img.signer, sizeof m.signer);
+    if (out != NULL)
+        *out = img;
+    return dh_extend(d, &m, index);
+}

@@ -15,3 +15,13 @@ foreach(t test_fw_install test_fw_install_sweep)
     target_include_directories(${t}-${b} PRIVATE ${CMAKE_SOURCE_DIR}/fw/src ${DROT_FWI_TESTS})
   endforeach()
 endforeach()
+
+# drot-apm and drot-agent as processes (tests/host/test_fw_install_e2e.c).
+if(TARGET drot_host AND TARGET drot-apm AND TARGET drot-agent)
+  drot_add_test(test_fw_install_e2e SOURCES ${CMAKE_SOURCE_DIR}/tests/host/test_fw_install_e2e.c
+                ${CMAKE_SOURCE_DIR}/tests/host/apm_proc.c
+                BACKENDS openssl LIBS drot_host drot_sysrng PkgConfig::JANSSON LABELS "host;e2e;firmware")
+  target_compile_definitions(test_fw_install_e2e-openssl PRIVATE "DROT_APM_BIN=\"$<TARGET_FILE:drot-apm>\""
+                             "DROT_AGENT_BIN=\"$<TARGET_FILE:drot-agent>\"")
+  add_dependencies(test_fw_install_e2e-openssl drot-apm drot-agent)
+endif()

@@ -211,3 +211,20 @@ const char *apm_proc_control_try(apm_proc *p, const char *line)
     close(fd);
     return reply;
 }
+
+void apm_proc_authority(const apm_proc *p, drot_p256_priv *priv, drot_p256_pub *pub)
+{
+    /* `openssl ec -outform DER` gives SEC1: 30 77 02 01 01 04 20 <d> ... */
+    char der[260];
+    snprintf(der, sizeof der, "%s.der", p->auth);
+    assert_int_equal(apm_proc_sh("openssl ec -in '%s' -outform DER -out '%s' 2>/dev/null", p->auth, der), 0);
+    size_t n = 0;
+    uint8_t *k = drot_test_read_file(der, &n);
+    assert_non_null(k);
+    assert_true(n > 39 && k[0] == 0x30 && k[2] == 0x02 && k[3] == 0x01 && k[4] == 0x01 && k[5] == 0x04 &&
+                k[6] == 0x20);
+    assert_int_equal(drot_p256_key_from_scalar(k + 7, priv, pub), DROT_OK);
+    drot_wipe(k, n);
+    free(k);
+    unlink(der);
+}

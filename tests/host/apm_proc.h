@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "drot/host.h"
+#include "drot_crypto.h"
 
 typedef struct apm_proc {
     char state[200];    /* ROOT/NAME: the device's state directory */
@@ -55,6 +56,9 @@ void apm_proc_kill(apm_proc *p);
 dh_driver *apm_proc_driver(apm_proc *p);
 /* One line to the control socket; returns the reply (static buffer). */
 const char *apm_proc_control(apm_proc *p, const char *line);
+/* The authority key the device was provisioned with (its anchor 0), for
+ * tests that sign what the device must obey (firmware manifests). */
+void apm_proc_authority(const apm_proc *p, drot_p256_priv *priv, drot_p256_pub *pub);
 /* The same without asserting: "" when the device does not answer (it has
  * lost power and exited, say). */
 const char *apm_proc_control_try(apm_proc *p, const char *line);

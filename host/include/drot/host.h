@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drot/link_fw.h"
 #include "drot/link_msg.h"
 
 typedef int32_t dh_status;
@@ -124,6 +125,43 @@ dh_status dh_rotate_endorse(dh_driver *d, const uint8_t *endorsement, size_t len
                             size_t cap, size_t *receipt_len);
 dh_status dh_rotate_anchor(dh_driver *d, const uint8_t *instruction, size_t len, drot_link_anchor_resp *out);
 
+/* ---- firmware install (docs/firmware.md "Install on the device") ---------------
+ * The host streams an authority-signed manifest and its image to the APM,
+ * which checks everything itself (signer, signature, component, SVN against
+ * its fuse, size, digest): the host can only deliver.
+ *
+ *   dh_fw_install   FW_BEGIN(install), FW_CHUNK × n, FW_FINISH. "APM": the
+ *                   image is staged into the APM's inactive slot and marked
+ *                   for a test boot; "HOST-BL"/"HOST-OS": the APM records the
+ *                   verified image as pending until it is confirmed.
+ *   dh_fw_verify    the same in verify mode: the APM writes nothing and
+ *                   answers what it verified (measured boot checks a stage
+ *                   with it before the stage runs).
+ *   dh_fw_activate  FW_ACTIVATE: DROT_LINK_FW_ACTIVATE_TRIAL resets the APM
+ *                   into the staged image; _ABORT drops a staged or running
+ *                   trial. *reset says whether the APM reset (the driver then
+ *                   starts a new session by itself at the next request).
+ *   dh_fw_confirm   FW_CONFIRM(component): "APM" after a PASS attestation of
+ *                   the trial image; a host component once this boot measured
+ *                   its verified image. *svn = the component's fuse after.
+ *   dh_fw_status    FW_STATUS (idempotent, retried).
+ *
+ * image_fd is read from its current position to its end, in chunks of the
+ * APM's size; the APM refuses an image longer or shorter than its manifest
+ * says, or of another digest. progress (may be NULL) is called after every
+ * chunk with the bytes sent and the manifest's size. Only FW_STATUS is sent
+ * again after a lost answer; a broken install is started again from
+ * dh_fw_install (a new FW_BEGIN drops the old session on the APM). */
+typedef void (*dh_fw_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+dh_status dh_fw_install(dh_driver *d, const uint8_t *manifest, size_t manifest_len, int image_fd,
+                        dh_fw_progress_fn progress, void *progress_ctx, drot_link_fw_image *out);
+dh_status dh_fw_verify(dh_driver *d, const uint8_t *manifest, size_t manifest_len, int image_fd,
+                       drot_link_fw_image *out);
+dh_status dh_fw_activate(dh_driver *d, uint32_t action, bool *reset);
+dh_status dh_fw_confirm(dh_driver *d, const char *component, uint32_t *svn);
+dh_status dh_fw_status(dh_driver *d, drot_link_fw_status *out);
+
 /* ---- attestation handler ------------------------------------------------------- */
 
 /* nonce = SHA-256(challenge ‖ exporter) (DESIGN.md §4): the server's 32-byte
@@ -142,6 +180,15 @@ dh_status dh_attest(dh_driver *d, const uint8_t challenge[32], const uint8_t exp
  * a measurement of type (e.g. "HOST-BL"), version and signer id. */
 dh_status dh_measure_file(dh_driver *d, const char *type, const char *version, const uint8_t signer_id[32],
                           const char *path, uint32_t *index);
+
+/* Verified measured boot: has the APM verify the file at path against
+ * manifest (dh_fw_verify: signer, revoked anchor, SVN ≥ the component's
+ * fuse, size and digest) and, only if it passes, extends it as a
+ * measurement of the manifest's component, version and signer id with the
+ * verified digest. *out (may be NULL) receives what the APM verified. A
+ * refusal extends nothing: the boot stage must not run the file. */
+dh_status dh_measure_verified(dh_driver *d, const uint8_t *manifest, size_t manifest_len, const char *path,
+                              drot_link_fw_image *out, uint32_t *index);
 
 /* ---- secure storage ------------------------------------------------------------ */
 
