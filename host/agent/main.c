@@ -10,8 +10,11 @@
  *   attest        a token for a nonce (or challenge + TLS exporter): hex on
  *                 stdout or raw bytes to a file
  *   measure       hash a host firmware image and extend it into the APM
+ *                 (--manifest: the APM verifies it against its manifest first)
  *   seal/unseal   secure storage: blobs only this device's APM opens
  *   tamper-log    the APM's tamper events
+ *   fw            firmware install: install, verify, activate, confirm,
+ *                 status (fw.c)
  *
  * Every command checks all of its input (hex, lengths, profile, files, the
  * link key's permissions) before it talks to the APM, so bad input is

@@ -47,8 +47,9 @@
 
 /* FW_ACTIVATE actions. */
 #define DROT_LINK_FW_ACTIVATE_TRIAL 1u /* reset into the staged (pending) APM image */
-#define DROT_LINK_FW_ACTIVATE_ABORT 2u /* drop the pending trial, or leave the running one for the old slot  \
-                                        */
+#define DROT_LINK_FW_ACTIVATE_ABORT                                                                          \
+    2u /* drop the pending trial, or leave the running one for the old slot                                  \
+        */
 
 /* Trial states of the APM image (FW_STATUS key 3). */
 #define DROT_LINK_FW_TRIAL_NONE    0u
