@@ -404,6 +404,15 @@ static apm_status do_rot_instruction(apm_state *s, const drot_link_frame *req, s
     }
     apm_rot_env env = rot_env(s);
     apm_status st;
+    if (req->type == DROT_LINK_T_ROTATE_ANCHOR && s->fw.rec.trial == APM_FW_TRIAL_TRYING) {
+        /* A trial image runs; the slot it reverts to may be signed by
+         * another anchor, which rotate.h R5 does not protect (it knows only
+         * the running image). No anchor change until the trial is confirmed
+         * or aborted (docs/firmware.md). R1: the nonce is spent. */
+        apm_rot_wipe(&s->rot);
+        s->why = "an APM image is on trial: confirm or abort it before changing anchors";
+        return APM_E_FW_STATE;
+    }
     if (req->type == DROT_LINK_T_ROTATE_ANCHOR) {
         drot_link_anchor_resp r = {0, 0};
         st = apm_rot_anchor(&s->core, &env, &s->rot, msg, msg_len, &r.op, &r.slot);

@@ -5,7 +5,7 @@
 drot_add_test(test_link_fw SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_link_fw.c LABELS "link;firmware")
 
 set(DROT_FWI_TESTS ${CMAKE_SOURCE_DIR}/tests/fw)
-foreach(t test_fw_install test_fw_install_sweep)
+foreach(t test_fw_install test_fw_install_sweep test_fw_install_link)
   drot_add_test(${t}
     SOURCES ${DROT_FWI_TESTS}/${t}.c ${DROT_FWI_TESTS}/fw_inst_util.c ${DROT_FWI_TESTS}/fw_rot_util.c
             ${DROT_FWI_TESTS}/fw_test_util.c

@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "drot/cbor.h"
+#include "drot/link_fw.h"
 #include "drot/link_msg.h"
 #include "drot/rotate.h"
 #include "drot_test_support.h"
@@ -318,6 +319,76 @@ static void hpke_seeds(void)
     }
 }
 
+/* One valid encoding of every firmware-install message, prefixed with the
+ * selector byte fuzz_link_fw.c uses for its decoder. */
+static void link_fw_seed(uint8_t which, const char *name, const uint8_t *p, size_t n)
+{
+    static uint8_t buf[1 + DROT_LINK_MAX_PAYLOAD];
+    buf[0] = which;
+    memcpy(buf + 1, p, n);
+    write_seed("link_fw", name, buf, n + 1);
+}
+
+static void link_fw_seeds(void)
+{
+    static uint8_t enc[DROT_LINK_MAX_PAYLOAD], data[300];
+    static drot_link_fw_status st;
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 7u);
+
+    drot_link_fw_begin b = {data, 200, DROT_LINK_FW_MODE_INSTALL};
+    if (drot_link_fw_begin_encode(&b, enc, sizeof enc, &n) == DROT_OK)
+        link_fw_seed(0, "begin", enc, n);
+    drot_link_fw_begin_resp r = {13000, DROT_LINK_FW_CHUNK_MAX};
+    if (drot_link_fw_begin_resp_encode(&r, enc, sizeof enc, &n) == DROT_OK)
+        link_fw_seed(1, "begin-resp", enc, n);
+    drot_link_fw_chunk c = {4096, data, sizeof data};
+    if (drot_link_fw_chunk_encode(&c, enc, sizeof enc, &n) == DROT_OK)
+        link_fw_seed(2, "chunk", enc, n);
+    if (drot_link_fw_received_encode(4396, enc, sizeof enc, &n) == DROT_OK)
+        link_fw_seed(3, "received", enc, n);
+    drot_link_fw_image im;
+    memset(&im, 0, sizeof im);
+    im.component_len = 7;
+    memcpy(im.component, "HOST-OS", 7);
+    im.version_len = 5;
+    memcpy(im.version, "6.1.0", 5);
+    im.svn = 3;
+    memcpy(im.digest, data, 32);
+    memcpy(im.signer, data + 32, 32);
+    if (drot_link_fw_image_encode(&im, enc, sizeof enc, &n) == DROT_OK)
+        link_fw_seed(4, "image", enc, n);
+    drot_link_fw_confirm f = {3, "APM", 2};
+    if (drot_link_fw_confirm_req_encode(&f, enc, sizeof enc, &n) == DROT_OK)
+        link_fw_seed(5, "confirm-req", enc, n);
+    if (drot_link_fw_confirm_resp_encode(&f, enc, sizeof enc, &n) == DROT_OK)
+        link_fw_seed(6, "confirm-resp", enc, n);
+    if (drot_link_fw_activate_encode(DROT_LINK_FW_ACTIVATE_TRIAL, enc, sizeof enc, &n) == DROT_OK)
+        link_fw_seed(7, "activate", enc, n);
+    if (drot_link_fw_activate_resp_encode(true, enc, sizeof enc, &n) == DROT_OK)
+        link_fw_seed(8, "activate-resp", enc, n);
+    st.running = 1;
+    st.trial = DROT_LINK_FW_TRIAL_TRYING;
+    st.slots[0].version_len = 5;
+    memcpy(st.slots[0].version, "1.0.0", 5);
+    st.slots[1].status = -104;
+    st.num_svns = 3;
+    for (uint32_t k = 0; k < 3; k++) {
+        st.svns[k].component = k;
+        st.svns[k].svn = k;
+    }
+    st.num_pending = 1;
+    st.pending[0] = im;
+    st.session_mode = DROT_LINK_FW_MODE_VERIFY;
+    st.session_component_len = 3;
+    memcpy(st.session_component, "APM", 3);
+    st.session_received = 2048;
+    st.session_size = 13000;
+    if (drot_link_fw_status_encode(&st, enc, sizeof enc, &n) == DROT_OK)
+        link_fw_seed(9, "status", enc, n);
+}
+
 /* One valid encoding of every link message, prefixed with the selector byte
  * fuzz_link.c uses for its decoder. */
 static void link_seed(uint8_t which, const char *name, const uint8_t *p, size_t n)
@@ -505,7 +576,7 @@ static void rotate_seeds(void)
 int main(int argc, char **argv)
 {
     char path[PATH_MAX_LEN];
-    static const char *const targets[] = {"cbor", "cose", "eat", "hpke", "link", "rotate"};
+    static const char *const targets[] = {"cbor", "cose", "eat", "hpke", "link", "link_fw", "rotate"};
 
     if (argc != 2) {
         fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
@@ -522,6 +593,7 @@ int main(int argc, char **argv)
     cose_seeds();
     hpke_seeds();
     link_seeds();
+    link_fw_seeds();
     rotate_seeds();
 
     const char *vec = getenv("DROT_VECTORS_DIR");
