@@ -35,8 +35,8 @@
 /* Largest key PEM read: an encrypted P-256 PKCS#8 is about 400 bytes. */
 #define KEYS_PEM_MAX 8192
 
-static const char *const k_role_names[DS_ROLE_COUNT] = {"authority", "device-ca", "operator-ca",
-                                                        "server-tls"};
+static const char *const k_role_names[DS_ROLE_COUNT] = {"authority", "device-ca", "operator-ca", "server-tls",
+                                                        "audit"};
 
 /* see keys.h */
 const char *ds_keys_status_str(ds_keys_status st)

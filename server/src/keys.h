@@ -12,6 +12,7 @@
  *   device-ca    issues the agents' TLS client certificates at enrollment.
  *   operator-ca  issues the operators' (drotctl) client certificates.
  *   server-tls   the server's own TLS key.
+ *   audit        signs the audit log's checkpoints (audit.h; docs/audit.md).
  *
  * The keys live behind one custody interface (ds_keystore_ops below) so
  * that a PKCS#11 token can replace the encrypted files later. The interface
@@ -76,10 +77,11 @@ typedef enum ds_key_role {
     DS_ROLE_DEVICE_CA = 1,
     DS_ROLE_OPERATOR_CA = 2,
     DS_ROLE_SERVER_TLS = 3,
+    DS_ROLE_AUDIT = 4,
 } ds_key_role;
-#define DS_ROLE_COUNT 4
+#define DS_ROLE_COUNT 5
 
-/* "authority", "device-ca", "operator-ca", "server-tls"; NULL if out of range. */
+/* "authority", "device-ca", "operator-ca", "server-tls", "audit"; NULL if out of range. */
 const char *ds_key_role_name(ds_key_role role);
 /* Parses a role name; DS_KEYS_E_ARG if unknown. */
 ds_keys_status ds_key_role_parse(const char *s, ds_key_role *role);

@@ -134,7 +134,8 @@ static void test_generate_per_role(void **state)
     ds_key_info info[DS_ROLE_COUNT];
     ds_keystore *ks = create_all(f, info);
     assert_int_equal(mode_of(f->root, "keys"), 0700);
-    static const char *const names[] = {"authority", "device-ca", "operator-ca", "server-tls"};
+    static const char *const names[DS_ROLE_COUNT] = {"authority", "device-ca", "operator-ca", "server-tls",
+                                                     "audit"};
     for (int r = 0; r < DS_ROLE_COUNT; r++) {
         assert_string_equal(info[r].name, names[r]);
         assert_int_equal(info[r].role, r);
@@ -166,12 +167,13 @@ static void test_generate_per_role(void **state)
     ds_key_info list[8];
     size_t n = 0;
     assert_int_equal(ds_keys_list(ks, list, 8, &n), DS_KEYS_OK);
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 6);
     assert_string_equal(list[0].name, "authority");
     assert_string_equal(list[1].name, "authority-2");
     assert_string_equal(list[4].name, "server-tls");
+    assert_string_equal(list[5].name, "audit");
     assert_int_equal(ds_keys_list(ks, list, 2, &n), DS_KEYS_E_BUFFER);
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 6);
     ds_keystore_close(ks);
 }
 
@@ -356,7 +358,7 @@ static void test_no_passphrase(void **state)
     ds_key_info list[8];
     size_t n = 0;
     assert_int_equal(ds_keys_list(ks, list, 8, &n), DS_KEYS_OK);
-    assert_int_equal(n, 4);
+    assert_int_equal(n, DS_ROLE_COUNT);
     EVP_PKEY *pub = NULL;
     assert_int_equal(ds_keys_load_public(ks, "server-tls", &pub), DS_KEYS_OK);
     EVP_PKEY_free(pub);
@@ -572,6 +574,8 @@ static void test_names(void **state)
         assert_int_equal(ds_key_name_parse(bad[i], &r, &n), DS_KEYS_E_ARG);
     assert_int_equal(ds_key_role_parse("device-ca", &r), DS_KEYS_OK);
     assert_int_equal(r, DS_ROLE_DEVICE_CA);
+    assert_int_equal(ds_key_name_parse("audit", &r, &n), DS_KEYS_OK);
+    assert_int_equal(r, DS_ROLE_AUDIT);
     assert_int_equal(ds_key_role_parse("root", &r), DS_KEYS_E_ARG);
 }
 
@@ -661,10 +665,10 @@ static void test_drotctl_init_and_keys(void **state)
     json_t *j = json_loads(f->out, 0, &jerr);
     assert_non_null(j);
     json_t *keys = json_object_get(j, "keys");
-    assert_int_equal(json_array_size(keys), 4);
-    static const char *const roles[] = {"authority", "device-ca", "operator-ca", "server-tls"};
-    static const json_int_t uses[] = {0, 2, 2, 0}; /* CA: self-signature + one issued certificate */
-    for (size_t i = 0; i < 4; i++) {
+    assert_int_equal(json_array_size(keys), 5);
+    static const char *const roles[] = {"authority", "device-ca", "operator-ca", "server-tls", "audit"};
+    static const json_int_t uses[] = {0, 2, 2, 0, 0}; /* CA: self-signature + one issued certificate */
+    for (size_t i = 0; i < 5; i++) {
         json_t *k = json_array_get(keys, i);
         assert_string_equal(json_string_value(json_object_get(k, "role")), roles[i]);
         assert_int_equal(json_integer_value(json_object_get(k, "uses")), uses[i]);
@@ -699,7 +703,7 @@ static void test_drotctl_init_json_and_file(void **state)
     json_error_t jerr;
     json_t *j = json_loads(f->out, 0, &jerr);
     assert_non_null(j);
-    assert_int_equal(json_array_size(json_object_get(j, "keys")), 4);
+    assert_int_equal(json_array_size(json_object_get(j, "keys")), DS_ROLE_COUNT);
     assert_int_equal(json_array_size(json_object_get(j, "certificates")), 4);
     assert_int_equal(strlen(json_string_value(json_object_get(j, "authority_anchor"))), 64);
     json_decref(j);
