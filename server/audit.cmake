@@ -14,3 +14,18 @@ target_link_libraries(drot_audit_chain PUBLIC drot_common)
 
 target_sources(drot_server_store PRIVATE ${CMAKE_CURRENT_LIST_DIR}/src/audit.c)
 target_link_libraries(drot_server_store PUBLIC drot_audit_chain PkgConfig::JANSSON)
+
+# drot-server (http.cmake) and drotctl (keys.cmake) are defined after this
+# file (alphabetical order): their audit parts are wired at the end of the
+# directory, before rotate.cmake's crash-test copy of drot-server (deferred
+# calls run in the order they were registered).
+#   audit_server.c  the checkpoint signer on key custody, ds_audit_record
+#   admin_audit.c   GET /v1/admin/audit…, POST /v1/admin/audit/checkpoint
+#   drotctl_audit.c drotctl audit list | verify | checkpoint | export-key
+function(drot_audit_wire)
+  target_sources(drot-server PRIVATE ${DS_AUDIT_SRC}/audit_server.c ${DS_AUDIT_SRC}/admin_audit.c)
+  target_sources(drotctl PRIVATE ${CMAKE_SOURCE_DIR}/tools/drotctl_audit.c)
+  target_link_libraries(drotctl PRIVATE drot_audit_chain)
+endfunction()
+set(DS_AUDIT_SRC ${CMAKE_CURRENT_LIST_DIR}/src)
+cmake_language(DEFER CALL drot_audit_wire)

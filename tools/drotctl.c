@@ -52,8 +52,8 @@ static const char k_usage[] =
     "usage: drotctl <command> [options]\n"
     "\n"
     "commands:\n"
-    "  init   create a key directory: the authority, device CA, operator CA and\n"
-    "         server TLS keys, both CA certificates, the server certificate and\n"
+    "  init   create a key directory: the authority, device CA, operator CA,\n"
+    "         server TLS and audit keys, both CA certificates, the server certificate and\n"
     "         an operator \"admin\" certificate and key\n"
     "  keys   list the keys of a key directory (role, file, fingerprint, created, uses)\n"
     "  devices  register, list, show, quarantine, activate, revoke, decommission devices,\n"
@@ -65,6 +65,7 @@ static const char k_usage[] =
     "  authority  rotate the fleet's authority key (trust anchor) on every device\n"
     "  token  inspect an attestation token offline (decode, check signature and nonce)\n"
     "  firmware  sign a firmware image's manifest with an authority key; inspect a manifest\n"
+    "  audit  list the audit log, verify its hash chain and signed checkpoints, sign a checkpoint\n"
     "\n"
     "GLOBAL options, before the command, for the admin API:\n"
     "  --server URL --cert FILE --key FILE --ca FILE [--passphrase-file FILE]\n"
@@ -78,7 +79,7 @@ static const char k_usage_init[] =
     "                    [--ca-days N] [--server-days N] [--operator-days N] [--json]\n"
     "\n"
     "Creates DIR (it must not exist, or be empty) with mode 0700 and in it:\n"
-    "  authority, device-ca, operator-ca, server-tls   keys (.key.pem, encrypted\n"
+    "  authority, device-ca, operator-ca, server-tls, audit   keys (.key.pem, encrypted\n"
     "                                   PKCS#8, mode 0600) and metadata (.json)\n"
     "  device-ca.crt.pem, operator-ca.crt.pem          the CA certificates\n"
     "  server-tls.crt.pem               the server's TLS certificate (device CA)\n"
@@ -1359,7 +1360,8 @@ int main(int argc, char **argv)
     int rc = -1;
     if (strcmp(argv[ci], "devices") == 0 || strcmp(argv[ci], "class") == 0 ||
         strcmp(argv[ci], "rotate") == 0 || strcmp(argv[ci], "rotations") == 0 ||
-        strcmp(argv[ci], "campaign") == 0 || strcmp(argv[ci], "authority") == 0) {
+        strcmp(argv[ci], "campaign") == 0 || strcmp(argv[ci], "authority") == 0 ||
+        strcmp(argv[ci], "audit") == 0) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         if (strcmp(argv[ci], "devices") == 0)
             rc = cmd_devices(&g, argc - ci, argv + ci);
@@ -1371,6 +1373,8 @@ int main(int argc, char **argv)
             rc = drotctl_cmd_rotations(&g, argc - ci, argv + ci);
         else if (strcmp(argv[ci], "campaign") == 0)
             rc = drotctl_cmd_campaign(&g, argc - ci, argv + ci);
+        else if (strcmp(argv[ci], "audit") == 0)
+            rc = drotctl_cmd_audit(&g, argc - ci, argv + ci);
         else
             rc = drotctl_cmd_authority(&g, argc - ci, argv + ci);
         curl_global_cleanup();

@@ -58,6 +58,8 @@ int drotctl_cmd_rotate(const admin_opts *g, int argc, char **argv);
 int drotctl_cmd_rotations(const admin_opts *g, int argc, char **argv);
 int drotctl_cmd_campaign(const admin_opts *g, int argc, char **argv);
 int drotctl_cmd_authority(const admin_opts *g, int argc, char **argv);
+/* drotctl_audit.c */
+int drotctl_cmd_audit(const admin_opts *g, int argc, char **argv);
 /* drotctl_firmware.c */
 int drotctl_cmd_firmware(const admin_opts *g, int argc, char **argv);
 

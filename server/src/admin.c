@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "admin.h"
 #include "admin_internal.h"
+#include "audit_server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,8 @@
 #include <jansson.h>
 #include <openssl/ec.h>
 #include <openssl/obj_mac.h>
+
+#include "drot_crypto.h"
 
 #define LIST_DEFAULT 100
 #define LIST_MAX     10000
@@ -227,6 +230,26 @@ static long query_num(ds_http_req *req, struct evkeyvalq *q, const char *name, l
 
 /* ---- devices --------------------------------------------------------------- */
 
+/* device.register: one entry per batch (docs/audit.md); its subject is the
+ * device when the batch has one. */
+static void audit_register(const ds_http_req *req, ds_store *st, const ds_device_new *devs, size_t n)
+{
+    char actor[DS_AUDIT_ACTOR_MAX + 1], subject[33] = "";
+    ds_audit_actor_operator(req, actor);
+    if (n == 1)
+        ds_audit_hex_id(devs[0].device_id, subject);
+    json_t *d = ds_audit_device_batch(devs[0].device_id, sizeof *devs, n), *classes = json_array();
+    for (size_t i = 0; d != NULL && classes != NULL && i < n && json_array_size(classes) < 20; i++) {
+        size_t k = 0;
+        while (k < i && strcmp(devs[k].class_name, devs[i].class_name) != 0)
+            k++;
+        if (k == i)
+            json_array_append_new(classes, json_string(devs[i].class_name));
+    }
+    json_object_set_new(d, "classes", classes);
+    ds_audit_record(st, actor, "device.register", subject, d);
+}
+
 static void devices_register(ds_http_req *req, ds_admin *adm)
 {
     json_t *arr = read_body(req);
@@ -281,6 +304,7 @@ static void devices_register(ds_http_req *req, ds_admin *adm)
     } else if (s != DS_OK) {
         fail_store(req, worker_store(req, adm), s);
     } else {
+        audit_register(req, worker_store(req, adm), devs, n);
         reply_json(req, 201, json_pack("{s:I}", "registered", (json_int_t)n));
     }
 out:
@@ -408,11 +432,19 @@ static void device_status(ds_http_req *req, ds_admin *adm, const uint8_t id[16])
              ds_device_status_name(d.status), to_name,
              allowed[0] ? "allowed from this state: " : ds_device_status_name(d.status),
              allowed[0] ? allowed : " is terminal");
-    } else if ((s = ds_device_set_status(st, id, to, reason)) != DS_OK ||
-               (s = ds_device_get(st, id, &d)) != DS_OK) {
+    } else if ((s = ds_device_set_status(st, id, to, reason)) != DS_OK) {
         fail_store(req, st, s);
     } else {
-        reply_json(req, 200, device_json(&d));
+        char actor[DS_AUDIT_ACTOR_MAX + 1], subject[33];
+        ds_audit_actor_operator(req, actor);
+        ds_audit_hex_id(id, subject);
+        ds_audit_record(st, actor, "device.status", subject,
+                        json_pack("{s:s, s:s, s:s}", "from", ds_device_status_name(d.status), "to", to_name,
+                                  "reason", reason));
+        if ((s = ds_device_get(st, id, &d)) != DS_OK)
+            fail_store(req, st, s);
+        else
+            reply_json(req, 200, device_json(&d));
     }
     json_decref(b);
 }
@@ -533,6 +565,16 @@ static void reference_put(ds_http_req *req, ds_admin *adm, const char *cls)
     publish_refs(req, adm);
     ds_http_shared_unlock(req->http);
     fprintf(stderr, "drot-server: reference values for class %s replaced through the admin API\n", cls);
+    uint8_t digest[32];
+    char actor[DS_AUDIT_ACTOR_MAX + 1], dhex[65] = "";
+    if (drot_sha256(buf, len, digest) == DROT_OK)
+        for (size_t k = 0; k < 32; k++)
+            snprintf(dhex + 2 * k, 3, "%02x", digest[k]);
+    char subject[DS_CLASS_MAX + 8];
+    snprintf(subject, sizeof subject, "class:%s", cls);
+    ds_audit_actor_operator(req, actor);
+    ds_audit_record(worker_store(req, adm), actor, "class.reference", subject,
+                    json_pack("{s:I, s:s}", "bytes", (json_int_t)len, "sha256", dhex));
     reply_json(req, 200, json_pack("{s:s, s:b}", "class", cls, "stored", 1));
 out:
     free(ref);
@@ -628,6 +670,8 @@ void ds_admin_handle(ds_http_req *req, void *ctx)
     } else if (strcmp(segs[0], "rotations") == 0 || strcmp(segs[0], "campaigns") == 0 ||
                strcmp(segs[0], "anchor-rotations") == 0) {
         ds_admin_rotate(req, adm, segs, n, &q);
+    } else if (strcmp(segs[0], "audit") == 0) {
+        ds_admin_audit(req, adm, segs, n, &q);
     } else {
         fail(req, 404, "not_found", "no such admin route");
     }

@@ -38,5 +38,7 @@ bool ds_adm_class_ok(const char *s);
 /* admin_rotate.c: /v1/admin/rotations… and /v1/admin/campaigns…; segs[0..n)
  * are the path segments after /v1/admin/. */
 void ds_admin_rotate(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n, struct evkeyvalq *q);
+/* admin_audit.c: /v1/admin/audit… (same arguments). */
+void ds_admin_audit(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n, struct evkeyvalq *q);
 
 #endif

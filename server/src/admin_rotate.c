@@ -23,12 +23,23 @@
 #include <string.h>
 
 #include "admin_internal.h"
+#include "audit_server.h"
 #include "keys.h"
 
 #define JOBS_DEFAULT     100
 #define JOBS_MAX         10000
 #define ATTEMPTS_DEFAULT 3
 #define ATTEMPTS_MAX     20
+
+/* An audit entry by the operator of req about "<what>:<id>" (docs/audit.md). */
+static void audit_op(const ds_http_req *req, ds_store *st, const char *action, const char *what, int64_t id,
+                     json_t *detail)
+{
+    char actor[DS_AUDIT_ACTOR_MAX + 1], subject[48];
+    ds_audit_actor_operator(req, actor);
+    snprintf(subject, sizeof subject, "%s:%lld", what, (long long)id);
+    ds_audit_record(st, actor, action, subject, detail);
+}
 
 static const char *mode_name(ds_job_mode m)
 {
@@ -141,8 +152,15 @@ static void rotation_create(ds_http_req *req, ds_admin *adm)
     int64_t job_id = 0;
     ds_status s = ds_job_create(st, id, DS_JOB_ROTATE_ROOT, mode, attempts, 0, ds_store_now(), &job_id);
     ds_job j;
-    if (s == DS_OK)
+    if (s == DS_OK) {
+        char dev[33];
+        ds_audit_hex_id(id, dev);
+        audit_op(req, st, "rotation.create", "job", job_id,
+                 json_pack("{s:s, s:s, s:s, s:I}", "device_id", dev, "kind",
+                           ds_job_kind_name(DS_JOB_ROTATE_ROOT), "mode", mode_name(mode), "max_attempts",
+                           (json_int_t)attempts));
         s = ds_job_get(st, job_id, &j);
+    }
     if (s != DS_OK)
         ds_adm_fail_store(req, st, s);
     else
@@ -222,6 +240,12 @@ static void rotation_cancel(ds_http_req *req, ds_admin *adm, int64_t id)
             ds_status s = ds_job_cancel(st, id, why, ds_store_now());
             if (s == DS_OK)
                 s = ds_job_get(st, id, &j);
+            if (s == DS_OK) {
+                char dev[33];
+                ds_audit_hex_id(j.device_id, dev);
+                audit_op(req, st, "rotation.cancel", "job", id,
+                         json_pack("{s:s, s:s}", "device_id", dev, "reason", why));
+            }
             if (s != DS_OK)
                 ds_adm_fail_store(req, st, s);
             else
@@ -299,7 +323,14 @@ static void campaign_set_state(ds_http_req *req, ds_admin *adm, int64_t id)
         } else if (why == NULL || why[0] == '\0' || strlen(why) > 200) {
             ds_adm_fail(req, 400, "bad_request", "/reason: required, 1..200 bytes");
         } else {
-            ds_status s = ds_campaign_set_state(st, id, cs, why, ds_store_now());
+            ds_campaign before;
+            ds_status s = ds_campaign_get(st, id, &before);
+            if (s == DS_OK)
+                s = ds_campaign_set_state(st, id, cs, why, ds_store_now());
+            if (s == DS_OK)
+                audit_op(req, st, "campaign.state", "campaign", id,
+                         json_pack("{s:s, s:s, s:s}", "from", ds_campaign_state_name(before.state), "to", to,
+                                   "reason", why));
             json_t *c = s == DS_OK ? campaign_json(st, id, &s) : NULL;
             if (c == NULL)
                 ds_adm_fail_store(req, st, s);
@@ -335,6 +366,12 @@ static void campaign_create(ds_http_req *req, ds_admin *adm)
     size_t n_jobs = 0;
     ds_status s = ds_campaign_create(st, cls, DS_JOB_ROTATE_ROOT, mode, par, thr, attempts, ds_store_now(),
                                      &id, &n_jobs);
+    if (s == DS_OK)
+        audit_op(req, st, "campaign.create", "campaign", id,
+                 json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "class", cls, "kind",
+                           ds_job_kind_name(DS_JOB_ROTATE_ROOT), "mode", mode_name(mode), "max_parallel",
+                           (json_int_t)par, "fail_threshold", (json_int_t)thr, "max_attempts",
+                           (json_int_t)attempts, "jobs_created", (json_int_t)n_jobs));
     json_t *c = s == DS_OK ? campaign_json(st, id, &s) : NULL;
     if (s != DS_OK)
         ds_adm_fail_store(req, st, s);
@@ -454,18 +491,34 @@ static void anchor_rotations_create(ds_http_req *req, ds_admin *adm)
         goto out;
     }
     json_t *created = json_array(), *skipped = json_array();
+    size_t n_created = 0; /* a.ids[0..n_created) end up holding the devices that got a job */
     for (size_t i = 0; i < a.n; i++) {
         char id[33];
         for (size_t k = 0; k < DS_DEVICE_ID_LEN; k++)
             snprintf(id + 2 * k, 3, "%02x", a.ids[i][k]);
         int64_t job = 0;
         s = ds_job_create_anchor(st, a.ids[i], raw, attempts, 0, ds_store_now(), &job);
-        if (s == DS_OK)
+        if (s == DS_OK) {
             json_array_append_new(created, json_pack("{s:s, s:I}", "device_id", id, "job", (json_int_t)job));
-        else
+            memmove(a.ids[n_created++], a.ids[i], DS_DEVICE_ID_LEN);
+        } else
             json_array_append_new(
                 skipped, json_pack("{s:s, s:s}", "device_id", id, "reason",
                                    s == DS_E_EXISTS ? "it has an open rotation job" : ds_status_str(s)));
+    }
+    /* one entry for the request (a class may have many devices) */
+    char actor[DS_AUDIT_ACTOR_MAX + 1], subject[DS_CLASS_MAX + 8] = "";
+    ds_audit_actor_operator(req, actor);
+    if (cls != NULL)
+        snprintf(subject, sizeof subject, "class:%s", cls);
+    else if (n_created == 1)
+        ds_audit_hex_id(a.ids[0], subject);
+    if (n_created > 0) {
+        json_t *d = ds_audit_device_batch(a.ids[0], sizeof a.ids[0], n_created);
+        json_object_set_new(d, "new_authority", json_string(name));
+        json_object_set_new(d, "max_attempts", json_integer((json_int_t)attempts));
+        json_object_set_new(d, "skipped", json_integer((json_int_t)(a.n - n_created)));
+        ds_audit_record(st, actor, "anchor_rotation.create", subject, d);
     }
     free(a.ids);
     ds_adm_reply_json(req, 201,

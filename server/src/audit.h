@@ -119,7 +119,7 @@ typedef int (*ds_audit_checkpoint_cb)(const ds_audit_checkpoint *c, void *ctx);
 
 /* Who signs checkpoints: the key's fingerprint and a function that signs a
  * digest with it (ECDSA P-256, raw r ‖ s). drot-server's signer uses the
- * audit key of its key custody (audit_sign.c). log (may be NULL) hears of
+ * audit key of its key custody (audit_server.c). log (may be NULL) hears of
  * automatic checkpoints that failed. */
 typedef struct ds_audit_signer {
     char key_fpr[DS_AUDIT_FPR_LEN + 1];

@@ -176,6 +176,22 @@ static int peer_ca(const ds_http *h, SSL *ssl, X509 **leaf)
     return 0;
 }
 
+/* The CN of an operator certificate (the operator CA issued it, so it is
+ * trusted) for the audit log; "" when absent or unusable. */
+static void operator_cn(X509 *leaf, char out[65])
+{
+    out[0] = '\0';
+    int n =
+        leaf == NULL ? -1 : X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, out, 65);
+    if (n <= 0 || n >= 65) {
+        out[0] = '\0';
+        return;
+    }
+    for (char *c = out; *c != '\0'; c++)
+        if (*c <= 0x20 || *c > 0x7e)
+            *c = '_';
+}
+
 /* ---- metrics and log -------------------------------------------------------- */
 
 static void count(ds_http *h, const char *path, int status)
@@ -449,6 +465,7 @@ static bool admit(ds_http *h, ds_http_req *req, SSL *ssl, uint8_t *copy)
             return false;
         }
         req->has_operator = true;
+        operator_cn(leaf, req->operator_cn);
     }
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req->ev);
     if ((rt->post && cmd != EVHTTP_REQ_POST) || (!rt->post && cmd != EVHTTP_REQ_GET)) {
@@ -514,6 +531,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         cls = CLASS_ADMIN;
         if (ca == 2) {
             req.has_operator = true;
+            operator_cn(leaf, req.operator_cn);
             h->admin_fn(&req, h->admin_ctx);
         } else if (ca == 0) {
             static const char e[] = "{\"error\":{\"code\":\"unauthorized\",\"message\":\"admin routes "

@@ -99,6 +99,7 @@ typedef struct ds_http_req {
     bool has_device;                        /* DEVICE routes: always true */
     uint8_t device_id[16];                  /* from the client certificate */
     bool has_operator;
+    char operator_cn[65]; /* with has_operator: the operator certificate's CN (audit actor), "" if none */
     /* Set by the handler for the log line; device_id for the log when the
      * body (not a certificate) named the device. */
     bool log_device;

@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 
 #include "admin.h"
+#include "audit_server.h"
 #include "ca.h"
 #include "http.h"
 #include "keys.h"
@@ -37,13 +38,16 @@ static const char usage[] =
     "                         (default 2; 1..64)\n"
     "  --authority NAME       the authority key that signs DRoT instructions (default\n"
     "                         \"authority\"; after an anchor rotation \"authority-2\", ...)\n"
+    "  --audit-checkpoint-every N  sign the audit log's head with the audit key after\n"
+    "                         every N entries (default 1000; 0: only on request and at\n"
+    "                         shutdown)\n"
     "  --help\n";
 
 typedef struct opts {
     char host[64];
     unsigned port;
     const char *db, *keys, *pass_file, *ref_dir, *reg_file, *authority;
-    long ttl, interval;
+    long ttl, interval, audit_every;
     unsigned threads;
 } opts;
 
@@ -70,6 +74,14 @@ static int parse_threads(const char *s, opts *o)
         return -1;
     o->threads = (unsigned)v;
     return 0;
+}
+
+/* 0..1000000 entries between automatic audit checkpoints. */
+static long parse_every(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    return (*s == '\0' || *end != '\0' || v < 0 || v > 1000000) ? -1 : v;
 }
 
 static long parse_pos(const char *s)
@@ -102,9 +114,9 @@ static int load_config(const char *path, opts *o)
         fprintf(stderr, "drot-server: %s: %s\n", path, strerror(errno));
         return -2;
     }
-    static const char *const keys[] = {"listen",          "db",        "keys",
-                                       "passphrase-file", "reference", "register",
-                                       "attest-interval", "threads",   "authority"};
+    static const char *const keys[] = {
+        "listen",          "db",      "keys",      "passphrase-file",       "reference", "register",
+        "attest-interval", "threads", "authority", "audit-checkpoint-every"};
     char line[4096];
     int rc = 0;
     for (unsigned ln = 1; rc == 0 && fgets(line, sizeof line, f) != NULL; ln++) {
@@ -139,7 +151,7 @@ static int load_config(const char *path, opts *o)
         if (ki == sizeof keys / sizeof keys[0]) {
             fprintf(stderr,
                     "%s:%u: unknown key '%s' (known: listen, db, keys, passphrase-file, reference, "
-                    "register, attest-interval, threads, authority)\n",
+                    "register, attest-interval, threads, authority, audit-checkpoint-every)\n",
                     path, ln, k);
             rc = -2;
             break;
@@ -160,6 +172,15 @@ static int load_config(const char *path, opts *o)
             if ((o->interval = parse_pos(v)) < 0) {
                 fprintf(stderr, "%s:%u: attest-interval: '%s' is not a number of seconds (1..%d)\n", path, ln,
                         v, 86400 * 365);
+                rc = -2;
+            }
+            continue;
+        }
+        if (ki == 9) {
+            if ((o->audit_every = parse_every(v)) < 0) {
+                fprintf(stderr,
+                        "%s:%u: audit-checkpoint-every: '%s' is not a number of entries (0..1000000)\n", path,
+                        ln, v);
                 rc = -2;
             }
             continue;
@@ -198,6 +219,7 @@ static int parse_args(int argc, char **argv, opts *o)
     o->interval = 3600;
     o->threads = 2;
     o->authority = "authority";
+    o->audit_every = 1000;
     /* The file first; the command line then overrides it. */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -239,6 +261,9 @@ static int parse_args(int argc, char **argv, opts *o)
                 return -1;
         } else if (strcmp(a, "--authority") == 0) {
             o->authority = v;
+        } else if (strcmp(a, "--audit-checkpoint-every") == 0) {
+            if ((o->audit_every = parse_every(v)) < 0)
+                return -1;
         } else {
             return -1;
         }
@@ -353,6 +378,13 @@ static int register_file(ds_store *st, const char *path)
         if (s != DS_OK) {
             fprintf(stderr, "drot-server: --register %s: %s\n", path, ds_store_error(st));
             rc = -1;
+        } else {
+            char subject[33] = "";
+            if (k == 1)
+                ds_audit_hex_id(devs[0].device_id, subject);
+            json_t *d = ds_audit_device_batch(devs[0].device_id, sizeof *devs, k);
+            json_object_set_new(d, "source", json_string("--register"));
+            ds_audit_record(st, "server", "device.register", subject, d);
         }
     }
     if (rc == 0)
@@ -417,11 +449,19 @@ int main(int argc, char **argv)
         goto out;
     }
     kst = ds_keystore_open_file(o.keys, pass, &ks, err, sizeof err);
-    ds_keys_wipe(pass, sizeof pass);
     if (kst != DS_KEYS_OK) {
+        ds_keys_wipe(pass, sizeof pass);
         fprintf(stderr, "drot-server: --keys %s: %s\n", o.keys, err);
         goto out;
     }
+    /* The audit checkpoint signer keeps a key store of its own (audit_server.h). */
+    int arc = ds_audit_server_open(ks, o.keys, pass, err, sizeof err);
+    ds_keys_wipe(pass, sizeof pass);
+    if (arc != 0) {
+        fprintf(stderr, "drot-server: audit key: %s\n", err);
+        goto out;
+    }
+    ds_audit_auto_checkpoint(ds_audit_server_signer(), (uint32_t)o.audit_every);
     char path[4096];
     snprintf(path, sizeof path, "%s/device-ca.crt.pem", o.keys);
     ca_pem = read_text(path, 65536, &pem_len);
@@ -490,6 +530,13 @@ int main(int argc, char **argv)
     fprintf(stderr, "drot-server: listening on %s:%u (TLS 1.3, %u thread%s)\n", o.host, o.port, o.threads,
             o.threads == 1 ? "" : "s");
     rc = ds_http_run(h);
+    /* Sign what this run appended, so that a restart leaves no unsigned tail. */
+    ds_audit_checkpoint cp;
+    ds_status cst = ds_audit_sign_head(store, ds_audit_server_signer(), &cp);
+    if (cst == DS_OK)
+        fprintf(stderr, "drot-server: audit log checkpoint at entry %lld\n", (long long)cp.seq);
+    else if (cst != DS_E_NOT_FOUND)
+        fprintf(stderr, "drot-server: audit log: no checkpoint at shutdown: %s\n", ds_store_error(store));
     fprintf(stderr, "drot-server: stopped\n");
 out:
     ds_http_free(h);
@@ -501,6 +548,7 @@ out:
     free(ca_pem);
     free(refs);
     ds_admin_free(&adm);
+    ds_audit_server_close();
     ds_keystore_close(ks);
     for (unsigned i = 1; i < DS_HTTP_MAX_THREADS; i++)
         ds_store_close(wstores[i]);

@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "audit_server.h"
 #include "drot/cbor.h"
 #include "routes_internal.h"
 #include "routes_rotate.h"
@@ -257,6 +258,7 @@ bool ds_rt_verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev
                             ds_status_str(st));
         return false;
     }
+    ds_audit_attestation(req, app->store, dev->device_id, &att, upd.reason, &out);
     if (out.action == DS_ACTION_QUARANTINED) {
         ds_http_count_auto_quarantine(req->http);
         snprintf(chk->reasons[chk->num_reasons++], DS_CHECK_REASON_MAX,
@@ -372,10 +374,12 @@ static void route_enroll(ds_http_req *req, void *ctx)
         return;
     }
     X509 *cert = NULL;
+    ds_cert_info ci;
+    memset(&ci, 0, sizeof ci);
     /* The CA's key store (use counters) is not thread-safe: exclusive. */
     ds_http_shared_lock(req->http, true);
     ds_keys_status ks =
-        ds_ca_issue_device(app->device_ca, (const char *)f[3].p, f[3].n, dev.device_id, 0, &cert, NULL);
+        ds_ca_issue_device(app->device_ca, (const char *)f[3].p, f[3].n, dev.device_id, 0, &cert, &ci);
     ds_http_shared_unlock(req->http);
     if (ks != DS_KEYS_OK) {
         bool csr = ks == DS_KEYS_E_CSR || ks == DS_KEYS_E_CSR_KEY || ks == DS_KEYS_E_CSR_SIG;
@@ -387,6 +391,7 @@ static void route_enroll(ds_http_req *req, void *ctx)
     char *pem = cert_pem(cert, &pem_len);
     X509_free(cert);
     ds_status st = activate(app, &dev);
+    ds_audit_enroll(app->store, dev.device_id, chk.verdict, &ci, dev.status);
     if (pem == NULL || st != DS_OK) {
         OPENSSL_free(pem);
         ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "cannot finish enrollment: %s",

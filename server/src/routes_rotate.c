@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit_server.h"
 #include "drot/cbor.h"
 #include "drot/cose.h"
 #include "rotation.h"
@@ -57,6 +58,16 @@ static void crash_point(const char *name)
 #endif
 
 #define DS_ROTATE_LEASE_S 60 /* seconds a server holds a job it is issuing */
+
+/* An audit entry for a step of job_id, by the device whose request made it
+ * (audit_server.h ds_audit_job; docs/audit.md). */
+static void audit_step(ds_app *app, const uint8_t device_id[16], const char *what, int64_t job_id,
+                       json_t *extra)
+{
+    char actor[DS_AUDIT_ACTOR_MAX + 1];
+    ds_audit_actor_device(device_id, actor);
+    ds_audit_job(app->store, actor, what, job_id, extra);
+}
 
 static const char *mode_name(ds_job_mode m)
 {
@@ -141,6 +152,9 @@ void ds_rotate_reconcile(ds_app *app, ds_http_req *req, ds_device *dev, const ui
     ds_http_shared_unlock(req->http);
     if (ref != NULL && chk.fresh) {
         if (ds_job_complete(app->store, job.id, job.new_pub, job.from_epoch + 1, ds_store_now()) == DS_OK) {
+            audit_step(
+                app, dev->device_id, "complete", job.id,
+                json_pack("{s:s, s:I}", "by", "attestation", "new_epoch", (json_int_t)(job.from_epoch + 1)));
             ds_device_get(app->store, dev->device_id, dev);
             ds_http_count_rotation(req->http, "completed_by_attestation");
         }
@@ -153,8 +167,9 @@ void ds_rotate_reconcile(ds_app *app, ds_http_req *req, ds_device *dev, const ui
     drot_cose_sign1_view v;
     if (drot_p256_pub_import(dev->drk_pub, 65, &old) == DROT_OK &&
         drot_cose_sign1_verify_msg(token, token_len, &old, NULL, 0, &v) == DROT_OK) {
-        ds_job_retry(app->store, job.id,
-                     "the device attests with its old key: the instruction was not applied", ds_store_now());
+        static const char why[] = "the device attests with its old key: the instruction was not applied";
+        if (ds_job_retry(app->store, job.id, why, ds_store_now()) == DS_OK)
+            audit_step(app, dev->device_id, "retry", job.id, json_pack("{s:s}", "why", why));
         ds_http_count_rotation(req->http, "retried");
     }
 }
@@ -210,6 +225,12 @@ static void begin_leased(ds_http_req *req, ds_app *app, const ds_device *dev, co
                             (long long)job->id, ds_status_str(st));
         return;
     }
+    char tbs[2 * DS_DIGEST_LEN + 1];
+    for (size_t i = 0; i < DS_DIGEST_LEN; i++)
+        snprintf(tbs + 2 * i, 3, "%02x", is.tbs[i]);
+    audit_step(app, dev->device_id, "issue", job->id,
+               json_pack("{s:s, s:I, s:s, s:s}", "mode", mode_name(job->mode), "from_epoch",
+                         (json_int_t)dev->epoch, "instruction_digest", tbs, "signer", signer));
     crash_point("begin-after-issue");
     ds_http_count_rotation(req->http, "issued");
     uint8_t buf[DROT_ROTATE_MAX_MSG + 16];
@@ -324,6 +345,8 @@ void ds_rotate_route_receipt(ds_http_req *req, void *ctx)
                                 ds_status_str(st));
             return;
         }
+        audit_step(app, dev.device_id, "complete", job.id,
+                   json_pack("{s:s, s:I}", "by", "receipt", "new_epoch", (json_int_t)new_epoch));
         crash_point("receipt-after-complete");
         ds_http_count_rotation(req->http, "completed");
     }
@@ -369,6 +392,8 @@ static int anchor_report(ds_http_req *req, ds_app *app, ds_job *job, const ds_rt
         int64_t code = -(int64_t)f[6].u;
         if (job->step == 0 && code == DROT_E_BADKEY && job->has_new_key) {
             if (ds_job_complete(app->store, job->id, job->anchor_pub, job->from_epoch, now) == DS_OK) {
+                audit_step(app, job->device_id, "complete", job->id,
+                           json_pack("{s:s}", "by", "the old anchor is already revoked (step 0 refused)"));
                 ds_http_count_rotation(req->http, "completed_by_attestation");
                 reply_done(req);
                 return 1;
@@ -380,7 +405,8 @@ static int anchor_report(ds_http_req *req, ds_app *app, ds_job *job, const ds_rt
                  : job->step == 3 ? "REVOKE"
                                   : "CONFIRM",
                  (long long)code);
-        ds_job_fail(app->store, job->id, why, now);
+        if (ds_job_fail(app->store, job->id, why, now) == DS_OK)
+            audit_step(app, job->device_id, "fail", job->id, json_pack("{s:s}", "why", why));
         ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld failed: %s", (long long)job->id, why);
         return -1;
     }
@@ -399,6 +425,8 @@ static int anchor_report(ds_http_req *req, ds_app *app, ds_job *job, const ds_rt
     if (job->step == 3) {
         st = ds_job_complete(app->store, job->id, job->anchor_pub, job->from_epoch, now);
         if (st == DS_OK) {
+            audit_step(app, job->device_id, "complete", job->id,
+                       json_pack("{s:s, s:I}", "by", "report", "old_slot", (json_int_t)job->old_slot));
             ds_http_count_rotation(req->http, "completed");
             reply_done(req);
             return 1;
@@ -406,6 +434,10 @@ static int anchor_report(ds_http_req *req, ds_app *app, ds_job *job, const ds_rt
     } else {
         st = ds_job_advance(app->store, job->id, job->step, job->step + 1,
                             job->step == 0 ? (int32_t)slot : -2, now);
+        if (st == DS_OK)
+            audit_step(app, job->device_id, "step", job->id,
+                       json_pack("{s:I, s:I, s:I}", "from_step", (json_int_t)job->step, "op", (json_int_t)op,
+                                 "slot", (json_int_t)slot));
     }
     if (st != DS_OK || ds_job_get(app->store, job->id, job) != DS_OK) {
         ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld changed meanwhile (%s): attest and retry",
@@ -459,8 +491,9 @@ void ds_rotate_route_anchor_step(ds_http_req *req, void *ctx)
         /* The last step's instruction went out but its answer never came
          * back: start again (every step is idempotent on the APM, and step
          * 0 tells a finished rotation apart). */
-        ds_job_retry(app->store, job.id, "the answer to the REVOKE step was lost: starting again",
-                     ds_store_now());
+        static const char lost[] = "the answer to the REVOKE step was lost: starting again";
+        if (ds_job_retry(app->store, job.id, lost, ds_store_now()) == DS_OK)
+            audit_step(app, dev.device_id, "retry", job.id, json_pack("{s:s}", "why", lost));
         if (ds_job_get(app->store, job.id, &job) != DS_OK || job.state != DS_JOB_PENDING) {
             ds_http_reply_error(req, 409, DS_ERR_JOB_STATE, "job %lld is %s", (long long)job.id,
                                 ds_job_state_name(job.state));
@@ -497,6 +530,8 @@ void ds_rotate_route_anchor_step(ds_http_req *req, void *ctx)
                                 (long long)job.id, ds_status_str(st));
             return;
         }
+        audit_step(app, dev.device_id, "issue", job.id,
+                   json_pack("{s:s, s:I}", "signer", new_key, "old_slot", (json_int_t)job.old_slot));
     }
     ds_http_count_rotation(req->http, "issued");
     uint8_t buf[DROT_ROTATE_MAX_MSG + 32];
