@@ -17,3 +17,22 @@ if(TARGET drot_server_store AND DEFINED DROT_PG_TEST_DIR)
     ENVIRONMENT "DROT_STORE_BACKEND=postgres;DROT_PG_URL_FILE=${DROT_PG_TEST_DIR}/url"
     FIXTURES_REQUIRED drot_pg RESOURCE_LOCK drot_pg_schema LABELS "server;store;audit" TIMEOUT 120)
 endif()
+
+# Two drot-server processes on one PostgreSQL appending to one chain, with
+# real processes (tests/host/test_audit_multi_e2e.c). It uses the storage
+# tests' cluster and, like them, empties its public schema: same fixture,
+# same lock.
+if(TARGET drot_server_store AND DEFINED DROT_PG_TEST_DIR AND TARGET drot-server AND TARGET drotctl
+   AND TARGET drot_host)
+  drot_add_test(test_audit_multi_e2e SOURCES ${CMAKE_SOURCE_DIR}/tests/host/test_audit_multi_e2e.c
+                ${CMAKE_SOURCE_DIR}/tests/host/apm_proc.c ${CMAKE_SOURCE_DIR}/tests/host/e2e_proc.c
+                BACKENDS openssl LIBS drot_host drot_sysrng drot_server_store PkgConfig::JANSSON
+                LABELS "host;e2e;audit")
+  target_compile_definitions(test_audit_multi_e2e-openssl PRIVATE
+    "DROT_APM_BIN=\"$<TARGET_FILE:drot-apm>\"" "DROT_SERVER_BIN=\"$<TARGET_FILE:drot-server>\""
+    "DROTCTL_BIN=\"$<TARGET_FILE:drotctl>\"")
+  add_dependencies(test_audit_multi_e2e-openssl drot-server drotctl)
+  set_tests_properties(test_audit_multi_e2e-openssl PROPERTIES
+    ENVIRONMENT "DROT_PG_URL_FILE=${DROT_PG_TEST_DIR}/url"
+    FIXTURES_REQUIRED drot_pg RESOURCE_LOCK drot_pg_schema TIMEOUT 300)
+endif()
