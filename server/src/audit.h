@@ -36,7 +36,9 @@
  *
  * Transactions: ds_audit_append joins the caller's transaction when one is
  * open on the store (ds_sql_begin): the entry then commits or rolls back
- * with the operation it records. Otherwise it runs its own transaction, and
+ * with the operation it records, and the "audit" lock is held until that
+ * transaction ends (every other append, on every server, waits: append
+ * last, just before the commit). Otherwise it runs its own transaction, and
  * a crash between the caller's commit and the append loses that entry (the
  * operation happened, its entry is missing; docs/audit.md says which
  * operations are recorded this way).
