@@ -570,7 +570,7 @@ static void reference_put(ds_http_req *req, ds_admin *adm, const char *cls)
     if (drot_sha256(buf, len, digest) == DROT_OK)
         for (size_t k = 0; k < 32; k++)
             snprintf(dhex + 2 * k, 3, "%02x", digest[k]);
-    char subject[DS_CLASS_MAX + 8];
+    char subject[96]; /* cls is a path segment, under 80 bytes */
     snprintf(subject, sizeof subject, "class:%s", cls);
     ds_audit_actor_operator(req, actor);
     ds_audit_record(worker_store(req, adm), actor, "class.reference", subject,
