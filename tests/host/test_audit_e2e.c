@@ -20,8 +20,10 @@
  *   3. --state: the removal of the unsigned tail, invisible to a verifier
  *      without memory, is caught by one that remembers the head; a
  *      malformed state file is refused and left as it is
- *   4. bad requests: usage errors of drotctl audit, and the admin API's
- *      refusals (limit out of range, a body on checkpoint, unknown route)
+ *   4. bad requests: usage errors of drotctl audit, the admin API's
+ *      refusals (limit out of range, a body on checkpoint, unknown route),
+ *      and drot-server's refusal of a bad --audit-checkpoint-every (option
+ *      or configuration file) before it opens anything
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -614,6 +616,25 @@ static void test_bad_requests(void **state)
                              G.ca, G.srv.url),
                      0);
     assert_string_equal(G.o.out, "401");
+    /* drot-server refuses a bad checkpoint interval before it opens anything */
+    assert_int_equal(e2e_run(&G.o, G.root,
+                             "'%s' --keys '%s' --db 'sqlite:%s/never.db' --audit-checkpoint-every x",
+                             DROT_SERVER_BIN, G.keys, G.root),
+                     2);
+    assert_int_equal(e2e_run(&G.o, G.root,
+                             "'%s' --keys '%s' --db 'sqlite:%s/never.db' --audit-checkpoint-every -1",
+                             DROT_SERVER_BIN, G.keys, G.root),
+                     2);
+    char conf[300];
+    snprintf(conf, sizeof conf, "%s/bad.conf", G.root);
+    write_text(conf, "audit-checkpoint-every = 2000000\n");
+    assert_int_equal(e2e_run(&G.o, G.root, "'%s' --config '%s' --keys '%s' --db 'sqlite:%s/never.db'",
+                             DROT_SERVER_BIN, conf, G.keys, G.root),
+                     2);
+    assert_non_null(
+        strstr(G.o.err, "bad.conf:1: audit-checkpoint-every: '2000000' is not a number of entries"));
+    snprintf(conf, sizeof conf, "%s/never.db", G.root);
+    assert_int_equal(access(conf, F_OK), -1); /* no database was made */
     /* nothing changed */
     assert_int_equal(head_seq(), head);
     assert_int_equal(sql_int("SELECT count(*) FROM audit_checkpoints"), cps);
