@@ -92,7 +92,11 @@ json_t *drot_test_vector_json(const char *relpath)
     struct stat st;
     if (dir == NULL)
         return NULL;
-    snprintf(path, sizeof path, "%s/%s", dir, relpath);
+    int n = snprintf(path, sizeof path, "%s/%s", dir, relpath);
+    if (n < 0 || (size_t)n >= sizeof path) {
+        fprintf(stderr, "vector path too long: %s/%s\n", dir, relpath);
+        return NULL;
+    }
     if (stat(path, &st) != 0) {
         fprintf(stderr, "SKIP: vector file '%s' is absent\n", path);
         return NULL;
