@@ -253,7 +253,8 @@ enum {
     INFO_BOOT_STATUS,
     INFO_APM_VERSION,
     INFO_MEASUREMENTS,
-    INFO_LAST = INFO_MEASUREMENTS,
+    INFO_REVOCATION_VERSION,
+    INFO_LAST = INFO_REVOCATION_VERSION,
 };
 
 static bool svns_ok(const drot_link_info *m)
@@ -308,6 +309,8 @@ drot_status drot_link_info_encode(const drot_link_info *m, uint8_t *out, size_t 
     drot_cbor_put_array(&w, m->num_measurements);
     for (size_t i = 0; i < m->num_measurements; i++)
         put_measurement(&w, &m->measurements[i]);
+    drot_cbor_put_uint(&w, INFO_REVOCATION_VERSION);
+    drot_cbor_put_uint(&w, m->revocation_version);
     return finish(&w, out_len);
 }
 
@@ -369,6 +372,7 @@ static drot_status read_info_field(drot_cbor_reader *r, unsigned key, drot_link_
             m->boot_status = (int32_t)i;
         return st;
     case INFO_APM_VERSION: return read_tstr(r, m->apm_version, sizeof m->apm_version, &m->apm_version_len);
+    case INFO_REVOCATION_VERSION: return read_uint(r, UINT64_MAX, &m->revocation_version);
     default: return read_measurements(r, m);
     }
 }
@@ -847,5 +851,85 @@ drot_status drot_link_anchor_resp_decode(const uint8_t *p, size_t len, drot_link
     }
     if (st == DROT_OK)
         st = require(seen, KEYS(2));
+    return st == DROT_OK ? drot_cbor_reader_done(&r) : st;
+}
+
+/* ---- SET_REVOCATION_LIST -------------------------------------------------- */
+
+/* The list and its wrapper ({1: bstr}: map, key, a 3-byte bstr head) fit a frame. */
+_Static_assert(DROT_LINK_REVOCATION_MAX + 5u <= DROT_LINK_MAX_PAYLOAD,
+               "a signed revocation list must fit one link frame");
+
+/* see drot/link_msg.h */
+drot_status drot_link_revocation_req_encode(const uint8_t *list, size_t list_len, uint8_t *out, size_t cap,
+                                            size_t *out_len)
+{
+    return encode_bytes_resp(list, list_len, 1, DROT_LINK_REVOCATION_MAX, out, cap, out_len);
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_revocation_req_decode(const uint8_t *p, size_t len, const uint8_t **list,
+                                            size_t *list_len)
+{
+    return decode_bytes_resp(p, len, 1, DROT_LINK_REVOCATION_MAX, list, list_len);
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_revocation_resp_encode(const drot_link_revocation_resp *m, uint8_t *out, size_t cap,
+                                             size_t *out_len)
+{
+    drot_cbor_writer w;
+    if (m == NULL || !out_ok(out, cap, out_len) || m->version == 0)
+        return DROT_E_ARG;
+    drot_cbor_writer_init(&w, out, cap);
+    drot_cbor_put_map(&w, 3);
+    drot_cbor_put_uint(&w, 1);
+    drot_cbor_put_uint(&w, m->version);
+    drot_cbor_put_uint(&w, 2);
+    drot_cbor_put_bool(&w, m->changed);
+    drot_cbor_put_uint(&w, 3);
+    drot_cbor_put_bool(&w, m->drk_revoked);
+    return finish(&w, out_len);
+}
+
+/* A CBOR bool (simple value false or true). */
+static drot_status read_bool(drot_cbor_reader *r, bool *v)
+{
+    drot_cbor_type t;
+    drot_status st = drot_cbor_peek(r, &t);
+    if (st != DROT_OK)
+        return st;
+    if (t != DROT_CBOR_SIMPLE)
+        return DROT_E_CLAIM_INVALID;
+    st = drot_cbor_get_bool(r, v);
+    return st == DROT_OK ? DROT_OK : DROT_E_CLAIM_INVALID; /* null, undefined, other simple values */
+}
+
+/* see drot/link_msg.h */
+drot_status drot_link_revocation_resp_decode(const uint8_t *p, size_t len, drot_link_revocation_resp *m)
+{
+    drot_cbor_reader r;
+    uint32_t seen = 0;
+    unsigned key;
+    size_t n;
+    if ((p == NULL && len != 0) || m == NULL)
+        return DROT_E_ARG;
+    memset(m, 0, sizeof *m);
+    drot_cbor_reader_init(&r, p, len);
+    drot_status st = open_map(&r, DROT_E_MALFORMED, &n);
+    for (size_t i = 0; st == DROT_OK && i < n; i++) {
+        if ((st = next_key(&r, KEYS(3), &seen, &key)) != DROT_OK)
+            break;
+        if (key == 1) {
+            if ((st = read_uint(&r, UINT64_MAX, &m->version)) == DROT_OK && m->version == 0)
+                st = DROT_E_CLAIM_INVALID;
+        } else if (key == 2) {
+            st = read_bool(&r, &m->changed);
+        } else {
+            st = read_bool(&r, &m->drk_revoked);
+        }
+    }
+    if (st == DROT_OK)
+        st = require(seen, KEYS(3));
     return st == DROT_OK ? drot_cbor_reader_done(&r) : st;
 }

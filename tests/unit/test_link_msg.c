@@ -654,6 +654,7 @@ static void sample_info(drot_link_info *m)
         fill(x->digest, 32, (uint8_t)(0x60 + i));
         fill(x->signer, 32, 0x90);
     }
+    m->revocation_version = 0x1234567890ull;
 }
 
 /* How build_info breaks the message. */
@@ -662,7 +663,7 @@ enum mutation {
     MUT_OMIT,      /* leave field k out */
     MUT_DUP,       /* write field k twice */
     MUT_WRONGTYPE, /* field k's value is `true` */
-    MUT_UNKNOWN,   /* add key 12 */
+    MUT_UNKNOWN,   /* add key 13 */
     MUT_SHORT,     /* bstr field k one byte short */
     MUT_LONG,      /* bstr / tstr field k one byte over its size or bound */
     MUT_SVNS9,     /* 9 svns */
@@ -704,6 +705,7 @@ static void put_info_field(drot_cbor_writer *w, const drot_link_info *m, unsigne
         drot_cbor_put_tstr(w, delta > 0 ? "0123456789abcdef0123456789abcdefX" : m->apm_version,
                            delta > 0 ? 33 : m->apm_version_len);
         break;
+    case 12: drot_cbor_put_uint(w, m->revocation_version); break;
     default: {
         size_t n = mut == MUT_MEAS9 ? 9 : m->num_measurements;
         drot_cbor_put_array(w, n);
@@ -732,11 +734,11 @@ static size_t build_info(const drot_link_info *m, enum mutation mut, unsigned ta
 {
     drot_cbor_writer w;
     size_t n;
-    size_t count = 11 + (mut == MUT_DUP) + (mut == MUT_UNKNOWN) - (mut == MUT_OMIT);
+    size_t count = 12 + (mut == MUT_DUP) + (mut == MUT_UNKNOWN) - (mut == MUT_OMIT);
     drot_cbor_writer_init(&w, out, cap);
     drot_cbor_put_map(&w, count);
     /* Written in descending key order on purpose: order is not a rule. */
-    for (unsigned k = 11; k >= 1; k--) {
+    for (unsigned k = 12; k >= 1; k--) {
         if (mut == MUT_OMIT && k == target)
             continue;
         put_info_field(&w, m, k, mut, target);
@@ -744,7 +746,7 @@ static size_t build_info(const drot_link_info *m, enum mutation mut, unsigned ta
             put_info_field(&w, m, k, mut, target);
     }
     if (mut == MUT_UNKNOWN) {
-        drot_cbor_put_uint(&w, 12);
+        drot_cbor_put_uint(&w, 13);
         drot_cbor_put_uint(&w, 0);
     }
     if (mut == MUT_TRAILING)
@@ -781,12 +783,13 @@ static void test_info_round_trip(void **state)
     assert_int_equal(g.num_measurements, 2);
     assert_memory_equal(&g.measurements[0], &m.measurements[0], sizeof m.measurements[0]);
     assert_memory_equal(&g.measurements[1], &m.measurements[1], sizeof m.measurements[1]);
+    assert_true(g.revocation_version == 0x1234567890ull);
     all_cuts_refused(dec_info, out, n);
     assert_int_equal(drot_link_info_encode(&m, out, n - 1, &n2), DROT_E_BUFFER);
     assert_int_equal(n2, n);
     /* The encoder writes keys ascending: byte 1 is key 1, then bstr(16). */
     assert_int_equal(drot_link_info_encode(&m, out, sizeof out, &n), DROT_OK);
-    assert_int_equal(out[0], 0xab);
+    assert_int_equal(out[0], 0xac);
     assert_int_equal(out[1], 0x01);
     assert_int_equal(out[2], 0x50);
 
@@ -824,10 +827,10 @@ static void test_info_round_trip(void **state)
     assert_int_equal(drot_link_info_encode(&m, out, sizeof out, &n), DROT_E_ARG);
 }
 
-/* Test 8: GET_INFO with each of the 11 fields omitted, duplicated, or of
+/* Test 8: GET_INFO with each of the 12 fields omitted, duplicated, or of
  * the wrong type (`true`) / CLAIM_MISSING, DUPLICATE, CLAIM_INVALID; each
  * fixed-size bstr one byte short or long and a 33-byte apm_version /
- * CLAIM_INVALID; an extra key 12 / UNKNOWN_CLAIM; 9 svns or 9 measurements
+ * CLAIM_INVALID; an extra key 13 / UNKNOWN_CLAIM; 9 svns or 9 measurements
  * / TOO_LARGE; a component twice / DUPLICATE; a measurement without signer
  * / CLAIM_MISSING; trailing byte / TRAILING. The unbroken build decodes. */
 static void test_info_refusals(void **state)
@@ -839,7 +842,7 @@ static void test_info_refusals(void **state)
     sample_info(&m);
     n = build_info(&m, MUT_NONE, 0, out, sizeof out);
     assert_int_equal(decode_exact(dec_info, out, n), DROT_OK);
-    for (unsigned k = 1; k <= 11; k++) {
+    for (unsigned k = 1; k <= 12; k++) {
         n = build_info(&m, MUT_OMIT, k, out, sizeof out);
         assert_int_equal(decode_exact(dec_info, out, n), DROT_E_CLAIM_MISSING);
         n = build_info(&m, MUT_DUP, k, out, sizeof out);

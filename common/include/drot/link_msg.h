@@ -38,10 +38,12 @@
 #ifndef DROT_LINK_MSG_H
 #define DROT_LINK_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "drot/link.h"
+#include "drot/revocation.h"
 #include "drot/status.h"
 
 #define DROT_LINK_MAX_ERROR_MSG    128u  /* ERROR message tstr */
@@ -117,7 +119,7 @@ typedef struct drot_link_svn {
  *  bstr33, 5: drk_pub bstr65, 6: svns {uint→uint} (≤ 8, components < 2^32,
  *  no component twice), 7: tamper_state uint, 8: tamper_count uint,
  *  9: boot_status int (int32), 10: apm_version tstr ≤ 32,
- *  11: measurements [≤ 8 measurement maps]} */
+ *  11: measurements [≤ 8 measurement maps], 12: revocation_version uint} */
 typedef struct drot_link_info {
     uint8_t device_id[DROT_LINK_DEVICE_ID_LEN];
     uint64_t epoch;
@@ -133,6 +135,7 @@ typedef struct drot_link_info {
     char apm_version[DROT_LINK_MAX_TEXT];
     size_t num_measurements;
     drot_link_measurement measurements[DROT_LINK_MAX_MEASUREMENTS];
+    uint64_t revocation_version; /* version of the stored revocation list, 0 = none */
 } drot_link_info;
 
 drot_status drot_link_info_encode(const drot_link_info *m, uint8_t *out, size_t cap, size_t *out_len);
@@ -253,5 +256,27 @@ typedef struct drot_link_anchor_resp {
 drot_status drot_link_anchor_resp_encode(const drot_link_anchor_resp *m, uint8_t *out, size_t cap,
                                          size_t *out_len);
 drot_status drot_link_anchor_resp_decode(const uint8_t *p, size_t len, drot_link_anchor_resp *m);
+
+/* ---- SET_REVOCATION_LIST (docs/revocation.md) ------------------------------
+ *
+ * request   {1: list bstr (1..DROT_LINK_REVOCATION_MAX)}  the signed list
+ *           (drot/revocation.h), a pointer into the payload on decode
+ * response  {1: version uint, 2: changed bool, 3: drk_revoked bool} */
+#define DROT_LINK_REVOCATION_MAX DROT_REVOCATION_SIGNED_MAX
+
+drot_status drot_link_revocation_req_encode(const uint8_t *list, size_t list_len, uint8_t *out, size_t cap,
+                                            size_t *out_len);
+drot_status drot_link_revocation_req_decode(const uint8_t *p, size_t len, const uint8_t **list,
+                                            size_t *list_len);
+
+typedef struct drot_link_revocation_resp {
+    uint64_t version; /* the list version the APM holds now (≥ 1) */
+    bool changed;     /* true: stored by this request; false: that very list was stored already */
+    bool drk_revoked; /* the stored list revokes the APM's current device root key */
+} drot_link_revocation_resp;
+
+drot_status drot_link_revocation_resp_encode(const drot_link_revocation_resp *m, uint8_t *out, size_t cap,
+                                             size_t *out_len);
+drot_status drot_link_revocation_resp_decode(const uint8_t *p, size_t len, drot_link_revocation_resp *m);
 
 #endif /* DROT_LINK_MSG_H */
