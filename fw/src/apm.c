@@ -45,6 +45,7 @@
 #include "layout.h"
 #include "manufacture.h"
 #include "measure.h"
+#include "revocation.h"
 #include "rotate.h"
 #include "seal.h"
 #include "tamper.h"
@@ -74,6 +75,7 @@ typedef struct apm_state {
         drot_link_token_req token_req;
         drot_link_measurement measurement;
         drot_link_tamper_log tamper_log;
+        drot_link_revocation_resp rev;
         apm_tamper_event events[APM_TAMPER_LOG_MAX];
         uint8_t token[APM_TOKEN_MAX];
         struct { /* SEAL / UNSEAL: the request (data and blob point into the frame) and the result */
@@ -270,6 +272,7 @@ static apm_status do_get_info(apm_state *s, size_t *len)
         memcpy(m->signer, s->meas.m[i].signer_id, sizeof m->signer);
         info->num_measurements++;
     }
+    info->revocation_version = s->core.rev.version;
     drot_status st = drot_link_info_encode(info, s->payload, sizeof s->payload, len);
     return st == DROT_OK ? APM_OK : (apm_status)st;
 }
@@ -546,6 +549,27 @@ static apm_status do_fw_status(apm_state *s, const drot_link_frame *req, size_t 
     return encoded(drot_link_fw_status_encode(&s->msg.fw_status, s->payload, sizeof s->payload, len));
 }
 
+/* ---- revocation list (revocation.h) ------------------------------------------ */
+
+static apm_status do_set_revocation(apm_state *s, const drot_link_frame *req, size_t *len)
+{
+    const uint8_t *list = NULL;
+    size_t list_len = 0;
+    apm_rev_result res;
+    drot_status ds = drot_link_revocation_req_decode(req->payload, req->payload_len, &list, &list_len);
+    if (ds != DROT_OK)
+        return (apm_status)ds;
+    apm_status st = apm_rev_set(&s->core, &s->boot, list, list_len, &res);
+    if (st != APM_OK)
+        return st;
+    drot_link_revocation_resp *r = &s->msg.rev;
+    r->version = res.version;
+    r->changed = res.changed;
+    r->drk_revoked = res.drk_revoked;
+    ds = drot_link_revocation_resp_encode(r, s->payload, sizeof s->payload, len);
+    return ds == DROT_OK ? APM_OK : (apm_status)ds;
+}
+
 static apm_status dispatch(apm_state *s, const drot_link_frame *req, size_t *len)
 {
     switch (req->type) {
@@ -572,6 +596,7 @@ static apm_status dispatch(apm_state *s, const drot_link_frame *req, size_t *len
     case DROT_LINK_T_FW_CONFIRM: return do_fw_confirm(s, req, len);
     case DROT_LINK_T_FW_ACTIVATE: return do_fw_activate(s, req, len);
     case DROT_LINK_T_FW_STATUS: return do_fw_status(s, req, len);
+    case DROT_LINK_T_SET_REVOCATION_LIST: return do_set_revocation(s, req, len);
     default: return (apm_status)DROT_E_UNSUPPORTED;
     }
 }

@@ -10,6 +10,7 @@
  *        lifecycle TAMPERED or DECOMMISSIONED         APM_E_LIFECYCLE
  *        tamper poll (tamper.h T1) found an event     APM_E_LOCKED / APM_E_LIFECYCLE
  *        no DRK                                       APM_E_NO_KEY
+ *        DRK revoked by the stored revocation list    APM_E_REVOKED
  *        nonce not 32/48/64 bytes, profile not 1/2    DROT_E_ARG
  *   3. claims from the inputs and the cached fuses (core->otp)
  *   4. drot_eat_encode into a bounded stack buffer (claims_sign's frame)
@@ -36,6 +37,7 @@
 
 #include "drot/cose.h"
 #include "drot/eat.h"
+#include "revocation.h"
 
 /* Bound on the payload: 8 components with 32-byte texts and every claim at
  * its largest come to about 1.6 KiB. */
@@ -96,7 +98,7 @@ static apm_status refusal(apm_core *core, const apm_attest_inputs *in)
         return st;
     if (!core->drk.present)
         return APM_E_NO_KEY;
-    return APM_OK;
+    return apm_rev_check_drk(core); /* APM_E_REVOKED: the revocation list revokes this DRK */
 }
 
 /* Step 3. ids[] holds the instance id (33) then the implementation id (32);

@@ -19,6 +19,7 @@
  *   APM_E_BOOT             boot verdict is not APM_VERDICT_PASS
  *   APM_E_LOCKED / APM_E_LIFECYCLE  tamper poll (tamper.h T1) found an event, or the device is TAMPERED
  *   APM_E_NO_KEY           no DRK
+ *   APM_E_REVOKED          the stored revocation list revokes the DRK (revocation.h)
  *   drot_status            bad nonce length, unknown profile, buffer too small (DROT_E_BUFFER)
  */
 #ifndef APM_ATTEST_H

@@ -17,7 +17,8 @@
  *      (an empty slot reads 0xFF and fails here)
  *   2. the COSE envelope parses                              APM_E_CORRUPT
  *   3. SHA-256(kid) is in a present anchor slot              APM_E_ANCHOR
- *      that is not revoked
+ *      that is not revoked, by its fuse or by the stored
+ *      revocation list (apm_trusted_anchors, anchors.h)
  *   4. drot_manifest_verify: content type, signature under
  *      the kid, manifest payload                             APM_E_ANCHOR (revoked)
  *                                                            APM_E_BOOT (anything else)
@@ -43,6 +44,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "anchors.h"
 #include "drot/authority.h"
 #include "drot/cose.h"
 #include "drot/manifest.h"
@@ -90,17 +92,6 @@ static apm_status read_manifest(const apm_hal *hal, uint32_t slot, uint8_t *buf,
         return apm_from_hal(hs);
     *len = mlen;
     return APM_OK;
-}
-
-/* The anchor slots as drot_authority_verify wants them. Every manifest check
- * (boot and install) reads the anchors through here (boot.h). */
-static void anchor_slots(const apm_otp *otp, drot_anchor_slot slots[APM_ANCHOR_SLOTS])
-{
-    for (uint32_t i = 0; i < APM_ANCHOR_SLOTS; i++) {
-        memcpy(slots[i].hash, otp->anchor[i], sizeof slots[i].hash);
-        slots[i].present = otp->anchor_present[i];
-        slots[i].revoked = otp->anchor_revoked[i];
-    }
 }
 
 /* Step 3: the kid names a key whose hash is in a present, unrevoked slot.
@@ -191,7 +182,7 @@ apm_status apm_boot_manifest_check(apm_core *core, const uint8_t *msg, size_t le
     memset(m, 0, sizeof *m);
     if (len == 0 || len > APM_BOOT_MANIFEST_BUF || drot_cose_sign1_decode(msg, len, &view) != DROT_OK)
         return APM_E_CORRUPT;
-    anchor_slots(&core->otp, slots);
+    apm_trusted_anchors(core, slots); /* fuses + the stored revocation list (anchors.h) */
     st = check_signer(slots, view.kid, view.kid_len);
     if (st != APM_OK)
         return st;

@@ -58,8 +58,9 @@ apm_status apm_boot_verify_slot(apm_core *core, uint32_t slot, apm_boot_state *o
  * (APM_E_ANCHOR) and drot_manifest_verify accepts it (APM_E_ANCHOR for a
  * revoked anchor, APM_E_BOOT for a bad signature or payload). On APM_OK *m
  * holds the manifest (its strings point into msg) and *anchor_slot the
- * anchor slot that verified it. This is the one place the core turns its
- * anchor fuses into the slots drot_authority_verify reads. Writes nothing. */
+ * anchor slot that verified it. The anchors are apm_trusted_anchors'
+ * (anchors.h): a key the stored revocation list revokes counts as revoked,
+ * at boot and at install alike. Writes nothing. */
 apm_status apm_boot_manifest_check(apm_core *core, const uint8_t *msg, size_t len, drot_manifest *m,
                                    uint32_t *anchor_slot);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "layout.h"
+#include "revocation.h"
 
 #define CORE_SEED_ENTROPY 48u
 #define CORE_SEED_NONCE   16u
@@ -101,6 +102,8 @@ apm_status apm_core_init(apm_core *core, const apm_hal *hal)
     if (st != APM_OK)
         goto out;
     st = apm_core_load_otp(core);
+    if (st == APM_OK)
+        st = apm_rev_load(core);
 out:
     if (st != APM_OK)
         apm_core_wipe(core);

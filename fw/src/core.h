@@ -24,6 +24,19 @@ typedef struct apm_drk {
     drot_p256_pub pub;
 } apm_drk;
 
+/* What the APM keeps of the stored revocation list (revocation.h): read
+ * from its record at core init and replaced only by apm_rev_set, after the
+ * record is written. RAM only; the record is the truth. */
+#define APM_REV_MAX_AUTH 16u /* = DROT_REVOCATION_MAX_AUTHORITIES */
+typedef struct apm_rev {
+    uint64_t version;                   /* 0: no list stored */
+    uint8_t digest[32];                 /* SHA-256 of the stored list's payload */
+    uint32_t n_auth;                    /* revoked authority key hashes, ≤ APM_REV_MAX_AUTH */
+    uint8_t auth[APM_REV_MAX_AUTH][32]; /* SHA-256 of each revoked authority public key */
+    bool drk_revoked;                   /* the list revokes the DRK whose hash is drk_hash */
+    uint8_t drk_hash[32];               /* SHA-256 of the DRK active when the list was stored */
+} apm_rev;
+
 typedef struct apm_core {
     const apm_hal *hal;
     drot_drbg_ctx drbg; /* seeded from hal->trng at boot */
@@ -32,6 +45,7 @@ typedef struct apm_core {
     bool rec_key_ready;
     apm_otp otp; /* cached fuses (otp.h O4) */
     apm_drk drk; /* keystore.h: the active DRK, if any */
+    apm_rev rev; /* revocation.h: the stored revocation list, as far as the APM needs it */
 } apm_core;
 
 /* Boots the core on hal: checks the table (version APM_HAL_VERSION, every
@@ -40,9 +54,10 @@ typedef struct apm_core {
  * APM_FLASH_MIN_SECTORS: APM_E_ARG otherwise), seeds the DRBG from hal->trng
  * (48 bytes of entropy, 16 of nonce, personalization "drot-apm"; APM_E_RNG if
  * the TRNG fails), loads the fuses (otp.h) and, if the uds is burned, derives
- * rec_key. Writes nothing. core's previous content is ignored (it MUST NOT
- * hold a live DRBG: apm_core_wipe it first). On failure core is wiped. The
- * key store is not loaded here (keystore.h apm_ks_load). */
+ * rec_key and reads the stored revocation list into rev (revocation.h
+ * apm_rev_load; a flash read failure fails the init). Writes nothing. core's previous content is ignored (it
+ * MUST NOT hold a live DRBG: apm_core_wipe it first). On failure core is wiped. The key store is not loaded
+ * here (keystore.h apm_ks_load). */
 apm_status apm_core_init(apm_core *core, const apm_hal *hal);
 
 /* Re-reads the fuses into core->otp (otp.h O4) and derives rec_key again

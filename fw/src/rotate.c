@@ -16,9 +16,11 @@
 
 #include <string.h>
 
+#include "anchors.h"
 #include "drot/rotate.h"
 #include "keystore.h"
 #include "otp.h"
+#include "revocation.h"
 
 #define ROT_MODE_NONCE    0x5A3Cu
 #define ROT_MODE_PROPOSED 0xA5C3u
@@ -61,6 +63,10 @@ static apm_status gates(apm_core *core, const apm_rot_env *env, bool need_key)
         return st;
     if (need_key && (!core->drk.present || core->drk.epoch != core->otp.epoch))
         return APM_E_NO_KEY;
+    /* A DRK the revocation list revokes signs no proposal and opens no
+     * delivered key: whoever holds a copy could read KeyA too. */
+    if (need_key && (st = apm_rev_check_drk(core)) != APM_OK)
+        return st;
     return APM_OK;
 }
 
@@ -68,16 +74,6 @@ static bool env_ok(const apm_core *core, const apm_rot_env *env, const apm_rot_s
 {
     return core != NULL && core->hal != NULL && env != NULL && env->boot != NULL && env->tamper != NULL &&
            rs != NULL;
-}
-
-/* The anchors as drot_authority_verify wants them. */
-static void anchor_slots(const apm_core *core, drot_anchor_slot slots[APM_ANCHOR_SLOTS])
-{
-    for (uint32_t i = 0; i < APM_ANCHOR_SLOTS; i++) {
-        memcpy(slots[i].hash, core->otp.anchor[i], sizeof slots[i].hash);
-        slots[i].present = core->otp.anchor_present[i];
-        slots[i].revoked = core->otp.anchor_revoked[i];
-    }
 }
 
 /* Device id, epoch and nonce of a verified message against this device,
@@ -198,7 +194,7 @@ apm_status apm_rot_root(apm_core *core, const apm_rot_env *env, apm_rot_state *r
     memset(&r, 0, sizeof r);
     if ((st = gates(core, env, true)) != APM_OK)
         goto out;
-    anchor_slots(core, slots);
+    apm_trusted_anchors(core, slots);
     st = (apm_status)drot_rotate_root_verify(msg, len, slots, APM_ANCHOR_SLOTS, &r, &signer, tbs);
     if (st != APM_OK)
         goto out;
@@ -287,7 +283,7 @@ apm_status apm_rot_endorse(apm_core *core, const apm_rot_env *env, apm_rot_state
     take(rs, &held); /* R1 */
     if ((st = gates(core, env, true)) != APM_OK)
         goto out;
-    anchor_slots(core, slots);
+    apm_trusted_anchors(core, slots);
     st = (apm_status)drot_rotate_endorse_verify(msg, len, slots, APM_ANCHOR_SLOTS, &p, &signer, tbs);
     if (st != APM_OK)
         goto out;
@@ -340,6 +336,8 @@ static apm_status anchor_add(apm_core *core, const drot_p256_pub *key, uint32_t 
 
     if ((st = (apm_status)drot_sha256(key->q, sizeof key->q, hash)) != APM_OK)
         return st;
+    if (apm_anchor_hash_revoked(core, hash))
+        return APM_E_ANCHOR; /* revoked by the list: it never becomes an anchor */
     for (uint32_t i = 0; i < APM_ANCHOR_SLOTS; i++) {
         if (o->anchor_present[i] && drot_ct_equal(o->anchor[i], hash, sizeof hash) == DROT_OK) {
             if (o->anchor_revoked[i])
@@ -389,7 +387,8 @@ static apm_status anchor_revoke(apm_core *core, const apm_rot_env *env, size_t s
     if (!proven(core, env, signer))
         return APM_E_DENIED;
     for (uint32_t i = 0; i < APM_ANCHOR_SLOTS; i++)
-        if (i != x && o->anchor_present[i] && !o->anchor_revoked[i])
+        if (i != x && o->anchor_present[i] && !o->anchor_revoked[i] &&
+            !apm_anchor_hash_revoked(core, o->anchor[i]))
             usable_others++;
     if (usable_others == 0)
         return APM_E_DENIED; /* never the last usable anchor */
@@ -416,7 +415,7 @@ apm_status apm_rot_anchor(apm_core *core, const apm_rot_env *env, apm_rot_state 
     take(rs, &held); /* R1 */
     if ((st = gates(core, env, false)) != APM_OK)
         goto out;
-    anchor_slots(core, slots);
+    apm_trusted_anchors(core, slots);
     st = (apm_status)drot_anchor_instr_verify(msg, len, slots, APM_ANCHOR_SLOTS, &a, &signer);
     if (st != APM_OK)
         goto out;

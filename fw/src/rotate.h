@@ -33,7 +33,12 @@
  *       TAMPERED, DECOMMISSIONED: APM_E_LIFECYCLE); boot verdict PASS
  *       (APM_E_BOOT); a tamper poll (tamper.h T1) that finds nothing; and
  *       for key rotation exactly one usable DRK, at the fuse epoch
- *       (APM_E_NO_KEY). The key store has no gates of its own.
+ *       (APM_E_NO_KEY), that the stored revocation list does not revoke
+ *       (APM_E_REVOKED, revocation.h). The key store has no gates of its
+ *       own. Every signature is checked against apm_trusted_anchors
+ *       (anchors.h): a key the revocation list revokes is refused as if its
+ *       revoke bit were burned (DROT_E_BADKEY), is never ADDed
+ *       (APM_E_ANCHOR), and does not count as usable for R5.
  *   R3. Refused means unchanged: every check (signature against a present,
  *       non-revoked anchor; device id; exactly epoch + 1; the nonce; the
  *       HPKE open; KeyA matching; slot capacity) runs before the first

@@ -30,6 +30,7 @@ const char *apm_status_str(apm_status st)
     case APM_E_WRONG_DEVICE: return "instruction for another device";
     case APM_E_STALE: return "instruction not for the current epoch + 1";
     case APM_E_KEY_MISMATCH: return "key does not match the one named";
+    case APM_E_REVOKED: return "device root key revoked by the revocation list";
     case APM_E_FW_STATE: return "not possible in the current firmware install state";
     case APM_E_FW_ORDER: return "firmware chunk out of order (gap or overlap)";
     case APM_E_NOT_MEASURED: return "the verified image is not in this boot's measurements";

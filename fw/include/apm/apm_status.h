@@ -41,6 +41,7 @@ typedef int32_t apm_status;
 #define APM_E_WRONG_DEVICE    (-118) /* the instruction names another device */
 #define APM_E_STALE           (-119) /* the instruction is not for exactly the current epoch + 1 */
 #define APM_E_KEY_MISMATCH    (-120) /* the delivered or staged key is not the key the instruction names */
+#define APM_E_REVOKED         (-121) /* the device root key is revoked by the stored revocation list */
 /* -130 .. -139: firmware install (fwinstall.h). */
 #define APM_E_FW_STATE                                                                                       \
     (-130) /* not in this firmware state: no install open, a trial staged or running, nothing to confirm */
