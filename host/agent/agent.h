@@ -37,7 +37,7 @@
     "  --link-key FILE   the host's copy of the link key: 32 raw bytes, mode "                               \
     "0600 or stricter\n"                                                                                     \
     "  --timeout MS      how long to wait for each answer (default 5000)\n"                                  \
-    "  --json            machine-readable output (info, tamper-log, fw, measure)\n"
+    "  --json            machine-readable output (info, tamper-log, fw, measure, revocations)\n"
 
 typedef struct agent {
     const char *cmd; /* the command name, for messages */
@@ -82,5 +82,7 @@ int agent_fail(const agent *a, const char *what, dh_status st);
 
 /* drot-agent fw (fw.c). */
 int cmd_fw(agent *a, int argc, char **argv);
+/* drot-agent revocations (revocations.c). */
+int cmd_revocations(agent *a, int argc, char **argv);
 
 #endif /* DROT_AGENT_H */

@@ -15,6 +15,7 @@
  *   tamper-log    the APM's tamper events
  *   fw            firmware install: install, verify, activate, confirm,
  *                 status (fw.c)
+ *   revocations   hand a signed revocation list to the APM; its stored version
  *
  * Every command checks all of its input (hex, lengths, profile, files, the
  * link key's permissions) before it talks to the APM, so bad input is
@@ -411,6 +412,7 @@ static void info_json(const drot_link_info *i)
     for (size_t k = 0; k < i->num_measurements && k < DROT_LINK_MAX_MEASUREMENTS; k++)
         json_array_append_new(ms, measurement_json(&i->measurements[k], k));
     json_object_set_new(o, "measurements", ms);
+    json_object_set_new(o, "revocation_version", json_integer((json_int_t)i->revocation_version));
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (s != NULL)
         puts(s);
@@ -433,6 +435,8 @@ static void info_table(const drot_link_info *i)
     printf("\ntamper state   ");
     tamper_bits_print(i->tamper_state);
     printf("tamper count   %llu\n", (unsigned long long)i->tamper_count);
+    printf("revocations    list version %llu%s\n", (unsigned long long)i->revocation_version,
+           i->revocation_version == 0 ? " (none stored)" : "");
     for (size_t k = 0; k < i->num_svns && k < DROT_LINK_MAX_SVNS; k++)
         printf("svn            component %u: %llu\n", (unsigned)i->svns[k].component,
                (unsigned long long)i->svns[k].svn);
@@ -1590,6 +1594,7 @@ static void usage(FILE *f)
                "  seal         seal data into the protected storage directory\n"
                "  unseal       open a sealed blob\n"
                "  tamper-log   the APM's tamper events (--json for JSON)\n"
+               "  revocations  set FILE: hand a signed revocation list to the APM; status: its version\n"
                "  enroll       enroll with drot-server: --server URL --ca FILE --storage DIR\n"
                "  attest-once  one attestation with the enrolled certificate (same options)\n"
                "  run          the daemon: enroll if needed, then attest on the server's interval\n"
@@ -1625,7 +1630,7 @@ int main(int argc, char **argv)
     } cmds[] = {{"info", cmd_info},     {"attest", cmd_attest},           {"measure", cmd_measure},
                 {"seal", cmd_seal},     {"unseal", cmd_unseal},           {"tamper-log", cmd_tamper_log},
                 {"enroll", cmd_enroll}, {"attest-once", cmd_attest_once}, {"run", cmd_run},
-                {"fw", cmd_fw}};
+                {"fw", cmd_fw},         {"revocations", cmd_revocations}};
     const char *name = argv[optind];
     if (strcmp(name, "help") == 0) {
         usage(stdout);

@@ -83,6 +83,7 @@ static const char *request_name(uint8_t type)
     case DROT_LINK_T_FW_CONFIRM: return "FW_CONFIRM";
     case DROT_LINK_T_FW_ACTIVATE: return "FW_ACTIVATE";
     case DROT_LINK_T_FW_STATUS: return "FW_STATUS";
+    case DROT_LINK_T_SET_REVOCATION_LIST: return "SET_REVOCATION_LIST";
     default: return "request";
     }
 }
@@ -94,12 +95,14 @@ static const char *request_name(uint8_t type)
  * one whose answer was lost, and the server reconciles that from the next
  * attestation (docs/drot.md). Of the firmware requests only FW_STATUS is
  * repeated: a BEGIN, CHUNK, FINISH, CONFIRM or ACTIVATE may have been
- * carried out (docs/firmware.md says how a host finds out). */
+ * carried out (docs/firmware.md says how a host finds out).
+ * SET_REVOCATION_LIST is idempotent: the same list again is a no-op on the
+ * APM (docs/revocation.md). */
 static bool is_idempotent(uint8_t type)
 {
     return type == DROT_LINK_T_GET_INFO || type == DROT_LINK_T_GET_TOKEN || type == DROT_LINK_T_TAMPER_LOG ||
            type == DROT_LINK_T_SEAL || type == DROT_LINK_T_UNSEAL || type == DROT_LINK_T_GET_ROTATION_NONCE ||
-           type == DROT_LINK_T_FW_STATUS;
+           type == DROT_LINK_T_FW_STATUS || type == DROT_LINK_T_SET_REVOCATION_LIST;
 }
 
 /* see host_internal.h */
@@ -743,4 +746,36 @@ dh_status dh_rotate_anchor(dh_driver *d, const uint8_t *instruction, size_t len,
         return st;
     ds = drot_link_anchor_resp_decode(v.payload, v.payload_len, out);
     return ds == DROT_OK ? DH_OK : bad_answer(d, DROT_LINK_T_ROTATE_ANCHOR, ds);
+}
+
+/* ---- revocation list ---------------------------------------------------------------- */
+
+/* see drot/host.h */
+dh_status dh_set_revocation_list(dh_driver *d, const uint8_t *list, size_t len,
+                                 drot_link_revocation_resp *out)
+{
+    static const char what[] = "SET_REVOCATION_LIST";
+    uint8_t p[DROT_LINK_REVOCATION_MAX + 16];
+    size_t plen = 0;
+    drot_link_revocation_resp r;
+    if (d == NULL || list == NULL)
+        return arg_error(d, "dh_set_revocation_list: NULL argument");
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
+    if (len == 0 || len > DROT_LINK_REVOCATION_MAX)
+        return dh_driver_fail(d, DH_E_ARG, "%s: the signed list must be 1..%u bytes, not %zu", what,
+                              (unsigned)DROT_LINK_REVOCATION_MAX, len);
+    drot_status ds = drot_link_revocation_req_encode(list, len, p, sizeof p, &plen);
+    if (ds != DROT_OK)
+        return dh_driver_fail(d, DH_E_ARG, "%s: cannot encode the request (%s)", what, drot_status_str(ds));
+    drot_link_frame v;
+    dh_status st = request(d, DROT_LINK_T_SET_REVOCATION_LIST, p, plen, &v);
+    if (st != DH_OK)
+        return st;
+    ds = drot_link_revocation_resp_decode(v.payload, v.payload_len, &r);
+    if (ds != DROT_OK)
+        return bad_answer(d, DROT_LINK_T_SET_REVOCATION_LIST, ds);
+    if (out != NULL)
+        *out = r;
+    return DH_OK;
 }

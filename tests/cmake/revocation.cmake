@@ -13,3 +13,16 @@ drot_add_test(test_fw_revocation
 foreach(b bearssl openssl)
   target_include_directories(test_fw_revocation-${b} PRIVATE ${CMAKE_SOURCE_DIR}/fw/src ${DROT_FW_TESTS})
 endforeach()
+
+# drot-agent revocations and dh_set_revocation_list against a real drot-apm
+# process (tests/host/test_agent_revocation.c).
+if(TARGET drot_host AND TARGET drot-apm AND TARGET drot-agent)
+  drot_add_test(test_agent_revocation SOURCES ${CMAKE_SOURCE_DIR}/tests/host/test_agent_revocation.c
+                ${CMAKE_SOURCE_DIR}/tests/host/apm_proc.c
+                BACKENDS openssl LIBS drot_host drot_sysrng PkgConfig::JANSSON LABELS "host;e2e;revocation")
+  target_include_directories(test_agent_revocation-openssl PRIVATE ${CMAKE_SOURCE_DIR}/tests/host
+                             ${CMAKE_SOURCE_DIR}/fw/include)
+  target_compile_definitions(test_agent_revocation-openssl PRIVATE "DROT_APM_BIN=\"$<TARGET_FILE:drot-apm>\""
+                             "DROT_AGENT_BIN=\"$<TARGET_FILE:drot-agent>\"")
+  add_dependencies(test_agent_revocation-openssl drot-apm drot-agent)
+endif()

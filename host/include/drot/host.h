@@ -162,6 +162,19 @@ dh_status dh_fw_activate(dh_driver *d, uint32_t action, bool *reset);
 dh_status dh_fw_confirm(dh_driver *d, const char *component, uint32_t *svn);
 dh_status dh_fw_status(dh_driver *d, drot_link_fw_status *out);
 
+/* ---- provisioning pass-through: revocation list (docs/revocation.md) -------------
+ * SET_REVOCATION_LIST: hands the fleet's signed revocation list (1..
+ * DROT_LINK_REVOCATION_MAX bytes, as the server serves it) to the APM, which
+ * checks the signature, refuses a lower version or another list under the
+ * same version, and stores it. Idempotent: the same list again is a no-op
+ * (out->changed false), so it is retried after a lost answer. out (may be
+ * NULL) receives the version the APM holds and whether its DRK is revoked.
+ * An APM refusal is DH_E_REFUSED with dh_driver_last_apm_code
+ * (APM_E_ROLLBACK -111 for an older list, DROT_E_VERIFY -8 / DROT_E_BADKEY
+ * -9 for an unknown or revoked signer). */
+dh_status dh_set_revocation_list(dh_driver *d, const uint8_t *list, size_t len,
+                                 drot_link_revocation_resp *out);
+
 /* ---- attestation handler ------------------------------------------------------- */
 
 /* nonce = SHA-256(challenge ‖ exporter) (DESIGN.md §4): the server's 32-byte
