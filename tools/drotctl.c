@@ -66,6 +66,8 @@ static const char k_usage[] =
     "  token  inspect an attestation token offline (decode, check signature and nonce)\n"
     "  firmware  sign a firmware image's manifest with an authority key; inspect a manifest\n"
     "  audit  list the audit log, verify its hash chain and signed checkpoints, sign a checkpoint\n"
+    "  revoke  revoke a device root key, a device certificate or an authority key (admin API)\n"
+    "  revocations  list revocations; decode and check a signed revocation list\n"
     "\n"
     "GLOBAL options, before the command, for the admin API:\n"
     "  --server URL --cert FILE --key FILE --ca FILE [--passphrase-file FILE]\n"
@@ -1361,7 +1363,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[ci], "devices") == 0 || strcmp(argv[ci], "class") == 0 ||
         strcmp(argv[ci], "rotate") == 0 || strcmp(argv[ci], "rotations") == 0 ||
         strcmp(argv[ci], "campaign") == 0 || strcmp(argv[ci], "authority") == 0 ||
-        strcmp(argv[ci], "audit") == 0) {
+        strcmp(argv[ci], "audit") == 0 || strcmp(argv[ci], "revoke") == 0 ||
+        strcmp(argv[ci], "revocations") == 0) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         if (strcmp(argv[ci], "devices") == 0)
             rc = cmd_devices(&g, argc - ci, argv + ci);
@@ -1375,6 +1378,10 @@ int main(int argc, char **argv)
             rc = drotctl_cmd_campaign(&g, argc - ci, argv + ci);
         else if (strcmp(argv[ci], "audit") == 0)
             rc = drotctl_cmd_audit(&g, argc - ci, argv + ci);
+        else if (strcmp(argv[ci], "revoke") == 0)
+            rc = drotctl_cmd_revoke(&g, argc - ci, argv + ci);
+        else if (strcmp(argv[ci], "revocations") == 0)
+            rc = drotctl_cmd_revocations(&g, argc - ci, argv + ci);
         else
             rc = drotctl_cmd_authority(&g, argc - ci, argv + ci);
         curl_global_cleanup();

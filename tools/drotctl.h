@@ -62,5 +62,8 @@ int drotctl_cmd_authority(const admin_opts *g, int argc, char **argv);
 int drotctl_cmd_audit(const admin_opts *g, int argc, char **argv);
 /* drotctl_firmware.c */
 int drotctl_cmd_firmware(const admin_opts *g, int argc, char **argv);
+/* drotctl_revocation.c */
+int drotctl_cmd_revoke(const admin_opts *g, int argc, char **argv);
+int drotctl_cmd_revocations(const admin_opts *g, int argc, char **argv);
 
 #endif

@@ -40,5 +40,7 @@ bool ds_adm_class_ok(const char *s);
 void ds_admin_rotate(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n, struct evkeyvalq *q);
 /* admin_audit.c: /v1/admin/audit… (same arguments). */
 void ds_admin_audit(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n, struct evkeyvalq *q);
+/* admin_revocation.c: /v1/admin/revocations… (docs/revocation.md). */
+void ds_admin_revocations(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n, struct evkeyvalq *q);
 
 #endif

@@ -25,6 +25,7 @@
 #include "admin_internal.h"
 #include "audit_server.h"
 #include "keys.h"
+#include "revocation.h"
 
 #define JOBS_DEFAULT     100
 #define JOBS_MAX         10000
@@ -459,6 +460,14 @@ static void anchor_rotations_create(ds_http_req *req, ds_admin *adm)
     if (ks != DS_KEYS_OK) {
         ds_adm_fail(req, 404, "not_found", "/new_authority: no key '%s' in the server's key store (%s)", name,
                     ds_keys_status_str(ks));
+        goto out;
+    }
+    bool revoked = true;
+    if (ds_rev_authority_revoked(st, raw, &revoked) != DS_OK || revoked) {
+        ds_adm_fail(req, 409, "revoked",
+                    revoked ? "/new_authority: key '%s' is revoked: devices would refuse it (make a new one)"
+                            : "/new_authority: cannot read the revocations for key '%s'",
+                    name);
         goto out;
     }
     anchor_ctx a = {cls, NULL, 0, 0, false};

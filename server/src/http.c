@@ -85,6 +85,7 @@ struct ds_http {
     void *ctx;
     ds_route_fn admin_fn; /* ds_http_set_admin */
     void *admin_ctx;
+    ds_device_gate_fn device_gate; /* ds_http_set_device_gate */
     atomic_bool stopping;
     pthread_rwlock_t shared; /* ds_http_shared_lock */
     bool shared_init;
@@ -441,6 +442,19 @@ static bool is_cbor(struct evhttp_request *ev)
     return strncmp(ct, "application/cbor", n) == 0 && (ct[n] == '\0' || ct[n] == ';');
 }
 
+/* The certificate's serial as a minimal big-endian integer (what revocation
+ * lists carry); false if it is not a positive integer of at most 20 bytes. */
+static bool cert_serial(const X509 *leaf, uint8_t out[20], size_t *len)
+{
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(leaf);
+    BIGNUM *bn = sn == NULL ? NULL : ASN1_INTEGER_to_BN(sn, NULL);
+    int n = bn == NULL ? -1 : BN_num_bytes(bn);
+    bool ok = bn != NULL && !BN_is_negative(bn) && n >= 1 && n <= 20 && BN_bn2bin(bn, out) == n;
+    BN_free(bn);
+    *len = ok ? (size_t)n : 0;
+    return ok;
+}
+
 /* Checks the route's policy (H2, H4); replies and returns false if refused. */
 static bool admit(ds_http *h, ds_http_req *req, SSL *ssl, uint8_t *copy)
 {
@@ -457,7 +471,13 @@ static bool admit(ds_http *h, ds_http_req *req, SSL *ssl, uint8_t *copy)
             ds_http_reply_error(req, 401, DS_ERR_CLIENT_CERT, "the client certificate names no device id");
             return false;
         }
+        if (!cert_serial(leaf, req->cert_serial, &req->cert_serial_len)) {
+            ds_http_reply_error(req, 401, DS_ERR_CLIENT_CERT, "the client certificate's serial is unusable");
+            return false;
+        }
         req->has_device = true;
+        if (h->device_gate != NULL && !h->device_gate(req, req->worker_ctx))
+            return false;
     } else if (rt->auth == DS_AUTH_OPERATOR) {
         if (ca != 2) {
             ds_http_reply_error(req, 401, DS_ERR_CLIENT_CERT,
@@ -755,6 +775,11 @@ void ds_http_stop(ds_http *h)
 }
 
 /* see http.h */
+void ds_http_set_device_gate(ds_http *h, ds_device_gate_fn fn)
+{
+    h->device_gate = fn;
+}
+
 void ds_http_set_admin(ds_http *h, ds_route_fn fn, void *ctx)
 {
     h->admin_fn = fn;

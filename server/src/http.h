@@ -72,6 +72,7 @@ typedef enum ds_http_err {
     DS_ERR_NO_JOB = 14,       /* no such rotation job for this device */
     DS_ERR_JOB_STATE = 15,    /* the job is not in a state that allows the request */
     DS_ERR_BUSY = 16,         /* a limit (a campaign's max_parallel) says: retry later */
+    DS_ERR_REVOKED = 17,      /* the client certificate or the device root key is revoked (revocation.h) */
 } ds_http_err;
 
 typedef enum ds_route_auth {
@@ -98,6 +99,8 @@ typedef struct ds_http_req {
     uint8_t exporter[DS_HTTP_EXPORTER_LEN]; /* H3 */
     bool has_device;                        /* DEVICE routes: always true */
     uint8_t device_id[16];                  /* from the client certificate */
+    uint8_t cert_serial[20];                /* DEVICE routes: the client certificate's serial, */
+    size_t cert_serial_len;                 /* minimal big-endian (revocation.h) */
     bool has_operator;
     char operator_cn[65]; /* with has_operator: the operator certificate's CN (audit actor), "" if none */
     /* Set by the handler for the log line; device_id for the log when the
@@ -155,6 +158,13 @@ void ds_http_free(ds_http *h);
 #define DS_HTTP_ADMIN_PREFIX    "/v1/admin/"
 #define DS_HTTP_ADMIN_HARD_BODY (2u * 1024u * 1024u)
 void ds_http_set_admin(ds_http *h, ds_route_fn fn, void *ctx);
+/* Device gate (docs/revocation.md): fn runs for every DEVICE route after
+ * the client certificate is checked (req->device_id and req->cert_serial
+ * set), before the route; it returns false after replying itself, and the
+ * route then does not run. worker_ctx is the worker's route context. Call
+ * once, before ds_http_run. */
+typedef bool (*ds_device_gate_fn)(ds_http_req *req, void *worker_ctx);
+void ds_http_set_device_gate(ds_http *h, ds_device_gate_fn fn);
 /* A reply with any content type (admin JSON). */
 void ds_http_reply(ds_http_req *req, int status, const char *content_type, const void *body, size_t len);
 

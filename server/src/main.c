@@ -20,6 +20,7 @@
 #include "keys.h"
 #include "reference.h"
 #include "routes.h"
+#include "routes_revocation.h"
 #include "store.h"
 
 static const char usage[] =
@@ -526,7 +527,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "drot-server: %s\n", err);
         goto out;
     }
-    ds_http_set_admin(h, ds_admin_handle, &adm); /* /v1/admin/: docs/api.md */
+    ds_http_set_admin(h, ds_admin_handle, &adm);    /* /v1/admin/: docs/api.md */
+    ds_http_set_device_gate(h, ds_rev_device_gate); /* revoked certificates: docs/revocation.md */
     fprintf(stderr, "drot-server: listening on %s:%u (TLS 1.3, %u thread%s)\n", o.host, o.port, o.threads,
             o.threads == 1 ? "" : "s");
     rc = ds_http_run(h);

@@ -11,7 +11,9 @@
 
 #include "audit_server.h"
 #include "drot/cbor.h"
+#include "revocation.h"
 #include "routes_internal.h"
+#include "routes_revocation.h"
 #include "routes_rotate.h"
 #include "routes_verify.h"
 
@@ -129,6 +131,17 @@ bool ds_rt_device(ds_http_req *req, ds_app *app, const uint8_t id[16], ds_device
     if (dev->status == DS_DEV_REVOKED || dev->status == DS_DEV_DECOMMISSIONED) {
         ds_http_reply_error(req, 403, DS_ERR_DEVICE_STATE, "device %s is %s", idhex,
                             ds_device_status_name(dev->status));
+        return false;
+    }
+    /* A revoked root key is refused whatever the status says (docs/revocation.md). */
+    bool revoked = true;
+    if ((st = ds_rev_drk_revoked(app->store, dev->drk_pub, &revoked)) != DS_OK) {
+        ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "database: %s", ds_status_str(st));
+        return false;
+    }
+    if (revoked) {
+        ds_http_reply_error(req, 403, DS_ERR_REVOKED, "device %s: its root key (epoch %llu) is revoked",
+                            idhex, (unsigned long long)dev->epoch);
         return false;
     }
     return true;
@@ -390,8 +403,13 @@ static void route_enroll(ds_http_req *req, void *ctx)
     size_t pem_len = 0;
     char *pem = cert_pem(cert, &pem_len);
     X509_free(cert);
-    ds_status st = activate(app, &dev);
-    ds_audit_enroll(app->store, dev.device_id, chk.verdict, &ci, dev.status);
+    /* Recorded before it is handed out, so that revoking it finds the device. */
+    ds_status st = ds_rev_cert_record(app->store, ci.serial, sizeof ci.serial, dev.device_id, ci.not_before,
+                                      ci.not_after);
+    if (st == DS_OK)
+        st = activate(app, &dev);
+    if (st == DS_OK)
+        ds_audit_enroll(app->store, dev.device_id, chk.verdict, &ci, dev.status);
     if (pem == NULL || st != DS_OK) {
         OPENSSL_free(pem);
         ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "cannot finish enrollment: %s",
@@ -431,10 +449,13 @@ static void route_attest(ds_http_req *req, void *ctx)
         return;
     ds_job job;
     bool has_job = chk.verdict == DS_HTTP_VERDICT_PASS && ds_rotate_open_job(app, &dev, &job);
+    uint64_t rev_version = 0;
+    if (ds_rev_version(app->store, &rev_version) != DS_OK)
+        rev_version = 0; /* the agent asks again at its next attestation */
     uint8_t buf[8192];
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, buf, sizeof buf);
-    drot_cbor_put_map(&w, has_job ? 4 : 3);
+    drot_cbor_put_map(&w, has_job ? 5 : 4);
     drot_cbor_put_uint(&w, 1);
     drot_cbor_put_uint(&w, (uint64_t)chk.verdict);
     drot_cbor_put_uint(&w, 2);
@@ -453,6 +474,8 @@ static void route_attest(ds_http_req *req, void *ctx)
         drot_cbor_put_uint(&w, 3);
         drot_cbor_put_uint(&w, (uint64_t)job.mode);
     }
+    drot_cbor_put_uint(&w, 8); /* the current revocation list version (docs/revocation.md) */
+    drot_cbor_put_uint(&w, rev_version);
     ds_rt_reply_map(req, &w);
 }
 
@@ -463,5 +486,6 @@ const ds_route ds_device_routes[] = {
     {"/v1/device/rotate/begin", true, DS_AUTH_DEVICE, false, ds_rotate_route_begin},
     {"/v1/device/rotate/receipt", true, DS_AUTH_DEVICE, false, ds_rotate_route_receipt},
     {"/v1/device/anchor/step", true, DS_AUTH_DEVICE, false, ds_rotate_route_anchor_step},
+    {"/v1/device/revocations", false, DS_AUTH_DEVICE, false, ds_rev_route_list},
 };
 const size_t ds_device_routes_count = sizeof ds_device_routes / sizeof ds_device_routes[0];

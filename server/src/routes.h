@@ -6,7 +6,9 @@
  *                                                → {1: cert, 2: ca_chain, 3: verdict, 4: attest_interval}
  *   POST /v1/device/attest      device cert      {1: challenge, 2: token}
  *                                                → {1: verdict, 2: [reasons], 3: next_attest_in,
- *                                                   ? 4: {1: job_id, 2: kind, 3: mode}}
+ *                                                   ? 4: {1: job_id, 2: kind, 3: mode},
+ *                                                   8: revocation list version (0: none)}
+ *   GET  /v1/device/revocations  device cert     → the signed revocation list (routes_revocation.h)
  *   POST /v1/device/rotate/begin, /v1/device/rotate/receipt   (routes_rotate.c)
  *
  * Invariants:

@@ -46,6 +46,10 @@ bool ds_rt_verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev
 void ds_rt_reply_attestation_refused(ds_http_req *req, const ds_check *chk, const char *message);
 /* Replies 200 with the finished CBOR map in w. */
 void ds_rt_reply_map(ds_http_req *req, drot_cbor_writer *w);
+/* The authority key this device obeys (custody name): the new key of its
+ * last completed trust-anchor rotation, else the server's --authority. Call
+ * with the shared lock held for writing (key custody). routes_rotate.c. */
+void ds_rt_signer_for(ds_app *app, const ds_device *dev, char name[DS_KEY_NAME_MAX]);
 /* The reference values of a class, or NULL. Hold the shared lock (http.h)
  * for reading while using them. */
 const ds_reference *ds_rt_find_ref(const ds_app *app, const char *cls);

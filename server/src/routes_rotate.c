@@ -38,6 +38,7 @@
 #include "drot/cbor.h"
 #include "drot/cose.h"
 #include "rotation.h"
+#include "revocation.h"
 #include "routes_internal.h"
 #include "routes_verify.h"
 
@@ -89,10 +90,8 @@ static int last_anchor_cb(const ds_job *j, void *ctx)
     return 0;
 }
 
-/* The authority key this device obeys: the new key of its last completed
- * trust-anchor rotation, else the server's --authority. Call with the
- * shared lock held for writing (key custody). */
-static void signer_for(ds_app *app, const ds_device *dev, char name[DS_KEY_NAME_MAX])
+/* see routes_internal.h */
+void ds_rt_signer_for(ds_app *app, const ds_device *dev, char name[DS_KEY_NAME_MAX])
 {
     anchor_find a;
     memset(&a, 0, sizeof a);
@@ -104,6 +103,21 @@ static void signer_for(ds_app *app, const ds_device *dev, char name[DS_KEY_NAME_
         ds_rot_authority_name(app->keys, a.pub, name) == 0)
         return;
     snprintf(name, DS_KEY_NAME_MAX, "%.*s", DS_KEY_NAME_MAX - 1, app->authority);
+}
+
+/* A revoked authority key signs nothing (docs/revocation.md): 0 when none
+ * of keys[0..n) is revoked; 1 when one is (why names it); -1 when the
+ * revocations cannot be read (why says so). */
+static int any_revoked(ds_app *app, const char *const *keys, size_t n, char *why, size_t cap)
+{
+    for (size_t i = 0; i < n; i++) {
+        int r = ds_rev_key_revoked(app->store, app->keys, keys[i], why, cap);
+        if (r == 1)
+            snprintf(why, cap, "authority key '%s' is revoked: it signs nothing", keys[i]);
+        if (r != 0)
+            return r;
+    }
+    return 0;
 }
 
 /* The job, if it exists and belongs to this device (another device's job is
@@ -200,12 +214,21 @@ static void begin_leased(ds_http_req *req, ds_app *app, const ds_device *dev, co
     static _Thread_local ds_rot_issued is;
     char why[256], signer[DS_KEY_NAME_MAX];
     ds_http_shared_lock(req->http, true); /* key custody is single-threaded */
-    signer_for(app, dev, signer);
-    int rc = server_mode ? ds_rot_server_instruction(app->keys, signer, dev->device_id, dev->epoch,
-                                                     dev->drk_pub, f[3].p, &is, why, sizeof why)
-                         : ds_rot_endorse(app->keys, signer, dev->device_id, dev->epoch, dev->drk_pub, f[4].p,
-                                          f[4].n, &is, why, sizeof why);
+    ds_rt_signer_for(app, dev, signer);
+    const char *const signers[1] = {signer};
+    int revoked = any_revoked(app, signers, 1, why, sizeof why);
+    int rc = revoked != 0  ? -1
+             : server_mode ? ds_rot_server_instruction(app->keys, signer, dev->device_id, dev->epoch,
+                                                       dev->drk_pub, f[3].p, &is, why, sizeof why)
+                           : ds_rot_endorse(app->keys, signer, dev->device_id, dev->epoch, dev->drk_pub,
+                                            f[4].p, f[4].n, &is, why, sizeof why);
     ds_http_shared_unlock(req->http);
+    if (revoked == 1) {
+        ds_http_reply_error(req, 409, DS_ERR_REVOKED,
+                            "%s; this device obeys it: rotate its trust anchor to a key that is not revoked",
+                            why);
+        return;
+    }
     if (rc != 0) {
         bool bad = !server_mode && strncmp(why, "proposal refused", 16) == 0;
         ds_http_reply_error(req, bad ? 400 : 500, bad ? DS_ERR_BAD_REQUEST : DS_ERR_INTERNAL, "%s", why);
@@ -506,9 +529,13 @@ void ds_rotate_route_anchor_step(ds_http_req *req, void *ctx)
     char why[256], old_key[DS_KEY_NAME_MAX], new_key[DS_KEY_NAME_MAX];
     uint32_t op = k_anchor_ops[job.step > 3 ? 3 : job.step];
     ds_http_shared_lock(req->http, true);
-    signer_for(app, &dev, old_key);
+    ds_rt_signer_for(app, &dev, old_key);
     int rc = ds_rot_authority_name(app->keys, job.anchor_pub, new_key);
-    if (rc != 0)
+    const char *const signers[2] = {new_key, job.step <= 1 ? old_key : new_key};
+    int revoked = rc != 0 ? 0 : any_revoked(app, signers, 2, why, sizeof why);
+    if (revoked != 0)
+        rc = -1;
+    else if (rc != 0)
         snprintf(why, sizeof why, "the job's new authority key is not in the server's key store");
     else if (job.step == 3 && job.old_slot < 0)
         rc = -1, snprintf(why, sizeof why, "the old anchor's slot is unknown");
@@ -518,7 +545,8 @@ void ds_rotate_route_anchor_step(ds_http_req *req, void *ctx)
                                        &is, why, sizeof why);
     ds_http_shared_unlock(req->http);
     if (rc != 0) {
-        ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "job %lld: %s", (long long)job.id, why);
+        ds_http_reply_error(req, revoked == 1 ? 409 : 500, revoked == 1 ? DS_ERR_REVOKED : DS_ERR_INTERNAL,
+                            "job %lld: %s", (long long)job.id, why);
         return;
     }
     if (job.step == 3) {

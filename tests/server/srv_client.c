@@ -101,9 +101,9 @@ void srv_request(CURL *c, unsigned port, const char *path, const uint8_t *body, 
 }
 
 /* Decodes a response map {uint: uint|bstr|tstr|[tstr]} into it[key]. */
-void srv_decode(const resp *r, item it[8])
+void srv_decode(const resp *r, item it[16])
 {
-    memset(it, 0, 8 * sizeof *it);
+    memset(it, 0, 16 * sizeof *it);
     drot_cbor_reader rd;
     size_t n;
     drot_cbor_reader_init(&rd, r->body, r->len);
@@ -112,7 +112,7 @@ void srv_decode(const resp *r, item it[8])
         uint64_t k;
         drot_cbor_type t;
         assert_int_equal(drot_cbor_get_uint(&rd, &k), DROT_OK);
-        assert_true(k < 8);
+        assert_true(k < 16);
         item *x = &it[k];
         x->present = true;
         assert_int_equal(drot_cbor_peek(&rd, &t), DROT_OK);

@@ -50,7 +50,7 @@ CURL *srv_client(const char *ca, const char *cert, const char *key, bool tls12);
 /* GET (body NULL) or POST of a CBOR body to https://127.0.0.1:port/path. */
 void srv_request(CURL *c, unsigned port, const char *path, const uint8_t *body, size_t len, resp *r);
 /* The answer's CBOR map {1..7: …} into it[1..7]. */
-void srv_decode(const resp *r, item it[8]);
+void srv_decode(const resp *r, item it[16]);
 /* A CBOR map of n entries from (key, kind, value…) varargs (see the definition). */
 size_t srv_body_map(uint8_t *buf, size_t cap, size_t n, ...);
 

@@ -230,9 +230,9 @@ typedef struct item {
     size_t n;
 } item;
 
-static void decode(const resp *r, item it[8])
+static void decode(const resp *r, item it[16])
 {
-    memset(it, 0, 8 * sizeof *it);
+    memset(it, 0, 16 * sizeof *it);
     drot_cbor_reader rd;
     size_t n;
     drot_cbor_reader_init(&rd, r->body, r->len);
@@ -241,7 +241,7 @@ static void decode(const resp *r, item it[8])
         uint64_t k;
         drot_cbor_type t;
         assert_int_equal(drot_cbor_get_uint(&rd, &k), DROT_OK);
-        assert_true(k < 8);
+        assert_true(k < 16);
         item *x = &it[k];
         x->present = true;
         assert_int_equal(drot_cbor_peek(&rd, &t), DROT_OK);
@@ -286,7 +286,7 @@ static void challenge(CURL *c, uint8_t ch[32], uint8_t exp[32])
     request(c, "/v1/device/challenge", b, n, r);
     assert_int_equal(r->code, 200);
     assert_true(r->have_exporter);
-    item it[8];
+    item it[16];
     decode(r, it);
     assert_int_equal(it[1].n, 32);
     memcpy(ch, it[1].p, 32);
@@ -318,7 +318,7 @@ static void expect_error(const resp *r, long http, uint64_t code, const char *wa
 {
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->code, http);
-    item it[8];
+    item it[16];
     decode(r, it);
     assert_true(it[1].present && it[1].is_uint);
     assert_int_equal(it[1].u, code);
@@ -368,7 +368,7 @@ static void enroll(void)
     resp *r = calloc(1, sizeof *r);
     request(c, "/v1/device/enroll", b, n, r);
     assert_int_equal(r->code, 200);
-    item it[8];
+    item it[16];
     decode(r, it);
     assert_true(it[1].n > 0);
     /* attest-interval from the configuration file. */
@@ -548,7 +548,7 @@ static void test_revoked(void **state)
     uint64_t before = attest_count();
     attest(c, ch, exp, r);
     assert_int_equal(r->code, 200);
-    item it[8];
+    item it[16];
     decode(r, it);
     assert_true(it[1].is_uint && (it[1].u == 1 || it[1].u == 2));
     assert_int_equal(it[3].u, 1234);

@@ -286,9 +286,9 @@ typedef struct item {
 
 /* Decodes a response map {uint: uint|bstr|tstr|[tstr]}; false if malformed.
  * No assertion: also used from client threads. */
-static bool decode(const uint8_t *body, size_t len, item it[8])
+static bool decode(const uint8_t *body, size_t len, item it[16])
 {
-    memset(it, 0, 8 * sizeof *it);
+    memset(it, 0, 16 * sizeof *it);
     drot_cbor_reader rd;
     size_t n;
     drot_cbor_reader_init(&rd, body, len);
@@ -297,7 +297,7 @@ static bool decode(const uint8_t *body, size_t len, item it[8])
     for (size_t i = 0; i < n; i++) {
         uint64_t k;
         drot_cbor_type t;
-        if (drot_cbor_get_uint(&rd, &k) != DROT_OK || k >= 8 || drot_cbor_peek(&rd, &t) != DROT_OK)
+        if (drot_cbor_get_uint(&rd, &k) != DROT_OK || k >= 16 || drot_cbor_peek(&rd, &t) != DROT_OK)
             return false;
         item *x = &it[k];
         x->present = true;
@@ -329,7 +329,7 @@ static bool decode(const uint8_t *body, size_t len, item it[8])
 /* The body of an error response contains `want`. */
 static bool error_says(const uint8_t *body, size_t len, const char *want)
 {
-    item it[8];
+    item it[16];
     if (!decode(body, len, it) || !it[2].present || it[2].is_uint)
         return false;
     char msg[512];
@@ -340,7 +340,7 @@ static bool error_says(const uint8_t *body, size_t len, const char *want)
 /* The verdict (1 PASS, 2 WARN, 3 FAIL) of a 200 attest answer; 0 if none. */
 static uint64_t verdict_of(const uint8_t *body, size_t len)
 {
-    item it[8];
+    item it[16];
     return decode(body, len, it) && it[1].is_uint ? it[1].u : 0;
 }
 
@@ -370,7 +370,7 @@ static int try_challenge(CURL *c, unsigned port, uint8_t ch[32], uint8_t *exp, r
     r->want_exporter = exp != NULL;
     size_t n = body_map2(b, sizeof b, G.apm.device_id, 16, NULL, 0);
     request(c, port, "/v1/device/challenge", b, n, r);
-    item it[8];
+    item it[16];
     if (r->rc != CURLE_OK || r->code != 200 || !decode(r->body, r->len, it) || it[1].n != 32)
         return -1;
     memcpy(ch, it[1].p, 32);
@@ -543,7 +543,7 @@ static void enroll(unsigned port)
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->connects, 0);
     assert_int_equal(r->code, 200);
-    item it[8];
+    item it[16];
     assert_true(decode(r->body, r->len, it));
     assert_true(it[1].n > 0);
     FILE *f = fopen(G.dev_cert, "w");

@@ -238,7 +238,7 @@ static void expect_error(const resp *r, long code, const char *want)
 {
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->code, code);
-    item it[8];
+    item it[16];
     srv_decode(r, it);
     assert_true(it[1].present && it[1].is_uint);
     assert_true(it[2].present && !it[2].is_uint);
@@ -261,7 +261,7 @@ static void get_challenge(CURL *c, unsigned port, const uint8_t id[16], uint8_t 
     srv_request(c, port, "/v1/device/challenge", b, n, r);
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->code, 200);
-    item it[8];
+    item it[16];
     srv_decode(r, it);
     assert_int_equal(it[1].n, 32);
     memcpy(ch, it[1].p, 32);
@@ -365,7 +365,7 @@ static size_t make_csr(char *out, size_t cap)
 
 /* One attestation of device p on a new mTLS connection (cert, key):
  * challenge and token on that one connection; r receives the 200 answer. */
-static void attest_device(apm_proc *p, const char *cert, const char *key, resp *r, item it[8])
+static void attest_device(apm_proc *p, const char *cert, const char *key, resp *r, item it[16])
 {
     CURL *c = srv_client(G.ca, cert, key, false);
     uint8_t ch[32], exp[32];
@@ -405,7 +405,7 @@ static void test_enroll(void **state)
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->connects, 0); /* the token travelled on the exporter's connection */
     assert_int_equal(r->code, 200);
-    item it[8];
+    item it[16];
     srv_decode(r, it);
     assert_true(it[1].n > 0 && it[2].n > 0);
     assert_true(it[3].is_uint && (it[3].u == 1 || it[3].u == 2));
@@ -447,7 +447,7 @@ static void test_attest(void **state)
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->connects, 0);
     assert_int_equal(r->code, 200);
-    item it[8];
+    item it[16];
     srv_decode(r, it);
     /* WARN: the simulated device reports lifecycle "provisioned" (no deploy
      * step in drot-apm), which the reference allows with a warning. */
@@ -470,7 +470,7 @@ static void test_replayed_token(void **state)
     resp *r = calloc(1, sizeof *r);
     attest(c, G.srv.port, ch, r); /* G.last_token: made for the previous challenge */
     assert_int_equal(r->code, 200);
-    item it[8];
+    item it[16];
     srv_decode(r, it);
     assert_int_equal(it[1].u, 3);
     assert_non_null(strstr(it[2].joined, "nonce"));
@@ -508,7 +508,7 @@ static void test_other_connection(void **state)
     resp *r = calloc(1, sizeof *r);
     attest(b, G.srv.port, ch, r);
     assert_int_equal(r->code, 200);
-    item it[8];
+    item it[16];
     srv_decode(r, it);
     assert_int_equal(it[1].u, 3);
     assert_non_null(strstr(it[2].joined, "nonce"));
@@ -548,7 +548,7 @@ static void test_other_device_token(void **state)
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->connects, 0);
     assert_int_equal(r->code, 200);
-    item it[8];
+    item it[16];
     srv_decode(r, it);
     assert_int_equal(it[1].u, 3);
     expect_in(it[2].joined, "key: signed by a key that is not this device's current key");
@@ -588,7 +588,7 @@ static void test_altered_claims(void **state)
     attest(c, G.srv.port, ch, r);
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->code, 200);
-    item it[8];
+    item it[16];
     srv_decode(r, it);
     assert_int_equal(it[1].u, 3);
     char want[160], hexid[33];
@@ -632,7 +632,7 @@ static unsigned long long metric(const char *name)
 
 /* Enrollment of device Q with a token from signer's APM, for Q's
  * challenge on this connection; r and it receive the answer. */
-static void enroll_q(apm_proc *signer, resp *r, item it[8])
+static void enroll_q(apm_proc *signer, resp *r, item it[16])
 {
     CURL *c = srv_client(G.ca, NULL, NULL, false);
     uint8_t ch[32], exp[32];
@@ -655,7 +655,7 @@ static void test_tamper_quarantine(void **state)
     (void)state;
     unsigned long long quarantines = metric("drot_auto_quarantines_total");
     resp *r = calloc(1, sizeof *r);
-    item it[8];
+    item it[16];
     ds_device d;
 
     /* Anyone may call the enrollment route with any device id: a FAIL there

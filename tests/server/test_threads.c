@@ -334,7 +334,7 @@ static void test_enroll(void **state)
     srv_request(c, G.srv.port, "/v1/device/challenge", b, n, r);
     assert_int_equal(r->code, 200);
     assert_true(r->have_exporter);
-    item it[8];
+    item it[16];
     srv_decode(r, it);
     assert_int_equal(it[1].n, 32);
     memcpy(ch, it[1].p, 32);
