@@ -1354,6 +1354,44 @@ static int do_anchor_rotation(agent *a, const server_args *sa, const dh_server_o
     return EXIT_FAILED;
 }
 
+/* The server's revocation list is newer than the APM's (attest answer key
+ * 8): fetch it and hand it to the APM (docs/revocation.md). Failures are
+ * logged, not fatal: the next attestation tries again. */
+static void sync_revocations(agent *a, const dh_server_options *so, uint64_t server_version)
+{
+    static drot_link_info info;
+    static uint8_t list[DROT_LINK_REVOCATION_MAX];
+    size_t len = 0;
+    dh_status st = dh_get_info(a->driver, &info);
+    if (st != DH_OK) {
+        msg("revocation list: cannot read the APM's version: %s", dh_driver_last_error(a->driver));
+        return;
+    }
+    if (info.revocation_version >= server_version)
+        return;
+    dh_server *srv = NULL;
+    st = dh_server_open(&srv, so);
+    if (st == DH_OK)
+        st = dh_server_revocations(srv, list, sizeof list, &len);
+    if (st != DH_OK) {
+        msg("revocation list version %llu: cannot fetch it: %s", (unsigned long long)server_version,
+            srv != NULL ? dh_server_last_error(srv) : dh_status_str(st));
+        dh_server_close(srv);
+        return;
+    }
+    dh_server_close(srv);
+    drot_link_revocation_resp r;
+    st = dh_set_revocation_list(a->driver, list, len, &r);
+    if (st != DH_OK) {
+        msg("revocation list version %llu: %s", (unsigned long long)server_version,
+            dh_driver_last_error(a->driver));
+        return;
+    }
+    msg("revocation list version %llu %s (the APM held version %llu)%s", (unsigned long long)r.version,
+        r.changed ? "stored by the APM" : "already stored", (unsigned long long)info.revocation_version,
+        r.drk_revoked ? "; it revokes this device's root key" : "");
+}
+
 static int do_attest(agent *a, const server_args *sa, const uint8_t id[16], dh_server_verdict *v, char *err,
                      size_t cap)
 {
@@ -1383,6 +1421,9 @@ static int do_attest(agent *a, const server_args *sa, const uint8_t id[16], dh_s
             rc = server_err(srv, "attest", st, err, cap);
     }
     dh_server_close(srv); /* before the key it points to is wiped */
+    /* The list first: an instruction that follows must meet the newest one. */
+    if (rc == 0 && v->has_revocation_version && v->revocation_version > 0)
+        sync_revocations(a, &so, v->revocation_version);
     if (rc == 0 && v->has_job && v->verdict == 1) {
         /* The attestation itself succeeded whatever happens to the job: its
          * outcome is a line of its own, and the server owns the retry. */

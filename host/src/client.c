@@ -299,7 +299,8 @@ static dh_status server_error(dh_server *s, dh_server_verdict *reasons)
                 (unsigned long long)code, message, extra);
 }
 
-/* POSTs body to path; on DH_OK, s->body holds a 200 answer. */
+/* POSTs body to path (GETs path when body is NULL); on DH_OK, s->body holds
+ * a 200 answer. */
 static dh_status post(dh_server *s, const char *path, const uint8_t *body, size_t len, bool token)
 {
     char url[CLIENT_URL_MAX];
@@ -326,8 +327,12 @@ static dh_status post(dh_server *s, const char *path, const uint8_t *body, size_
     }
     curl_easy_setopt(s->curl, CURLOPT_URL, url);
     curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, h2);
-    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, (const char *)body);
-    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)len);
+    if (body == NULL) { /* a GET (the revocation list) */
+        curl_easy_setopt(s->curl, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, (const char *)body);
+        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)len);
+    }
     CURLcode rc = curl_easy_perform(s->curl);
     long connects = -1;
     curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->http);
@@ -529,9 +534,10 @@ dh_status dh_server_enroll(dh_server *s, const uint8_t device_id[16], const uint
 }
 
 /* The attest answer's keys (docs/api.md): 1 verdict, 2 reasons, 3 next in,
- * 4 a job for the device (optional). */
-#define ATTEST_KEYS    4
+ * 4 a job for the device (optional), 8 the revocation list version. */
+#define ATTEST_KEYS    8
 #define ATTEST_KEY_JOB 4
+#define ATTEST_KEY_REV 8
 
 /* {1: id uint, 2: kind uint, 3: mode uint} */
 static drot_status get_job(drot_cbor_reader *r, dh_server_job *job)
@@ -586,7 +592,8 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
     for (size_t i = 0; ds == DROT_OK && i < n; i++) {
         uint64_t k;
         ds = drot_cbor_get_uint(&r, &k);
-        if (ds != DROT_OK || k < 1 || k > ATTEST_KEYS || have[k]) {
+        if (ds != DROT_OK || k < 1 || k > ATTEST_KEYS || (k > ATTEST_KEY_JOB && k < ATTEST_KEY_REV) ||
+            have[k]) {
             ds = DROT_E_MALFORMED;
             break;
         }
@@ -597,6 +604,8 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
             ds = get_reasons(&r, out);
         else if (k == 3)
             ds = drot_cbor_get_uint(&r, &next);
+        else if (k == ATTEST_KEY_REV)
+            ds = drot_cbor_get_uint(&r, &out->revocation_version);
         else
             ds = get_job(&r, &out->job);
     }
@@ -605,6 +614,7 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
     if (ds == DROT_OK && (!have[1] || !have[2] || !have[3]))
         ds = DROT_E_MALFORMED;
     out->has_job = have[ATTEST_KEY_JOB];
+    out->has_revocation_version = have[ATTEST_KEY_REV];
     if (ds != DROT_OK || verdict < 1 || verdict > 3) {
         memset(out, 0, sizeof *out);
         return fail(s, DH_E_PROTOCOL, "malformed attest answer from the server");
@@ -887,4 +897,24 @@ dh_status dh_tls_cert_subject(const char *cert_pem, char *out, size_t cap)
     X509_free(x);
     BIO_free(b);
     return st;
+}
+
+/* ---- revocation list (docs/revocation.md) --------------------------------------- */
+
+dh_status dh_server_revocations(dh_server *s, uint8_t *out, size_t cap, size_t *out_len)
+{
+    if (s == NULL || out == NULL || out_len == NULL)
+        return DH_E_ARG;
+    *out_len = 0;
+    dh_status st = post(s, "/v1/device/revocations", NULL, 0, false);
+    if (st == DH_E_REFUSED)
+        return server_error(s, NULL);
+    if (st != DH_OK)
+        return st;
+    if (s->body_len == 0 || s->body_len > cap || s->body_len > DROT_LINK_REVOCATION_MAX)
+        return fail(s, DH_E_PROTOCOL, "the server's revocation list is %zu bytes (1..%u allowed)",
+                    s->body_len, (unsigned)DROT_LINK_REVOCATION_MAX);
+    memcpy(out, s->body, s->body_len);
+    *out_len = s->body_len;
+    return DH_OK;
 }

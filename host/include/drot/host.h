@@ -275,6 +275,8 @@ typedef struct dh_server_verdict {
     uint64_t next_in; /* next_attest_in, seconds */
     bool has_job;
     dh_server_job job;
+    bool has_revocation_version; /* attest answer key 8 was present */
+    uint64_t revocation_version; /* the server's current revocation list version (0: none) */
 } dh_server_verdict;
 
 /* POST /v1/device/enroll and /v1/device/attest, on the connection of the
@@ -319,6 +321,12 @@ dh_status dh_server_anchor_step(dh_server *s, uint64_t job_id, const uint8_t cha
                                 const uint8_t *token, size_t token_len, const uint8_t nonce[32],
                                 const dh_anchor_report *prev, uint8_t *msg, size_t cap, size_t *msg_len,
                                 uint32_t *op, bool *done);
+
+/* GET /v1/device/revocations (device certificate): the server's current
+ * signed revocation list, the bytes to hand to dh_set_revocation_list, into
+ * out[0..cap) (DROT_LINK_REVOCATION_MAX always suffices). DH_E_REFUSED
+ * with HTTP 404 when no list was published. */
+dh_status dh_server_revocations(dh_server *s, uint8_t *out, size_t cap, size_t *out_len);
 
 /* The device's TLS key: a new P-256 key (PEM, malloc'ed; free with
  * dh_tls_free, which wipes it) and a CSR (PEM) for it naming device_id. */
