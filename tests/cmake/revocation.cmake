@@ -26,3 +26,21 @@ if(TARGET drot_host AND TARGET drot-apm AND TARGET drot-agent)
                              "DROT_AGENT_BIN=\"$<TARGET_FILE:drot-agent>\"")
   add_dependencies(test_agent_revocation-openssl drot-apm drot-agent)
 endif()
+
+# Revocation end to end with real processes (tests/host/test_revocation_e2e.c):
+# drotctl init and revoke, drot-apm devices with two authority anchors,
+# drot-server on SQLite, drot-agent attest-once fetching and handing over lists.
+if(TARGET drot_host AND TARGET drot-apm AND TARGET drot-agent AND TARGET drot-server AND TARGET drotctl)
+  find_package(SQLite3 REQUIRED) # the test edits the server's database behind its back once
+  drot_add_test(test_revocation_e2e SOURCES ${CMAKE_SOURCE_DIR}/tests/host/test_revocation_e2e.c
+                ${CMAKE_SOURCE_DIR}/tests/host/apm_proc.c ${CMAKE_SOURCE_DIR}/tests/host/e2e_proc.c
+                BACKENDS openssl LIBS drot_host drot_sysrng drot_server_rotate PkgConfig::JANSSON SQLite::SQLite3
+                LABELS "host;e2e;revocation")
+  target_include_directories(test_revocation_e2e-openssl PRIVATE ${CMAKE_SOURCE_DIR}/tests/host
+                             ${CMAKE_SOURCE_DIR}/fw/include)
+  target_compile_definitions(test_revocation_e2e-openssl PRIVATE
+    "DROT_APM_BIN=\"$<TARGET_FILE:drot-apm>\"" "DROT_AGENT_BIN=\"$<TARGET_FILE:drot-agent>\""
+    "DROT_SERVER_BIN=\"$<TARGET_FILE:drot-server>\"" "DROTCTL_BIN=\"$<TARGET_FILE:drotctl>\"")
+  add_dependencies(test_revocation_e2e-openssl drot-apm drot-agent drot-server drotctl)
+  set_tests_properties(test_revocation_e2e-openssl PROPERTIES TIMEOUT 300)
+endif()
