@@ -10,7 +10,7 @@
 #
 # Environment: DROT_FUZZ_BUILD_DIR (default <repo>/build-fuzz),
 # DROT_VECTORS_DIR (default <repo>/../shared/vectors; COSE WG seeds),
-# DROT_FUZZ_TARGETS (default "cbor cose eat hpke link link_fw rotate"), DROT_FUZZ_JOBS (build jobs).
+# DROT_FUZZ_TARGETS (default "cbor cose eat hpke link link_fw rotate revocation"), DROT_FUZZ_JOBS (build jobs).
 set -euo pipefail
 
 secs=${1:-60}
@@ -20,7 +20,7 @@ if ! [[ $secs =~ ^[0-9]+$ ]] || [ "$secs" -lt 1 ]; then
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${DROT_FUZZ_BUILD_DIR:-$root/build-fuzz}
-targets=${DROT_FUZZ_TARGETS:-cbor cose eat hpke link link_fw rotate}
+targets=${DROT_FUZZ_TARGETS:-cbor cose eat hpke link link_fw rotate revocation}
 jobs=${DROT_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 4)}
 export DROT_VECTORS_DIR=${DROT_VECTORS_DIR:-$root/../shared/vectors}
 

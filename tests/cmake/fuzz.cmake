@@ -12,7 +12,7 @@
 # asked to, so they are not CTest tests: scripts/fuzz.sh runs them.
 option(DROT_FUZZ "Build libFuzzer fuzz targets (clang only; see scripts/fuzz.sh)" OFF)
 
-set(DROT_FUZZ_TARGETS cbor cose eat hpke link link_fw rotate)
+set(DROT_FUZZ_TARGETS cbor cose eat hpke link link_fw rotate revocation)
 set(DROT_FUZZ_DIR ${CMAKE_SOURCE_DIR}/tests/fuzz)
 set(DROT_FUZZ_CORPUS ${CMAKE_BINARY_DIR}/fuzz-corpus)
 

@@ -31,6 +31,7 @@
 #include "drot/cbor.h"
 #include "drot/link_fw.h"
 #include "drot/link_msg.h"
+#include "drot/revocation.h"
 #include "drot/rotate.h"
 #include "drot_test_support.h"
 #include "fuzz_fixtures.h"
@@ -573,10 +574,56 @@ static void rotate_seeds(void)
         rotate_seed(6, "link-anchor-resp", enc, n);
 }
 
+/* Revocation seeds for fuzz_revocation.c (selector byte first): a list
+ * with an entry of every kind, its signed form (verifier, 3), the link
+ * request carrying it (1) and a response (2), under fz_rotate_keys. */
+static void revocation_seed(uint8_t which, const char *name, const uint8_t *p, size_t n)
+{
+    static uint8_t buf[1 + DROT_LINK_MAX_PAYLOAD];
+    if (n > sizeof buf - 1)
+        die("revocation seed too large", name);
+    buf[0] = which;
+    memcpy(buf + 1, p, n);
+    write_seed("revocation", name, buf, n + 1);
+}
+
+static void revocation_seeds(void)
+{
+    static uint8_t enc[DROT_REVOCATION_MAX_LEN], msg[DROT_REVOCATION_SIGNED_MAX], req[DROT_LINK_MAX_PAYLOAD];
+    static const uint8_t a[32] = {0x10, 1}, b[32] = {0x20, 2}, c[32] = {0x30, 3}, serial[3] = {0x41, 0, 7};
+    drot_p256_priv auth, drk, keya;
+    drot_p256_pub auth_pub, drk_pub, keya_pub;
+    drot_revocation_list l;
+    size_t n = 0, rn = 0;
+    fz_rotate_keys(&auth, &auth_pub, &drk, &drk_pub, &keya, &keya_pub);
+    memset(&l, 0, sizeof l);
+    l.version = 5;
+    l.issued_at = 1767225600;
+    l.n_authorities = 1;
+    l.authorities[0] = a;
+    l.n_drks = 2;
+    l.drks[0] = b;
+    l.drks[1] = c;
+    l.n_certs = 1;
+    l.certs[0].p = serial;
+    l.certs[0].len = sizeof serial;
+    if (drot_revocation_encode(&l, enc, sizeof enc, &n) == DROT_OK)
+        revocation_seed(0, "list", enc, n);
+    if (drot_revocation_sign(&auth, &auth_pub, &l, msg, sizeof msg, &n) == DROT_OK) {
+        revocation_seed(3, "list-signed", msg, n);
+        if (drot_link_revocation_req_encode(msg, n, req, sizeof req, &rn) == DROT_OK)
+            revocation_seed(1, "set-req", req, rn);
+    }
+    drot_link_revocation_resp r = {5, true, false};
+    if (drot_link_revocation_resp_encode(&r, enc, sizeof enc, &n) == DROT_OK)
+        revocation_seed(2, "set-resp", enc, n);
+}
+
 int main(int argc, char **argv)
 {
     char path[PATH_MAX_LEN];
-    static const char *const targets[] = {"cbor", "cose", "eat", "hpke", "link", "link_fw", "rotate"};
+    static const char *const targets[] = {"cbor", "cose", "eat", "hpke", "link", "link_fw", "rotate",
+                                          "revocation"};
 
     if (argc != 2) {
         fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
@@ -595,6 +642,7 @@ int main(int argc, char **argv)
     link_seeds();
     link_fw_seeds();
     rotate_seeds();
+    revocation_seeds();
 
     const char *vec = getenv("DROT_VECTORS_DIR");
     unsigned before = g_written;
