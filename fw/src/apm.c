@@ -76,6 +76,7 @@ typedef struct apm_state {
         drot_link_measurement measurement;
         drot_link_tamper_log tamper_log;
         drot_link_revocation_resp rev;
+        apm_rev_work rev_work; /* SET_REVOCATION_LIST's scratch (revocation.h) */
         apm_tamper_event events[APM_TAMPER_LOG_MAX];
         uint8_t token[APM_TOKEN_MAX];
         struct { /* SEAL / UNSEAL: the request (data and blob point into the frame) and the result */
@@ -559,7 +560,7 @@ static apm_status do_set_revocation(apm_state *s, const drot_link_frame *req, si
     drot_status ds = drot_link_revocation_req_decode(req->payload, req->payload_len, &list, &list_len);
     if (ds != DROT_OK)
         return (apm_status)ds;
-    apm_status st = apm_rev_set(&s->core, &s->boot, list, list_len, &res);
+    apm_status st = apm_rev_set(&s->core, &s->boot, list, list_len, &s->msg.rev_work, &res);
     if (st != APM_OK)
         return st;
     drot_link_revocation_resp *r = &s->msg.rev;

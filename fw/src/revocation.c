@@ -2,10 +2,11 @@
  * revocation.c — the APM's revocation list (see revocation.h, steps 1–6 and
  * invariants V1–V4).
  *
- * Stack: the decoded list (drot_revocation_list, about 1.2 KiB on a 64-bit
- * host, 600 bytes on the MCU) lives only in check_list's frame, which has
- * returned before the record is written (records.c's 1 KiB copy buffer), so
- * the two never share the stack.
+ * Stack: the decoded list (about 1.2 KiB on a 64-bit host, 600 bytes on the
+ * MCU), the new state and the record bytes live in the caller's
+ * apm_rev_work, not on the stack, so the record write (records.c: ~2.3 KiB
+ * with its scan) starts from a small frame (Cortex-M33 -Os: see
+ * docs/revocation.md §3).
  */
 #include "revocation.h"
 
@@ -159,24 +160,25 @@ static apm_status keeps_device_usable(const apm_core *core, const apm_boot_state
 }
 
 /* Steps 2–5: verifies msg and, unless it is the stored list again (*same),
- * fills *next with what to store. Writes nothing. */
+ * fills w->next with what to store. Writes nothing. */
 static apm_status check_list(const apm_core *core, const apm_boot_state *boot, const uint8_t *msg, size_t len,
-                             apm_rev *next, bool *same)
+                             apm_rev_work *w, bool *same)
 {
-    drot_revocation_list l;
     drot_anchor_slot slots[APM_ANCHOR_SLOTS];
     uint8_t digest[32], drk[32];
     bool have_drk = core->drk.present;
+    drot_revocation_list *l = &w->list;
+    apm_rev *next = &w->next;
     apm_status st;
 
     *same = false;
     apm_trusted_anchors(core, slots);
-    st = (apm_status)drot_revocation_verify(msg, len, slots, APM_ANCHOR_SLOTS, &l, NULL, digest);
+    st = (apm_status)drot_revocation_verify(msg, len, slots, APM_ANCHOR_SLOTS, l, NULL, digest);
     if (st != APM_OK)
         return st;
-    if (l.version < core->rev.version)
+    if (l->version < core->rev.version)
         return APM_E_ROLLBACK;
-    if (l.version == core->rev.version) {
+    if (l->version == core->rev.version) {
         if (drot_ct_equal(digest, core->rev.digest, sizeof digest) != DROT_OK)
             return APM_E_ROLLBACK; /* V1: one content per version */
         *same = true;
@@ -184,18 +186,18 @@ static apm_status check_list(const apm_core *core, const apm_boot_state *boot, c
     }
     if (have_drk && (st = drk_hash(core, drk)) != APM_OK)
         return st;
-    if ((st = nothing_withdrawn(core, &l, have_drk, drk)) != APM_OK)
+    if ((st = nothing_withdrawn(core, l, have_drk, drk)) != APM_OK)
         return st;
-    if ((st = keeps_device_usable(core, boot, &l)) != APM_OK)
+    if ((st = keeps_device_usable(core, boot, l)) != APM_OK)
         return st;
 
     memset(next, 0, sizeof *next);
-    next->version = l.version;
+    next->version = l->version;
     memcpy(next->digest, digest, sizeof digest);
-    next->n_auth = (uint32_t)l.n_authorities;
-    for (size_t i = 0; i < l.n_authorities; i++)
-        memcpy(next->auth[i], l.authorities[i], 32);
-    if (have_drk && drot_revocation_has_drk(&l, drk)) {
+    next->n_auth = (uint32_t)l->n_authorities;
+    for (size_t i = 0; i < l->n_authorities; i++)
+        memcpy(next->auth[i], l->authorities[i], 32);
+    if (have_drk && drot_revocation_has_drk(l, drk)) {
         next->drk_revoked = true;
         memcpy(next->drk_hash, drk, sizeof drk);
     }
@@ -204,28 +206,26 @@ static apm_status check_list(const apm_core *core, const apm_boot_state *boot, c
 
 /* see revocation.h */
 apm_status apm_rev_set(apm_core *core, const apm_boot_state *boot, const uint8_t *msg, size_t len,
-                       apm_rev_result *out)
+                       apm_rev_work *work, apm_rev_result *out)
 {
-    uint8_t rec[APM_REV_RECORD_MAX];
-    apm_rev next;
     bool same = false;
     apm_status st;
 
     if (out != NULL)
         memset(out, 0, sizeof *out);
-    if (core == NULL || core->hal == NULL || boot == NULL || msg == NULL || out == NULL)
+    if (core == NULL || core->hal == NULL || boot == NULL || msg == NULL || work == NULL || out == NULL)
         return APM_E_ARG;
     if ((st = gates(core, len)) != APM_OK)
         return st;
-    st = check_list(core, boot, msg, len, &next, &same);
+    st = check_list(core, boot, msg, len, work, &same);
     if (st != APM_OK)
         return st;
     if (!same) {
-        size_t n = rec_encode(&next, rec);
-        st = apm_rec_write(core, APM_REC_REVOCATION, rec, n); /* step 6: the one write */
+        size_t n = rec_encode(&work->next, work->rec);
+        st = apm_rec_write(core, APM_REC_REVOCATION, work->rec, n); /* step 6: the one write */
         if (st != APM_OK)
             return st;
-        core->rev = next;
+        core->rev = work->next;
     }
     out->version = core->rev.version;
     out->changed = !same;

@@ -71,6 +71,7 @@
 
 #include "boot.h"
 #include "core.h"
+#include "drot/revocation.h"
 
 /* Record content: 76 + 32 × APM_REV_MAX_AUTH bytes at most. */
 #define APM_REV_RECORD_MAX (76u + 32u * APM_REV_MAX_AUTH)
@@ -81,6 +82,15 @@
  * (not yet manufactured) there is no list: APM_OK. */
 apm_status apm_rev_load(apm_core *core);
 
+/* Working memory of apm_rev_set, owned by the caller (no malloc, and kept
+ * off the stack: the decoded list and the record are ~1.2 KiB together, and
+ * the record write below them needs ~2.3 KiB more). */
+typedef struct apm_rev_work {
+    drot_revocation_list list;
+    apm_rev next;
+    uint8_t rec[APM_REV_RECORD_MAX];
+} apm_rev_work;
+
 typedef struct apm_rev_result {
     uint64_t version; /* the version stored now */
     bool changed;     /* false: that very list was stored already (no write) */
@@ -88,9 +98,10 @@ typedef struct apm_rev_result {
 } apm_rev_result;
 
 /* SET_REVOCATION_LIST: steps 1–6 above. boot is this boot's verdict (for
- * step 5). On APM_OK *out says what is stored; on a refusal *out is zeroed. */
+ * step 5); work is scratch memory (its content on return means nothing).
+ * On APM_OK *out says what is stored; on a refusal *out is zeroed. */
 apm_status apm_rev_set(apm_core *core, const apm_boot_state *boot, const uint8_t *msg, size_t len,
-                       apm_rev_result *out);
+                       apm_rev_work *work, apm_rev_result *out);
 
 /* APM_OK if the current DRK may be used; APM_E_REVOKED if the stored list
  * revokes it (or its hash cannot be computed: fail closed). A device

@@ -31,6 +31,7 @@
 #define EXTRA(k) (10 + (k)) /* key numbers of fwr_extra_key */
 
 static uint8_t g_list[8192], g_msg[FWR_MSG_MAX];
+static apm_rev_work g_work;
 
 static void key(int k, drot_p256_priv *priv, drot_p256_pub *pub, uint8_t hash[32])
 {
@@ -126,7 +127,7 @@ static size_t build(const spec *s, uint8_t *out, size_t cap)
 static apm_status set(fwt_dev *d, const uint8_t *msg, size_t len, apm_rev_result *res)
 {
     apm_rev_result r;
-    return apm_rev_set(&d->core, &d->boot, msg, len, res != NULL ? res : &r);
+    return apm_rev_set(&d->core, &d->boot, msg, len, &g_work, res != NULL ? res : &r);
 }
 
 static apm_status set_spec(fwt_dev *d, const spec *s, apm_rev_result *res)
@@ -143,7 +144,7 @@ static void refused(fwt_dev *d, const uint8_t *msg, size_t len, apm_status want)
     apm_rev_result res;
     memset(&res, 0x5A, sizeof res);
     fwr_snap_take(d, &snap);
-    apm_status st = apm_rev_set(&d->core, &d->boot, msg, len, &res);
+    apm_status st = apm_rev_set(&d->core, &d->boot, msg, len, &g_work, &res);
     if (st != want)
         fail_msg("expected %d (%s), got %d (%s)", (int)want, apm_status_str(want), (int)st,
                  apm_status_str(st));
