@@ -38,7 +38,7 @@ typedef enum apm_record_id {
     APM_REC_KEYSTORE = 0,   /* device root key slots (keystore.c) */
     APM_REC_TAMPER_LOG = 1, /* tamper events (tamper.c) */
     APM_REC_FWSTATE = 2,    /* firmware state: active slot, trial, pending host images (fwstate.h) */
-    APM_REC_REVOCATION = 3, /* revocation list (later issues) */
+    APM_REC_REVOCATION = 3, /* revocation list (revocation.h) */
     APM_REC_COUNT = 4,
 } apm_record_id;
 
