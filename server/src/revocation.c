@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "audit.h"
 #include "sql.h"
 #include "store_internal.h"
 
@@ -510,11 +513,39 @@ static ds_status insert_revocation(ds_store *s, const publish *p, const dev_ctx 
     return st;
 }
 
+/* The audit entry of a revocation (audit.h), in the publishing transaction:
+ * it commits or rolls back with the revocation. actor "operator:<by>" with
+ * anything but printable non-space ASCII replaced by '_'. */
+static ds_status audit_revocation(ds_store *s, const publish *p, const dev_ctx *d, bool moved, uint64_t v)
+{
+    char actor[DS_AUDIT_ACTOR_MAX + 1], subject[80], value[2 * DS_REV_VALUE_MAX + 1], dev[33];
+    int n = snprintf(actor, sizeof actor, "operator:%s", p->req->by);
+    for (int i = 0; i < n && actor[i] != '\0'; i++)
+        if (actor[i] < 0x21 || actor[i] > 0x7e)
+            actor[i] = '_';
+    for (size_t i = 0; i < p->value_len; i++)
+        snprintf(value + 2 * i, 3, "%02x", p->value[i]);
+    for (size_t i = 0; i < sizeof d->id; i++)
+        snprintf(dev + 2 * i, 3, "%02x", d->id[i]);
+    snprintf(subject, sizeof subject, "%s:%s", ds_rev_kind_name(p->req->kind), value);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:o, s:b}", "kind", ds_rev_kind_name(p->req->kind), "value",
+                          value, "reason", p->req->reason, "list_version", (json_int_t)v, "device_id",
+                          d->found ? json_string(dev) : json_null(), "device_revoked", moved);
+    char *detail = j == NULL ? NULL : json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (detail == NULL)
+        return ds_store_fail(s, DS_E_ARG, "cannot build the audit entry (is the reason valid UTF-8?)");
+    ds_status st = ds_audit_append(s, actor, "revocation.add", subject, detail);
+    free(detail);
+    return st;
+}
+
 static ds_status add_tx(ds_store *s, void *ctx)
 {
     publish *p = ctx;
     uint64_t v = 0;
     dev_ctx d;
+    memset(&d, 0, sizeof d);
     ds_status st = ds_sql_lock(s, REV_LOCK);
     if (st == DS_OK)
         st = ds_rev_version(s, &v);
@@ -526,8 +557,11 @@ static ds_status add_tx(ds_store *s, void *ctx)
         st = insert_revocation(s, p, &d, v + 1);
     if (st == DS_OK)
         st = publish_list(s, p, v + 1);
+    bool moved = d.found && strcmp(d.status, "revoked") != 0 && strcmp(d.status, "decommissioned") != 0;
     if (st == DS_OK)
         st = revoke_device(s, p, &d);
+    if (st == DS_OK)
+        st = audit_revocation(s, p, &d, moved, v + 1);
     if (st != DS_OK)
         return st;
     ds_revocation *x = &p->rev;

@@ -26,7 +26,10 @@
  *   5. moves the device the revoked DRK or certificate belongs to (the
  *      device whose CURRENT key it is; for a certificate, the device it was
  *      issued to: ds_rev_cert_record) to status revoked, logged like
- *      ds_device_set_status, unless it is revoked or decommissioned already.
+ *      ds_device_set_status, unless it is revoked or decommissioned already;
+ *   6. appends the audit entry (audit.h): actor "operator:<by>", action
+ *      "revocation.add", subject "<kind>:<value hex>", detail {kind, value,
+ *      reason, list_version, device_id, device_revoked}.
  *
  * Invariants:
  *   V1. Revocations are never withdrawn: no function deletes or changes a

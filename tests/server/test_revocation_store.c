@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "audit.h"
 #include "drot/revocation.h"
 #include "revocation.h"
 #include "store_fixture.h"
@@ -147,9 +148,16 @@ static void test_authority(void **state)
     assert_int_equal(ds_rev_is_revoked(f->s, DS_REV_DRK, v1, 32, &r), DS_OK);
     assert_false(r); /* kinds are separate */
 
+    /* Audited in the same transaction (audit.h). */
+    assert_int_equal(raw_scalar(f, "SELECT count(*) FROM audit_log WHERE action = 'revocation.add' AND "
+                                   "actor = 'operator:test_operator' AND subject LIKE 'authority:ab%'"),
+                     1);
+    assert_int_equal(ds_audit_check(f->s, NULL), DS_OK);
+
     assert_int_equal(add(f, DS_REV_AUTHORITY, v1, 32, &sg, NULL, NULL), DS_E_EXISTS);
     assert_non_null(strstr(ds_store_error(f->s), "revoked already"));
     assert_int_equal(raw_scalar(f, "SELECT count(*) FROM revocation_lists"), 1);
+    assert_int_equal(raw_scalar(f, "SELECT count(*) FROM audit_log"), 1);
 
     assert_int_equal(add(f, DS_REV_AUTHORITY, v2, 32, &sg, NULL, NULL), DS_OK);
     assert_int_equal(ds_rev_list_current(f->s, &L2), DS_OK);
@@ -190,6 +198,10 @@ static void test_devices(void **state)
     assert_int_equal(d.status, DS_DEV_REVOKED);
     assert_non_null(strstr(d.status_reason, "device root key revoked: test reason"));
     assert_int_equal(raw_scalar(f, "SELECT count(*) FROM device_status_log WHERE to_status = 'revoked'"), 1);
+    assert_int_equal(raw_scalar(f,
+                                "SELECT count(*) FROM audit_log WHERE action = 'revocation.add' AND detail "
+                                "LIKE '%\"device_revoked\":true%'"),
+                     1);
     bool r = false;
     assert_int_equal(ds_rev_drk_revoked(f->s, nd[0].drk_pub, &r), DS_OK);
     assert_true(r);
@@ -273,6 +285,7 @@ static void test_limits_refusals(void **state)
     assert_int_equal(ds_rev_add(f->s, &bad, 1, test_sign, &sg, NULL, NULL), DS_E_ARG);
     assert_int_equal(raw_scalar(f, "SELECT count(*) FROM revocations"), 17);
     assert_int_equal(raw_scalar(f, "SELECT count(*) FROM revocation_lists"), 17);
+    assert_int_equal(raw_scalar(f, "SELECT count(*) FROM audit_log WHERE action = 'revocation.add'"), 17);
 }
 
 typedef struct seen {
@@ -352,6 +365,8 @@ static void test_concurrent(void **state)
     assert_int_equal(raw_scalar(f, "SELECT count(*) FROM revocation_lists"), 24);
     assert_int_equal(raw_scalar(f, "SELECT max(version) FROM revocation_lists"), 24);
     assert_int_equal(raw_scalar(f, "SELECT count(*) FROM revocation_lists WHERE entries <> version"), 0);
+    assert_int_equal(raw_scalar(f, "SELECT count(*) FROM audit_log"), 24);
+    assert_int_equal(ds_audit_check(f->s, NULL), DS_OK);
     static ds_rev_list L;
     drot_revocation_list l;
     for (uint64_t v = 1; v <= 24; v++) {
