@@ -560,6 +560,13 @@ static apm_status do_set_revocation(apm_state *s, const drot_link_frame *req, si
     drot_status ds = drot_link_revocation_req_decode(req->payload, req->payload_len, &list, &list_len);
     if (ds != DROT_OK)
         return (apm_status)ds;
+    if (s->fw.rec.trial == APM_FW_TRIAL_TRYING) {
+        /* As for ROTATE_ANCHOR: the slot a trial reverts to may be signed
+         * by an anchor the list revokes, and revocation.c step 5 protects
+         * only the running image's signer (docs/revocation.md §3). */
+        s->why = "an APM image is on trial: confirm or abort it before changing the revocation list";
+        return APM_E_FW_STATE;
+    }
     apm_status st = apm_rev_set(&s->core, &s->boot, list, list_len, &s->msg.rev_work, &res);
     if (st != APM_OK)
         return st;

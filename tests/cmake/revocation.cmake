@@ -7,7 +7,8 @@ drot_add_test(test_revocation SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_revoca
 
 set(DROT_FW_TESTS ${CMAKE_SOURCE_DIR}/tests/fw)
 drot_add_test(test_fw_revocation
-  SOURCES ${DROT_FW_TESTS}/test_fw_revocation.c ${DROT_FW_TESTS}/fw_rot_util.c ${DROT_FW_TESTS}/fw_test_util.c
+  SOURCES ${DROT_FW_TESTS}/test_fw_revocation.c ${DROT_FW_TESTS}/fw_inst_util.c ${DROT_FW_TESTS}/fw_rot_util.c
+          ${DROT_FW_TESTS}/fw_test_util.c
   LIBS drot_apm_core drot_apm_sim
   LABELS "fw;revocation")
 foreach(b bearssl openssl)

@@ -228,14 +228,36 @@ static drot_link_frame revoke_anchor(ldev *d, int signer, uint32_t slot, const u
     return request(d, DROT_LINK_T_ROTATE_ANCHOR, g_payload, plen);
 }
 
+/* SET_REVOCATION_LIST with list version 1, signed by test key `signer`,
+ * revoking test key `revoked`. */
+static drot_link_frame revocation_list_revoking(ldev *d, int signer, int revoked)
+{
+    static uint8_t msg[DROT_REVOCATION_SIGNED_MAX];
+    uint8_t h[32];
+    drot_revocation_list l;
+    drot_p256_priv sp;
+    drot_p256_pub spub;
+    size_t len = 0, plen = 0;
+    fwt_key(revoked, NULL, NULL, h);
+    memset(&l, 0, sizeof l);
+    l.version = 1;
+    l.n_authorities = 1;
+    l.authorities[0] = h;
+    fwt_key(signer, &sp, &spub, NULL);
+    assert_int_equal(drot_revocation_sign(&sp, &spub, &l, msg, sizeof msg, &len), DROT_OK);
+    assert_int_equal(drot_link_revocation_req_encode(msg, len, g_payload, sizeof g_payload, &plen), DROT_OK);
+    return request(d, DROT_LINK_T_SET_REVOCATION_LIST, g_payload, plen);
+}
+
 /* Test 1: an update over the link, signed by the other anchor / FINISH
  * answers the verified image; FW_STATUS says pending; FW_ACTIVATE answers
  * reset = true and the device asks for the reset; after apm_device_reset
  * the old session is gone (a frame in it is refused under k_hello) and a
  * new one sees the new image in GET_INFO. While the trial runs, a
  * ROTATE_ANCHOR revoking the old image's anchor is refused (APM_E_FW_STATE)
- * and spends the nonce; after FW_CONFIRM the same revocation with a fresh
- * nonce is carried out, and the device still boots the new image. */
+ * and spends the nonce, and so is a revocation list revoking that anchor;
+ * after FW_CONFIRM the same revocation with a fresh nonce is carried out,
+ * and the device still boots the new image. */
 static void test_update_over_link(void **state)
 {
     ldev *d = *state;
@@ -278,6 +300,8 @@ static void test_update_over_link(void **state)
 
     get_nonce(d, nonce);
     v = revoke_anchor(d, 1, 0, nonce);
+    expect_error(&v, APM_E_FW_STATE, "on trial");
+    v = revocation_list_revoking(d, 1, 0); /* nor a revocation list (docs/revocation.md §3) */
     expect_error(&v, APM_E_FW_STATE, "on trial");
     v = confirm(d, "APM");
     expect_type(&v, DROT_LINK_T_FW_CONFIRM);

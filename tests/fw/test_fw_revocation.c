@@ -23,6 +23,7 @@
 #include "drot/manifest.h"
 #include "drot/revocation.h"
 #include "drot/rotate.h"
+#include "fw_inst_util.h"
 #include "fw_rot_util.h"
 #include "otp.h"
 #include "revocation.h"
@@ -541,6 +542,32 @@ static void test_keeps_device_usable(void **state)
     assert_int_equal(d->core.rev.version, 0);
 }
 
+/* Test 12: firmware install / an APM image signed by key 1 verifies
+ * (control, verify mode: nothing written); once the list revokes key 1,
+ * FW_BEGIN refuses its manifest (APM_E_ANCHOR) and nothing is written; an
+ * image by key 0 still installs. */
+static void test_install_refuses_revoked_anchor(void **state)
+{
+    fwt_dev *d = *state;
+    const uint8_t *img = fwi_image(1, FWI_B_LEN);
+    static uint8_t m1[1024], m0[1024];
+    size_t l1 = fwi_manifest(1, "APM", "2.0.0", 2, img, FWI_B_LEN, m1, sizeof m1);
+    size_t l0 = fwi_manifest(0, "APM", "2.0.0", 2, img, FWI_B_LEN, m0, sizeof m0);
+    assert_int_equal(fwi_session(d, DROT_LINK_FW_MODE_VERIFY, m1, l1, img, FWI_B_LEN, 0, NULL), APM_OK);
+
+    spec s;
+    spec_init(&s, 0, 1);
+    revoke_key(&s, 1);
+    assert_int_equal(set_spec(d, &s, NULL), APM_OK);
+    fwr_snap snap;
+    fwr_snap_take(d, &snap);
+    assert_int_equal(fwi_session(d, DROT_LINK_FW_MODE_INSTALL, m1, l1, img, FWI_B_LEN, 0, NULL),
+                     APM_E_ANCHOR);
+    assert_int_equal(fwi_session(d, DROT_LINK_FW_MODE_VERIFY, m1, l1, img, FWI_B_LEN, 0, NULL), APM_E_ANCHOR);
+    fwr_snap_expect_unchanged(d, &snap);
+    assert_int_equal(fwi_session(d, DROT_LINK_FW_MODE_INSTALL, m0, l0, img, FWI_B_LEN, 0, NULL), APM_OK);
+}
+
 /* Test 9: lifecycle / a TAMPERED device takes no list (APM_E_LIFECYCLE). */
 static void test_lifecycle(void **state)
 {
@@ -656,6 +683,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_install_refuses_revoked_anchor, setup, teardown),
     };
     return cmocka_run_group_tests_name("fw_revocation", tests, NULL, fwt_group_teardown);
 }
