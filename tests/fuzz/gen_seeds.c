@@ -622,8 +622,8 @@ static void revocation_seeds(void)
 int main(int argc, char **argv)
 {
     char path[PATH_MAX_LEN];
-    static const char *const targets[] = {"cbor", "cose", "eat", "hpke", "link", "link_fw", "rotate",
-                                          "revocation"};
+    static const char *const targets[] = {"cbor", "cose",    "eat",    "hpke",
+                                          "link", "link_fw", "rotate", "revocation"};
 
     if (argc != 2) {
         fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
