@@ -478,7 +478,7 @@ dh_status dh_server_enroll(dh_server *s, const uint8_t device_id[16], const uint
     memset(out, 0, sizeof *out);
     if (reasons != NULL)
         memset(reasons, 0, sizeof *reasons);
-    static uint8_t req[CLIENT_REQ_MAX];
+    static _Thread_local uint8_t req[CLIENT_REQ_MAX]; /* one per thread: the library may serve several */
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, req, sizeof req);
     drot_cbor_put_map(&w, 4);
@@ -572,7 +572,7 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
         token_len > DROT_LINK_MAX_TOKEN || out == NULL)
         return DH_E_ARG;
     memset(out, 0, sizeof *out);
-    static uint8_t req[CLIENT_REQ_MAX];
+    static _Thread_local uint8_t req[CLIENT_REQ_MAX]; /* one per thread: the library may serve several */
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, req, sizeof req);
     drot_cbor_put_map(&w, 2);
@@ -669,7 +669,7 @@ dh_status dh_server_rotate_begin(dh_server *s, uint64_t job_id, const uint8_t ch
         (proposal != NULL && (proposal_len == 0 || proposal_len > DROT_LINK_ROT_MAX_MSG)))
         return DH_E_ARG;
     *msg_len = 0;
-    static uint8_t req[CLIENT_REQ_MAX];
+    static _Thread_local uint8_t req[CLIENT_REQ_MAX]; /* one per thread: the library may serve several */
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, req, sizeof req);
     drot_cbor_put_map(&w, 4);
@@ -704,7 +704,7 @@ dh_status dh_server_anchor_step(dh_server *s, uint64_t job_id, const uint8_t cha
     *msg_len = 0;
     *op = 0;
     *done = false;
-    static uint8_t req[CLIENT_REQ_MAX];
+    static _Thread_local uint8_t req[CLIENT_REQ_MAX]; /* one per thread: the library may serve several */
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, req, sizeof req);
     drot_cbor_put_map(&w, prev == NULL ? 4 : prev->refused ? 5 : 6);
