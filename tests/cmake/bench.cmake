@@ -13,3 +13,19 @@ foreach(b bearssl openssl)
   add_test(NAME bench_smoke-${b} COMMAND ${exe} --smoke)
   set_tests_properties(bench_smoke-${b} PROPERTIES LABELS "bench-smoke;${b}" TIMEOUT 120)
 endforeach()
+
+# The APM token cost (tests/bench/bench_apm.c): the APM core in-process
+# (tools/fleet/apm_inproc.c) answering GET_TOKEN over a real link session,
+# against one raw ECDSA P-256 sign, for each backend. CTest runs --smoke.
+if(TARGET drot_apm_sim AND TARGET drot_host)
+  foreach(b bearssl openssl)
+    set(exe drot-bench-apm-${b})
+    add_executable(${exe} ${CMAKE_SOURCE_DIR}/tests/bench/bench_apm.c ${CMAKE_SOURCE_DIR}/tools/fleet/apm_inproc.c)
+    target_include_directories(${exe} PRIVATE ${CMAKE_SOURCE_DIR}/tools/fleet)
+    target_link_libraries(${exe} PRIVATE drot_apm_core drot_apm_sim drot_host drot_common drot_sysrng)
+    drot_use_crypto(${exe} ${b})
+    set_target_properties(${exe} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/bench)
+    add_test(NAME bench_apm_smoke-${b} COMMAND ${exe} --smoke)
+    set_tests_properties(bench_apm_smoke-${b} PROPERTIES LABELS "bench-smoke;${b}" TIMEOUT 120)
+  endforeach()
+endif()
