@@ -36,16 +36,21 @@ test-sanitize: build-sanitize
 demo: build
 	@BUILD=$(BUILD) bash scripts/demo.sh
 
-# Crypto reference benchmarks (tests/bench/, docs/performance.md): both backends, one after the
-# other in the same run; figures are ratios to one raw ECDSA P-256 verify. BENCH_ARGS is passed
-# to both (e.g. BENCH_ARGS=--json, BENCH_ARGS="--seconds 1"). Build output and progress go to
-# stderr, so stdout holds only the two tables (or the two JSON lines).
+# Benchmarks (tests/bench/, docs/performance.md): the crypto reference for both backends, then
+# the server-level figures (bench_fleet.sh: drot-fleet against real drot-server processes on
+# SQLite and PostgreSQL, and the APM token cost); every figure a ratio measured in the same run.
+# BENCH_ARGS is passed to the crypto benchmarks (e.g. BENCH_ARGS=--json); BENCH_DEVICES and the
+# other BENCH_* variables size bench_fleet.sh. Build output and progress go to stderr, so stdout
+# holds only the tables.
 bench: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS) --target drot-bench-crypto-bearssl drot-bench-crypto-openssl >&2
 	@echo "# make bench — $$(date -u '+%Y-%m-%d %H:%M UTC') — $$(uname -m)" >&2
 	@$(BUILD)/tests/bench/drot-bench-crypto-bearssl $(BENCH_ARGS)
 	@$(BUILD)/tests/bench/drot-bench-crypto-openssl $(BENCH_ARGS)
+	@cmake --build $(BUILD) -j$(JOBS) --target drot-fleet drot-server drotctl drot-bench-fill \
+	  drot-bench-apm-bearssl drot-bench-apm-openssl >&2
+	@bash tests/bench/bench_fleet.sh $(BUILD)
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -29,3 +29,12 @@ if(TARGET drot_apm_sim AND TARGET drot_host)
     set_tests_properties(bench_apm_smoke-${b} PROPERTIES LABELS "bench-smoke;${b}" TIMEOUT 120)
   endforeach()
 endif()
+
+# The registry-growth benchmark's filler (tests/bench/bench_fill.c): bulk
+# registration through the store API, for `make bench` only.
+if(TARGET drot_server_store)
+  add_executable(drot-bench-fill ${CMAKE_SOURCE_DIR}/tests/bench/bench_fill.c)
+  target_link_libraries(drot-bench-fill PRIVATE drot_server_store drot_common)
+  drot_use_crypto(drot-bench-fill openssl)
+  set_target_properties(drot-bench-fill PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/bench)
+endif()
