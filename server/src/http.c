@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -591,7 +593,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 /* Binds and listens once; every worker accepts on a dup() of this socket.
- * Non-blocking, so a worker that loses the race for a connection goes on. */
+ * Non-blocking, so a worker that loses the race for a connection goes on.
+ * TCP_NODELAY, which Linux copies to every accepted socket: a reply goes out
+ * in more than one write (TLS records of headers and body), and with Nagle's
+ * algorithm the last one waits for the client's delayed ACK, about 40 ms per
+ * request on a kept-alive connection (docs/performance.md). */
 static int listen_once(const char *host, uint16_t port)
 {
     struct addrinfo hints, *ai = NULL;
@@ -607,6 +613,7 @@ static int listen_once(const char *host, uint16_t port)
     int one = 1;
     if (fd >= 0 && (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
                     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
                     bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 ||
                     evutil_make_socket_nonblocking(fd) != 0)) {
         close(fd);
