@@ -56,11 +56,11 @@ mkdir ref
 echo '{"class":"fleet-v1","components":[{"type":"APM"}]}' >ref/fleet-v1.json
 
 free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
-# start_server VAR DB: starts a server, sets VAR_URL and VAR_PID.
+# start_server VAR DB [KEYDIR]: starts a server, sets VAR_URL and VAR_PID.
 start_server() {
-    local name=$1 db=$2 port
+    local name=$1 db=$2 kd=${3:-keys} port
     port=$(free_port)
-    "$SERVER" --keys keys --db "$db" --reference ref --listen "127.0.0.1:$port" --challenge-ttl 600 \
+    "$SERVER" --keys "$kd" --db "$db" --reference ref --listen "127.0.0.1:$port" --challenge-ttl 600 \
         >"server-$name.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
@@ -92,7 +92,10 @@ fleet sq-enroll enroll "${S[@]}"
 fleet sq-attest attest --attests "$K" "${S[@]}"
 fleet sq-attest-new attest --attests 2 --new-connections "${S[@]}"
 fleet sq-rotate rotate --mode server "${S[@]}"
-fleet sq-hold hold --devices "$HOLD" "${S[@]}" --ref-seconds 0
+# Memory: a fresh server process on the same database, so its RSS before is the idle baseline.
+start_server SH "sqlite:$T/sq.db"
+fleet sq-hold hold --devices "$HOLD" --state sq --server "$SH_URL" --server-pid "$SH_PID" --ref-seconds 0
+kill "$SH_PID"
 
 # 2. PostgreSQL: the same storm; then scale-out: one server, then two on the same database.
 start_server PA "$PGURL"
@@ -111,8 +114,11 @@ done
 log "growth: filling a registry of $G_BIG (bulk registration through the store API)"
 "$FILL" --db "sqlite:$T/big.db" --count $((G_BIG - G_FLEET)) >"$OUT/fill-big.json" 2>/dev/null
 "$FILL" --db "sqlite:$T/small.db" --count $((G_SMALL - G_FLEET)) >"$OUT/fill-small.json" 2>/dev/null
+# Each server its own copy of the key directory (same keys): two processes sharing one directory
+# race on the key's use-count file when both sign at once (docs/performance.md, "Found").
+cp -a keys keys-gb
 start_server GS "sqlite:$T/small.db"
-start_server GB "sqlite:$T/big.db"
+start_server GB "sqlite:$T/big.db" keys-gb
 G=(--state gr --each-server --server "$GS_URL" --server "$GB_URL" --server-pid "$GS_PID" --server-pid "$GB_PID")
 fleet gr-create create --devices "$G_FLEET" --anchor "$ANCHOR" "${G[@]}" --ref-seconds 0
 fleet gr-enroll enroll "${G[@]}" --ref-seconds 0
