@@ -1,0 +1,8 @@
+# server/firmware.cmake — the firmware repository, releases, staged rollouts
+# and firmware jobs (src/firmware.c, src/firmware_rollout.c; docs/firmware.md),
+# their admin routes (src/admin_firmware.c) and device routes
+# (src/routes_firmware.c). Included by server/CMakeLists.txt.
+add_library(drot_server_firmware STATIC ${CMAKE_CURRENT_LIST_DIR}/src/firmware.c
+                                        ${CMAKE_CURRENT_LIST_DIR}/src/firmware_rollout.c)
+target_include_directories(drot_server_firmware PUBLIC ${CMAKE_CURRENT_LIST_DIR}/src)
+target_link_libraries(drot_server_firmware PUBLIC drot_server_store drot_common)

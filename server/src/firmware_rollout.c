@@ -1,0 +1,998 @@
+/*
+ * firmware_rollout.c — staged rollouts and per-device firmware jobs: the
+ * state machines and invariants F1-F6 of firmware.h.
+ *
+ * Every step is one transaction that takes its named locks first, in the
+ * order class → device → rollout, then re-reads what it decides on. Counts
+ * that decide a step (jobs in flight against max_in_flight) are read by a
+ * statement issued after the rollout's lock, so on PostgreSQL (READ
+ * COMMITTED: a new snapshot per statement) they include every earlier
+ * holder's commit, exactly as store.h invariant 8 does for campaigns.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "firmware.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drot_crypto.h"
+#include "firmware_internal.h"
+
+#define DEFAULT_ATTEMPTS 3u
+#define DEFAULT_TIMEOUT  3600u
+#define MAX_PENDING      64 /* pending jobs of one device looked at per claim */
+
+#define ROLLOUT_SELECT                                                                                       \
+    "SELECT o.id, o.class, o.component, o.release_id, r.version, o.max_in_flight, o.max_attempts, "          \
+    "o.job_timeout, o.state, o.state_reason, o.created_by, o.created_at, o.updated_at, "                     \
+    "(SELECT count(*) FROM firmware_jobs j WHERE j.rollout_id = o.id AND j.state = 'pending'), "             \
+    "(SELECT count(*) FROM firmware_jobs j WHERE j.rollout_id = o.id AND j.state = 'offered'), "             \
+    "(SELECT count(*) FROM firmware_jobs j WHERE j.rollout_id = o.id AND j.state = 'installed'), "           \
+    "(SELECT count(*) FROM firmware_jobs j WHERE j.rollout_id = o.id AND j.state = 'confirmed'), "           \
+    "(SELECT count(*) FROM firmware_jobs j WHERE j.rollout_id = o.id AND j.state = 'failed'), "              \
+    "(SELECT count(*) FROM firmware_jobs j WHERE j.rollout_id = o.id AND j.state = 'cancelled') "            \
+    "FROM firmware_rollouts o JOIN firmware_releases r ON r.id = o.release_id "
+
+#define JOB_COLS                                                                                             \
+    "j.id, j.device_id, j.rollout_id, j.release_id, j.state, j.attempts, j.max_attempts, j.deadline, "       \
+    "j.offered_at, j.installed_at, j.last_error, j.created_at, j.updated_at"
+
+/* A retry after a failure: back to pending, or failed at max_attempts, or
+ * cancelled when the rollout was (nobody would offer it again). */
+#define RETRY_STATE                                                                                          \
+    "CASE WHEN attempts >= max_attempts THEN 'failed' "                                                      \
+    "WHEN (SELECT o.state FROM firmware_rollouts o WHERE o.id = firmware_jobs.rollout_id) = 'cancelled' "    \
+    "THEN 'cancelled' ELSE 'pending' END"
+
+/* ---- rows ------------------------------------------------------------------------------------- */
+
+static void rollout_from_row(const ds_sql_row *r, fw_rollout *o)
+{
+    memset(o, 0, sizeof *o);
+    o->id = ds_sql_get_int(r, 0);
+    ds_sql_copy_text(r, 1, o->class_name, sizeof o->class_name);
+    ds_sql_copy_text(r, 2, o->component, sizeof o->component);
+    o->release_id = ds_sql_get_int(r, 3);
+    ds_sql_copy_text(r, 4, o->version, sizeof o->version);
+    o->max_in_flight = (uint32_t)ds_sql_get_int(r, 5);
+    o->max_attempts = (uint32_t)ds_sql_get_int(r, 6);
+    o->job_timeout = (uint32_t)ds_sql_get_int(r, 7);
+    if (fw_rollout_state_parse(ds_sql_get_text(r, 8), &o->state) != DS_OK)
+        o->state = FW_ROLLOUT_ANY;
+    ds_sql_copy_text(r, 9, o->state_reason, sizeof o->state_reason);
+    ds_sql_copy_text(r, 10, o->created_by, sizeof o->created_by);
+    o->created_at = ds_sql_get_int(r, 11);
+    o->updated_at = ds_sql_get_int(r, 12);
+    o->n_pending = (uint64_t)ds_sql_get_int(r, 13);
+    o->n_offered = (uint64_t)ds_sql_get_int(r, 14);
+    o->n_installed = (uint64_t)ds_sql_get_int(r, 15);
+    o->n_confirmed = (uint64_t)ds_sql_get_int(r, 16);
+    o->n_failed = (uint64_t)ds_sql_get_int(r, 17);
+    o->n_cancelled = (uint64_t)ds_sql_get_int(r, 18);
+}
+
+static void job_from_row(const ds_sql_row *r, fw_job *j)
+{
+    memset(j, 0, sizeof *j);
+    j->id = ds_sql_get_int(r, 0);
+    ds_sql_copy_blob(r, 1, j->device_id, DS_DEVICE_ID_LEN);
+    j->rollout_id = ds_sql_get_int(r, 2);
+    j->release_id = ds_sql_get_int(r, 3);
+    if (fw_job_state_parse(ds_sql_get_text(r, 4), &j->state) != DS_OK)
+        j->state = FW_JOB_ANY;
+    j->attempts = (uint32_t)ds_sql_get_int(r, 5);
+    j->max_attempts = (uint32_t)ds_sql_get_int(r, 6);
+    j->deadline = ds_sql_get_int(r, 7);
+    j->offered_at = ds_sql_get_int(r, 8);
+    j->installed_at = ds_sql_get_int(r, 9);
+    ds_sql_copy_text(r, 10, j->error, sizeof j->error);
+    j->created_at = ds_sql_get_int(r, 11);
+    j->updated_at = ds_sql_get_int(r, 12);
+}
+
+typedef struct one_rollout {
+    fw_rollout *out;
+    bool found;
+} one_rollout;
+
+static int one_rollout_row(const ds_sql_row *r, void *ctx)
+{
+    one_rollout *o = ctx;
+    rollout_from_row(r, o->out);
+    o->found = true;
+    return 1;
+}
+
+typedef struct one_job {
+    fw_job *out;
+    bool found;
+} one_job;
+
+static int one_job_row(const ds_sql_row *r, void *ctx)
+{
+    one_job *o = ctx;
+    job_from_row(r, o->out);
+    o->found = true;
+    return 1;
+}
+
+/* see firmware.h */
+ds_status fw_rollout_get(ds_store *s, int64_t id, fw_rollout *out)
+{
+    if (s == NULL || out == NULL || id <= 0)
+        return DS_E_ARG;
+    one_rollout o = {out, false};
+    ds_sql_val a = ds_sql_int(id);
+    ds_status st = ds_sql_exec(s, ROLLOUT_SELECT "WHERE o.id = $1", &a, 1, one_rollout_row, &o, NULL);
+    if (st == DS_OK && !o.found)
+        return ds_store_fail(s, DS_E_NOT_FOUND, "no firmware rollout %lld", (long long)id);
+    return st;
+}
+
+typedef struct list_rollouts {
+    fw_rollout_cb cb;
+    void *ctx;
+    fw_rollout r;
+} list_rollouts;
+
+static int list_rollout_row(const ds_sql_row *row, void *ctx)
+{
+    list_rollouts *l = ctx;
+    rollout_from_row(row, &l->r);
+    return l->cb(&l->r, l->ctx);
+}
+
+/* see firmware.h */
+ds_status fw_rollout_list(ds_store *s, const char *class_name, fw_rollout_state state, size_t limit,
+                          fw_rollout_cb cb, void *ctx)
+{
+    if (s == NULL || cb == NULL || state < FW_ROLLOUT_ANY || state > FW_ROLLOUT_CANCELLED)
+        return DS_E_ARG;
+    list_rollouts l = {cb, ctx, {0}};
+    ds_sql_val a[] = {ds_sql_text(class_name), ds_sql_text(fw_rollout_state_name(state)),
+                      ds_sql_int(limit == 0 || limit > FW_LIST_MAX ? FW_LIST_MAX : (int64_t)limit)};
+    return ds_sql_exec(s,
+                       ROLLOUT_SELECT "WHERE (CAST($1 AS TEXT) IS NULL OR o.class = $1) AND "
+                                      "(CAST($2 AS TEXT) IS NULL OR o.state = $2) ORDER BY o.id LIMIT $3",
+                       a, 3, list_rollout_row, &l, NULL);
+}
+
+/* see firmware.h */
+ds_status fw_job_get(ds_store *s, int64_t id, fw_job *out)
+{
+    if (s == NULL || out == NULL || id <= 0)
+        return DS_E_ARG;
+    one_job o = {out, false};
+    ds_sql_val a = ds_sql_int(id);
+    ds_status st = ds_sql_exec(s, "SELECT " JOB_COLS " FROM firmware_jobs j WHERE j.id = $1", &a, 1,
+                               one_job_row, &o, NULL);
+    if (st == DS_OK && !o.found)
+        return ds_store_fail(s, DS_E_NOT_FOUND, "no firmware job %lld", (long long)id);
+    return st;
+}
+
+typedef struct list_jobs {
+    fw_job_cb cb;
+    void *ctx;
+    fw_job j;
+} list_jobs;
+
+static int list_job_row(const ds_sql_row *row, void *ctx)
+{
+    list_jobs *l = ctx;
+    job_from_row(row, &l->j);
+    return l->cb(&l->j, l->ctx);
+}
+
+/* see firmware.h */
+ds_status fw_job_list(ds_store *s, const fw_job_filter *f, fw_job_cb cb, void *ctx)
+{
+    if (s == NULL || cb == NULL || (f != NULL && (f->state < FW_JOB_ANY || f->state > FW_JOB_CANCELLED)))
+        return DS_E_ARG;
+    fw_job_filter none = {NULL, 0, FW_JOB_ANY, 0};
+    if (f == NULL)
+        f = &none;
+    list_jobs l = {cb, ctx, {0}};
+    int64_t limit = f->limit == 0 || f->limit > FW_LIST_MAX ? FW_LIST_MAX : (int64_t)f->limit;
+    /* Every parameter bound is used by its statement (PostgreSQL cannot
+     * type an unused NULL). */
+    ds_sql_val a[] = {ds_sql_int(f->rollout_id), ds_sql_text(fw_job_state_name(f->state)), ds_sql_int(limit),
+                      ds_sql_blob(f->device_id, DS_DEVICE_ID_LEN)};
+    const char *sql = f->device_id != NULL
+                          ? "SELECT " JOB_COLS " FROM firmware_jobs j WHERE j.device_id = $4 AND "
+                            "($1 = 0 OR j.rollout_id = $1) AND (CAST($2 AS TEXT) IS NULL OR j.state = $2) "
+                            "ORDER BY j.id LIMIT $3"
+                          : "SELECT " JOB_COLS " FROM firmware_jobs j WHERE "
+                            "($1 = 0 OR j.rollout_id = $1) AND (CAST($2 AS TEXT) IS NULL OR j.state = $2) "
+                            "ORDER BY j.id LIMIT $3";
+    return ds_sql_exec(s, sql, a, f->device_id != NULL ? 4 : 3, list_job_row, &l, NULL);
+}
+
+/* ---- shared steps ----------------------------------------------------------------------------- */
+
+/* A rollout whose last open job ended is done. */
+static ds_status maybe_done(ds_store *s, int64_t rollout_id, int64_t now)
+{
+    ds_sql_val a[] = {ds_sql_int(rollout_id), ds_sql_int(now)};
+    return ds_sql_exec(s,
+                       "UPDATE firmware_rollouts SET state = 'done', state_reason = 'every job has ended', "
+                       "updated_at = $2 WHERE id = $1 AND state IN ('running', 'paused') AND NOT EXISTS "
+                       "(SELECT 1 FROM firmware_jobs j WHERE j.rollout_id = $1 AND "
+                       "j.state IN ('pending', 'offered', 'installed'))",
+                       a, 2, NULL, NULL, NULL);
+}
+
+/* Retries (or fails) the rollout's jobs in flight whose deadline passed;
+ * the caller holds the rollout's lock. */
+static ds_status expire_rollout(ds_store *s, int64_t rollout_id, int64_t now, int64_t *n)
+{
+    ds_sql_val a[] = {ds_sql_int(rollout_id), ds_sql_int(now),
+                      ds_sql_text("no progress reported before the job's deadline")};
+    ds_status st = ds_sql_exec(s,
+                               "UPDATE firmware_jobs SET state = " RETRY_STATE
+                               ", deadline = 0, last_error = $3, updated_at = $2 WHERE rollout_id = $1 AND "
+                               "state IN ('offered', 'installed') AND deadline < $2",
+                               a, 3, NULL, NULL, n);
+    if (st == DS_OK && n != NULL && *n > 0)
+        st = maybe_done(s, rollout_id, now);
+    return st;
+}
+
+/* One job in flight: retried or failed, with why. The caller holds the locks. */
+static ds_status retry_job(ds_store *s, const fw_job *j, const char *why, int64_t now)
+{
+    ds_sql_val a[] = {ds_sql_int(j->id), ds_sql_int(now), ds_sql_text(why)};
+    ds_status st = ds_sql_exec(s,
+                               "UPDATE firmware_jobs SET state = " RETRY_STATE
+                               ", deadline = 0, last_error = $3, updated_at = $2 WHERE id = $1 AND "
+                               "state IN ('offered', 'installed')",
+                               a, 3, NULL, NULL, NULL);
+    return st == DS_OK ? maybe_done(s, j->rollout_id, now) : st;
+}
+
+static ds_status load_job(ds_store *s, int64_t id, fw_job *j, bool *found)
+{
+    one_job o = {j, false};
+    ds_sql_val a = ds_sql_int(id);
+    ds_status st = ds_sql_exec(s, "SELECT " JOB_COLS " FROM firmware_jobs j WHERE j.id = $1", &a, 1,
+                               one_job_row, &o, NULL);
+    *found = o.found;
+    return st;
+}
+
+static ds_status load_rollout(ds_store *s, int64_t id, fw_rollout *r)
+{
+    one_rollout o = {r, false};
+    ds_sql_val a = ds_sql_int(id);
+    ds_status st = ds_sql_exec(s, ROLLOUT_SELECT "WHERE o.id = $1", &a, 1, one_rollout_row, &o, NULL);
+    if (st == DS_OK && !o.found)
+        return ds_store_fail(s, DS_E_NOT_FOUND, "no firmware rollout %lld", (long long)id);
+    return st;
+}
+
+/* ---- the devices of a class -------------------------------------------------------------------- */
+
+typedef struct candidate {
+    uint8_t id[DS_DEVICE_ID_LEN];
+    bool needs; /* its last verified attestation does not show the release */
+    char version[DROT_EAT_MAX_TEXT + 1];
+} candidate;
+
+typedef struct candidates {
+    candidate *v;
+    size_t n, cap;
+    const char *component;
+    const uint8_t *digest;
+    bool oom;
+} candidates;
+
+static int candidate_row(const ds_sql_row *r, void *ctx)
+{
+    candidates *c = ctx;
+    if (c->n == c->cap) {
+        size_t cap = c->cap == 0 ? 64 : 2 * c->cap;
+        candidate *v = ds_calloc(cap, sizeof *v);
+        if (v == NULL) {
+            c->oom = true;
+            return 1;
+        }
+        if (c->n > 0)
+            memcpy(v, c->v, c->n * sizeof *v);
+        ds_free(c->v);
+        c->v = v;
+        c->cap = cap;
+    }
+    candidate *d = &c->v[c->n++];
+    memset(d, 0, sizeof *d);
+    ds_sql_copy_blob(r, 0, d->id, DS_DEVICE_ID_LEN);
+    const char *res = ds_sql_get_text(r, 1);
+    size_t tlen = 0;
+    const uint8_t *tok = ds_sql_get_blob(r, 2, &tlen);
+    fw_measured m;
+    /* Only a verified token (PASS or WARN) says what the device runs. */
+    bool verified = strcmp(res, "PASS") == 0 || strcmp(res, "WARN") == 0;
+    if (verified && fw_token_component(tok, tlen, c->component, &m) && m.found) {
+        memcpy(d->version, m.version, sizeof d->version);
+        d->needs = !(m.digest_ok && drot_ct_equal(m.digest, c->digest, DS_DIGEST_LEN) == DROT_OK);
+    } else {
+        d->needs = true;
+    }
+    return 0;
+}
+
+/* Enrolled and active devices of the class, with what they run. */
+static ds_status load_candidates(ds_store *s, const char *cls, const fw_release *rel, candidates *c)
+{
+    memset(c, 0, sizeof *c);
+    c->component = rel->component;
+    c->digest = rel->image_digest;
+    ds_sql_val a = ds_sql_text(cls);
+    ds_status st =
+        ds_sql_exec(s,
+                    "SELECT d.device_id, a.result, a.token FROM devices d LEFT JOIN attestations a ON "
+                    "a.id = (SELECT max(x.id) FROM attestations x WHERE x.device_id = d.device_id) "
+                    "WHERE d.class = $1 AND d.status IN ('enrolled', 'active') ORDER BY d.device_id",
+                    &a, 1, candidate_row, c, NULL);
+    if (st == DS_OK && c->oom)
+        st = ds_store_fail(s, DS_E_NOMEM, "out of memory listing the class's devices");
+    if (st != DS_OK) {
+        ds_free(c->v);
+        memset(c, 0, sizeof *c);
+    }
+    return st;
+}
+
+/* ---- rollouts ------------------------------------------------------------------------------------ */
+
+static bool params_ok(ds_store *s, const fw_rollout_params *p, fw_rollout_params *norm)
+{
+    if (p == NULL || !fw_class_ok(p->class_name)) {
+        ds_store_fail(s, DS_E_ARG, "rollout: bad class name (1..%d of [A-Za-z0-9._-])", DS_CLASS_MAX);
+        return false;
+    }
+    if (!fw_text_ok(p->component, DROT_MANIFEST_MAX_COMPONENT) ||
+        !fw_text_ok(p->version, DROT_MANIFEST_MAX_VERSION)) {
+        ds_store_fail(s, DS_E_ARG, "rollout: bad component or version");
+        return false;
+    }
+    *norm = *p;
+    if (norm->max_attempts == 0)
+        norm->max_attempts = DEFAULT_ATTEMPTS;
+    if (norm->job_timeout == 0)
+        norm->job_timeout = DEFAULT_TIMEOUT;
+    if (norm->max_in_flight < 1 || norm->max_in_flight > FW_IN_FLIGHT_MAX ||
+        norm->max_attempts > FW_ATTEMPTS_MAX || norm->job_timeout < FW_TIMEOUT_MIN ||
+        norm->job_timeout > FW_TIMEOUT_MAX) {
+        ds_store_fail(s, DS_E_ARG,
+                      "rollout: max_in_flight must be 1..%u, max_attempts 1..%u, job_timeout %d..%d seconds",
+                      FW_IN_FLIGHT_MAX, FW_ATTEMPTS_MAX, FW_TIMEOUT_MIN, FW_TIMEOUT_MAX);
+        return false;
+    }
+    return true;
+}
+
+typedef struct start_ctx {
+    fw_rollout_params p;
+    const char *actor;
+    int64_t now;
+    fw_rollout_result *res;
+} start_ctx;
+
+static int open_row(const ds_sql_row *r, void *ctx)
+{
+    int64_t *v = ctx;
+    v[0] = ds_sql_get_int(r, 0);
+    v[1] = ds_sql_get_int(r, 1);
+    return 1;
+}
+
+static ds_status class_lock(ds_store *s, const char *cls, const char *component)
+{
+    char name[128];
+    snprintf(name, sizeof name, "fw-class:%s/%s", cls, component);
+    return ds_sql_lock(s, name);
+}
+
+static ds_status start_tx(ds_store *s, void *vctx)
+{
+    start_ctx *c = vctx;
+    const fw_rollout_params *p = &c->p;
+    fw_rollout_result *res = c->res;
+    ds_status st = class_lock(s, p->class_name, p->component);
+    fw_release rel;
+    if (st == DS_OK)
+        st = fw_release_find(s, p->component, p->version, &rel);
+    if (st != DS_OK)
+        return st;
+    int64_t open[2] = {0, 0}; /* id, release */
+    ds_sql_val k[] = {ds_sql_text(p->class_name), ds_sql_text(p->component)};
+    st = ds_sql_exec(s,
+                     "SELECT id, release_id FROM firmware_rollouts WHERE class = $1 AND component = $2 AND "
+                     "state IN ('running', 'paused')",
+                     k, 2, open_row, open, NULL);
+    candidates cand;
+    if (st == DS_OK)
+        st = load_candidates(s, p->class_name, &rel, &cand);
+    if (st != DS_OK)
+        return st;
+    size_t needed = 0;
+    for (size_t i = 0; i < cand.n; i++)
+        needed += cand.v[i].needs;
+    int64_t rid = 0;
+    if (open[0] != 0 && open[1] == rel.id) {
+        rid = open[0]; /* the same target: kept, devices added */
+    } else if (open[0] == 0 && needed == 0) {
+        ds_free(cand.v); /* nothing to do, nothing written */
+        return DS_OK;
+    } else {
+        if (open[0] != 0) { /* another target: the new one supersedes it */
+            char why[FW_REASON_MAX + 1];
+            snprintf(why, sizeof why, "superseded by a rollout of %s %s (%.150s)", p->component, p->version,
+                     c->actor);
+            ds_sql_val a[] = {ds_sql_int(open[0]), ds_sql_int(c->now), ds_sql_text(why)};
+            st = fw_lock_id(s, "fw-rollout:", open[0]);
+            if (st == DS_OK)
+                st = ds_sql_exec(
+                    s,
+                    "UPDATE firmware_jobs SET state = 'cancelled', last_error = $3, updated_at = $2 "
+                    "WHERE rollout_id = $1 AND state = 'pending'",
+                    a, 3, NULL, NULL, NULL);
+            if (st == DS_OK)
+                st = ds_sql_exec(s,
+                                 "UPDATE firmware_rollouts SET state = 'cancelled', state_reason = $3, "
+                                 "updated_at = $2 WHERE id = $1",
+                                 a, 3, NULL, NULL, NULL);
+            res->superseded = open[0];
+        }
+        ds_sql_val a[] = {ds_sql_text(p->class_name),  ds_sql_text(p->component),
+                          ds_sql_int(rel.id),          ds_sql_int(p->max_in_flight),
+                          ds_sql_int(p->max_attempts), ds_sql_int(p->job_timeout),
+                          ds_sql_text(c->actor),       ds_sql_int(c->now)};
+        if (st == DS_OK)
+            st = ds_sql_int1(
+                s,
+                "INSERT INTO firmware_rollouts (class, component, release_id, max_in_flight, "
+                "max_attempts, job_timeout, state, state_reason, created_by, created_at, "
+                "updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', '', $7, $8, $8) RETURNING id",
+                a, 8, &rid, NULL);
+        res->created = st == DS_OK;
+    }
+    /* One pending job per device that needs the release; F3 skips those the
+     * rollout already has (whatever their state). */
+    for (size_t i = 0; st == DS_OK && i < cand.n; i++) {
+        if (!cand.v[i].needs)
+            continue;
+        int64_t ch = 0;
+        ds_sql_val a[] = {ds_sql_blob(cand.v[i].id, DS_DEVICE_ID_LEN), ds_sql_int(rid), ds_sql_int(rel.id),
+                          ds_sql_int(c->now)};
+        st = ds_sql_exec(s,
+                         "INSERT INTO firmware_jobs (device_id, rollout_id, release_id, state, attempts, "
+                         "max_attempts, created_at, updated_at) SELECT $1, o.id, $3, 'pending', 0, "
+                         "o.max_attempts, $4, $4 FROM firmware_rollouts o WHERE o.id = $2 "
+                         "ON CONFLICT (rollout_id, device_id) DO NOTHING",
+                         a, 4, NULL, NULL, &ch);
+        res->jobs_created += (size_t)ch;
+    }
+    ds_free(cand.v);
+    if (st == DS_OK && res->created && res->jobs_created == 0) {
+        ds_sql_val a[] = {ds_sql_int(rid), ds_sql_int(c->now)};
+        st = ds_sql_exec(
+            s,
+            "UPDATE firmware_rollouts SET state = 'done', state_reason = 'every device of the class "
+            "already runs it', updated_at = $2 WHERE id = $1",
+            a, 2, NULL, NULL, NULL);
+    }
+    res->rollout_id = rid;
+    return st;
+}
+
+/* see firmware.h */
+ds_status fw_rollout_start(ds_store *s, const fw_rollout_params *p, const char *actor, int64_t now,
+                           fw_rollout_result *res)
+{
+    if (s == NULL || res == NULL)
+        return DS_E_ARG;
+    memset(res, 0, sizeof *res);
+    start_ctx c = {.actor = actor, .now = now, .res = res};
+    if (!params_ok(s, p, &c.p))
+        return DS_E_ARG;
+    if (!fw_text_ok(actor, FW_ACTOR_MAX))
+        return ds_store_fail(s, DS_E_ARG, "rollout: the actor must be 1..%d printable bytes", FW_ACTOR_MAX);
+    ds_status st = ds_sql_tx(s, start_tx, &c);
+    if (st != DS_OK)
+        memset(res, 0, sizeof *res);
+    return st;
+}
+
+/* see firmware.h */
+ds_status fw_rollout_ensure(ds_store *s, const char *class_name, const char *component, const char *version,
+                            uint32_t max_in_flight, const char *actor, int64_t *rollout_id, char *err,
+                            size_t errlen)
+{
+    fw_rollout_params p = {class_name, component, version, max_in_flight, 0, 0};
+    fw_rollout_result res;
+    ds_status st = fw_rollout_start(s, &p, actor, ds_store_now(), &res);
+    if (rollout_id != NULL)
+        *rollout_id = st == DS_OK ? res.rollout_id : 0;
+    if (st != DS_OK && err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", s != NULL ? ds_store_error(s) : "no store");
+    return st;
+}
+
+/* see firmware.h */
+ds_status fw_rollout_plan(ds_store *s, const char *class_name, const char *component, const char *version,
+                          fw_plan_cb cb, void *ctx)
+{
+    if (s == NULL || cb == NULL)
+        return DS_E_ARG;
+    if (!fw_class_ok(class_name))
+        return ds_store_fail(s, DS_E_ARG, "plan: bad class name");
+    fw_release rel;
+    ds_status st = fw_release_find(s, component, version, &rel);
+    candidates cand;
+    if (st == DS_OK)
+        st = load_candidates(s, class_name, &rel, &cand);
+    if (st != DS_OK)
+        return st;
+    for (size_t i = 0; i < cand.n; i++)
+        if (cand.v[i].needs)
+            cb(cand.v[i].id, cand.v[i].version, ctx);
+    ds_free(cand.v);
+    return DS_OK;
+}
+
+typedef struct state_ctx {
+    int64_t id;
+    fw_rollout_state to;
+    const char *why;
+    int64_t now;
+} state_ctx;
+
+static ds_status set_state_tx(ds_store *s, void *vctx)
+{
+    state_ctx *c = vctx;
+    fw_rollout r;
+    ds_status st = fw_lock_id(s, "fw-rollout:", c->id);
+    if (st == DS_OK)
+        st = load_rollout(s, c->id, &r);
+    if (st != DS_OK)
+        return st;
+    if (r.state == c->to)
+        return DS_OK;
+    bool ok =
+        (r.state == FW_ROLLOUT_RUNNING && c->to == FW_ROLLOUT_PAUSED) ||
+        (r.state == FW_ROLLOUT_PAUSED && c->to == FW_ROLLOUT_RUNNING) ||
+        ((r.state == FW_ROLLOUT_RUNNING || r.state == FW_ROLLOUT_PAUSED) && c->to == FW_ROLLOUT_CANCELLED);
+    if (!ok)
+        return ds_store_fail(s, DS_E_CONFLICT, "rollout %lld is %s: it cannot become %s%s", (long long)c->id,
+                             fw_rollout_state_name(r.state), fw_rollout_state_name(c->to),
+                             r.state == FW_ROLLOUT_DONE || r.state == FW_ROLLOUT_CANCELLED ? " (it has ended)"
+                             : c->to == FW_ROLLOUT_DONE ? " (a rollout is done by itself when its jobs end)"
+                                                        : "");
+    ds_sql_val a[] = {ds_sql_int(c->id), ds_sql_int(c->now), ds_sql_text(c->why != NULL ? c->why : ""),
+                      ds_sql_text(fw_rollout_state_name(c->to))};
+    if (c->to == FW_ROLLOUT_CANCELLED)
+        st = ds_sql_exec(
+            s,
+            "UPDATE firmware_jobs SET state = 'cancelled', last_error = 'rollout cancelled: ' || $3, "
+            "updated_at = $2 WHERE rollout_id = $1 AND state = 'pending'",
+            a, 3, NULL, NULL, NULL);
+    if (st == DS_OK)
+        st = ds_sql_exec(
+            s, "UPDATE firmware_rollouts SET state = $4, state_reason = $3, updated_at = $2 WHERE id = $1", a,
+            4, NULL, NULL, NULL);
+    if (st == DS_OK && c->to != FW_ROLLOUT_CANCELLED)
+        st = maybe_done(s, c->id, c->now);
+    return st;
+}
+
+/* see firmware.h */
+ds_status fw_rollout_set_state(ds_store *s, int64_t id, fw_rollout_state to, const char *why, int64_t now,
+                               fw_rollout *out)
+{
+    if (s == NULL || id <= 0 || to < FW_ROLLOUT_RUNNING || to > FW_ROLLOUT_CANCELLED)
+        return s == NULL ? DS_E_ARG : ds_store_fail(s, DS_E_ARG, "rollout state: bad id or state");
+    if (why != NULL && strlen(why) > FW_REASON_MAX)
+        return ds_store_fail(s, DS_E_ARG, "the reason is longer than %d bytes", FW_REASON_MAX);
+    state_ctx c = {id, to, why, now};
+    ds_status st = ds_sql_tx(s, set_state_tx, &c);
+    return st == DS_OK && out != NULL ? fw_rollout_get(s, id, out) : st;
+}
+
+/* ---- jobs: the offer at attestation time ------------------------------------------------------------ */
+
+typedef struct offer_ctx {
+    const uint8_t *device_id;
+    const uint8_t *token;
+    size_t token_len;
+    int64_t now;
+    fw_job *job;
+    fw_release *rel;
+    bool found;
+} offer_ctx;
+
+typedef struct job_vec {
+    fw_job v[MAX_PENDING];
+    size_t n;
+} job_vec;
+
+static int job_vec_row(const ds_sql_row *r, void *ctx)
+{
+    job_vec *jv = ctx;
+    if (jv->n == MAX_PENDING)
+        return 1;
+    job_from_row(r, &jv->v[jv->n++]);
+    return 0;
+}
+
+/* The release the token shows as running for its component? */
+static bool token_runs(const uint8_t *token, size_t len, const fw_release *rel)
+{
+    fw_measured m;
+    return fw_token_component(token, len, rel->component, &m) && m.found && m.digest_ok &&
+           drot_ct_equal(m.digest, rel->image_digest, DS_DIGEST_LEN) == DROT_OK;
+}
+
+/* Tries to offer pending job j (rollout lock taken here). *offered. */
+static ds_status try_offer(ds_store *s, offer_ctx *c, const fw_job *j, bool *offered)
+{
+    *offered = false;
+    fw_rollout r;
+    ds_status st = fw_lock_id(s, "fw-rollout:", j->rollout_id);
+    if (st == DS_OK)
+        st = load_rollout(s, j->rollout_id, &r);
+    if (st == DS_OK)
+        st = fw_release_get(s, j->release_id, c->rel);
+    if (st != DS_OK || r.state != FW_ROLLOUT_RUNNING)
+        return st;
+    ds_sql_val a[] = {ds_sql_int(j->id), ds_sql_int(c->now), ds_sql_int(c->now + (int64_t)r.job_timeout)};
+    int64_t ch = 0;
+    if (token_runs(c->token, c->token_len, c->rel)) {
+        /* F6: the PASS just verified shows the release already running. */
+        st = ds_sql_exec(s,
+                         "UPDATE firmware_jobs SET state = 'confirmed', last_error = 'the device already ran "
+                         "this release when it was to be offered', updated_at = $2 WHERE id = $1 AND "
+                         "state = 'pending'",
+                         a, 2, NULL, NULL, &ch);
+        return st == DS_OK && ch > 0 ? maybe_done(s, j->rollout_id, c->now) : st;
+    }
+    int64_t stale = 0, in_flight = 0;
+    if ((st = expire_rollout(s, j->rollout_id, c->now, &stale)) != DS_OK)
+        return st;
+    ds_sql_val rid = ds_sql_int(j->rollout_id);
+    st = ds_sql_int1(s,
+                     "SELECT count(*) FROM firmware_jobs WHERE rollout_id = $1 AND "
+                     "state IN ('offered', 'installed')",
+                     &rid, 1, &in_flight, NULL);
+    if (st != DS_OK || in_flight >= (int64_t)r.max_in_flight)
+        return st; /* F1: no free slot */
+    st = ds_sql_exec(s,
+                     "UPDATE firmware_jobs SET state = 'offered', attempts = attempts + 1, deadline = $3, "
+                     "offered_at = $2, installed_at = 0, last_error = '', updated_at = $2 WHERE id = $1 AND "
+                     "state = 'pending' AND attempts < max_attempts",
+                     a, 3, NULL, NULL, &ch);
+    if (st != DS_OK || ch == 0)
+        return st;
+    bool found = false;
+    st = load_job(s, j->id, c->job, &found);
+    *offered = st == DS_OK && found;
+    return st;
+}
+
+static ds_status offer_tx(ds_store *s, void *vctx)
+{
+    offer_ctx *c = vctx;
+    ds_status st = fw_lock_hex(s, "fw-device:", c->device_id, DS_DEVICE_ID_LEN);
+    if (st != DS_OK)
+        return st;
+    /* 1. The job in flight, if any (F2: at most one). */
+    one_job o = {c->job, false};
+    ds_sql_val d = ds_sql_blob(c->device_id, DS_DEVICE_ID_LEN);
+    st = ds_sql_exec(s,
+                     "SELECT " JOB_COLS " FROM firmware_jobs j WHERE j.device_id = $1 AND "
+                     "j.state IN ('offered', 'installed')",
+                     &d, 1, one_job_row, &o, NULL);
+    if (st != DS_OK)
+        return st;
+    if (o.found) {
+        if (c->job->deadline >= c->now) {
+            c->found = true;
+            return fw_release_get(s, c->job->release_id, c->rel);
+        }
+        fw_job stale = *c->job;
+        st = fw_lock_id(s, "fw-rollout:", stale.rollout_id);
+        if (st == DS_OK)
+            st = retry_job(s, &stale, "no progress reported before the job's deadline", c->now);
+        if (st != DS_OK)
+            return st;
+    }
+    /* 2. Pending jobs in running rollouts, by rollout id: every claimer
+     * takes rollout locks in ascending order, so two cannot deadlock. */
+    job_vec *jv = ds_calloc(1, sizeof *jv);
+    if (jv == NULL)
+        return ds_store_fail(s, DS_E_NOMEM, "out of memory");
+    st = ds_sql_exec(s,
+                     "SELECT " JOB_COLS
+                     " FROM firmware_jobs j JOIN firmware_rollouts o ON o.id = j.rollout_id "
+                     "WHERE j.device_id = $1 AND j.state = 'pending' AND o.state = 'running' "
+                     "ORDER BY j.rollout_id, j.id",
+                     &d, 1, job_vec_row, jv, NULL);
+    for (size_t i = 0; st == DS_OK && i < jv->n && !c->found; i++)
+        st = try_offer(s, c, &jv->v[i], &c->found);
+    ds_free(jv);
+    return st;
+}
+
+/* see firmware.h */
+ds_status fw_job_offer(ds_store *s, const uint8_t device_id[DS_DEVICE_ID_LEN], const uint8_t *token,
+                       size_t token_len, int64_t now, fw_job *job, fw_release *rel, bool *found)
+{
+    if (s == NULL || device_id == NULL || job == NULL || rel == NULL || found == NULL)
+        return DS_E_ARG;
+    *found = false;
+    offer_ctx c = {device_id, token, token_len, now, job, rel, false};
+    ds_status st = ds_sql_tx(s, offer_tx, &c);
+    *found = st == DS_OK && c.found;
+    return st;
+}
+
+/* ---- jobs: the device's report ------------------------------------------------------------------------ */
+
+typedef struct report_ctx {
+    const uint8_t *device_id;
+    int64_t job_id;
+    fw_job_state to;
+    const char *reason;
+    int64_t now;
+    fw_job *out;
+} report_ctx;
+
+typedef struct last_att {
+    bool found;
+    char result[8];
+    uint8_t *token;
+    size_t token_len;
+} last_att;
+
+static int last_att_row(const ds_sql_row *r, void *ctx)
+{
+    last_att *l = ctx;
+    l->found = true;
+    ds_sql_copy_text(r, 0, l->result, sizeof l->result);
+    size_t n = 0;
+    const uint8_t *t = ds_sql_get_blob(r, 1, &n);
+    if (t != NULL && n > 0 && (l->token = ds_calloc(1, n)) != NULL) {
+        memcpy(l->token, t, n);
+        l->token_len = n;
+    }
+    return 1;
+}
+
+/* F6: the device's last attestation is a PASS that shows the release. */
+static ds_status evidence(ds_store *s, const fw_job *j, const fw_release *rel)
+{
+    last_att l = {false, "", NULL, 0};
+    ds_sql_val d = ds_sql_blob(j->device_id, DS_DEVICE_ID_LEN);
+    ds_status st =
+        ds_sql_exec(s, "SELECT result, token FROM attestations WHERE device_id = $1 ORDER BY id DESC LIMIT 1",
+                    &d, 1, last_att_row, &l, NULL);
+    fw_measured m;
+    memset(&m, 0, sizeof m);
+    bool decoded =
+        st == DS_OK && l.token != NULL && fw_token_component(l.token, l.token_len, rel->component, &m);
+    ds_free(l.token);
+    if (st != DS_OK)
+        return st;
+    const char *pre = "not confirmed: the device's last attestation";
+    if (!l.found)
+        return ds_store_fail(s, DS_E_CONFLICT, "%s is missing: attest on the new image first", pre);
+    if (strcmp(l.result, "PASS") != 0)
+        return ds_store_fail(s, DS_E_CONFLICT, "%s is %s: a PASS on the new image is needed", pre, l.result);
+    if (!decoded)
+        return ds_store_fail(s, DS_E_CONFLICT, "%s has no readable token", pre);
+    if (!m.found)
+        return ds_store_fail(s, DS_E_CONFLICT, "%s shows no %s measurement", pre, rel->component);
+    if (!m.digest_ok || drot_ct_equal(m.digest, rel->image_digest, DS_DIGEST_LEN) != DROT_OK) {
+        char got[65] = "(not SHA-256)", want[65];
+        if (m.digest_ok)
+            fw_hex(m.digest, 32, got);
+        fw_hex(rel->image_digest, 32, want);
+        return ds_store_fail(s, DS_E_CONFLICT,
+                             "%s shows %s %s, not the release's %s: attest on the new image first", pre,
+                             rel->component, got, want);
+    }
+    return DS_OK;
+}
+
+static ds_status report_tx(ds_store *s, void *vctx)
+{
+    report_ctx *c = vctx;
+    fw_job *j = c->out;
+    bool found = false;
+    ds_status st = load_job(s, c->job_id, j, &found);
+    if (st != DS_OK)
+        return st;
+    if (!found || memcmp(j->device_id, c->device_id, DS_DEVICE_ID_LEN) != 0)
+        return ds_store_fail(s, DS_E_NOT_FOUND, "no firmware job %lld for this device", (long long)c->job_id);
+    /* Locks, then read again what decides. */
+    fw_rollout r;
+    fw_release rel;
+    st = fw_lock_hex(s, "fw-device:", c->device_id, DS_DEVICE_ID_LEN);
+    if (st == DS_OK)
+        st = fw_lock_id(s, "fw-rollout:", j->rollout_id);
+    if (st == DS_OK)
+        st = load_job(s, c->job_id, j, &found);
+    if (st == DS_OK)
+        st = load_rollout(s, j->rollout_id, &r);
+    if (st == DS_OK)
+        st = fw_release_get(s, j->release_id, &rel);
+    if (st != DS_OK)
+        return st;
+    bool in_flight = j->state == FW_JOB_OFFERED || j->state == FW_JOB_INSTALLED;
+    if (j->state == c->to && c->to != FW_JOB_FAILED)
+        return DS_OK; /* the same report again (a lost answer): nothing to do */
+    if (!in_flight || (c->to == FW_JOB_INSTALLED && j->state != FW_JOB_OFFERED))
+        return ds_store_fail(s, DS_E_CONFLICT, "job %lld is %s: a report of %s is not expected%s",
+                             (long long)j->id, fw_job_state_name(j->state), fw_job_state_name(c->to),
+                             j->state == FW_JOB_PENDING ? " (it waits to be offered again at an attestation)"
+                                                        : "");
+    ds_sql_val a[] = {ds_sql_int(j->id), ds_sql_int(c->now), ds_sql_int(c->now + (int64_t)r.job_timeout)};
+    if (c->to == FW_JOB_INSTALLED) {
+        st = ds_sql_exec(s,
+                         "UPDATE firmware_jobs SET state = 'installed', installed_at = $2, deadline = $3, "
+                         "updated_at = $2 WHERE id = $1 AND state = 'offered'",
+                         a, 3, NULL, NULL, NULL);
+    } else if (c->to == FW_JOB_CONFIRMED) {
+        st = evidence(s, j, &rel);
+        if (st == DS_OK)
+            st = ds_sql_exec(s,
+                             "UPDATE firmware_jobs SET state = 'confirmed', deadline = 0, last_error = '', "
+                             "updated_at = $2 WHERE id = $1 AND state IN ('offered', 'installed')",
+                             a, 2, NULL, NULL, NULL);
+        if (st == DS_OK)
+            st = maybe_done(s, j->rollout_id, c->now);
+    } else {
+        char why[FW_REASON_MAX + 1];
+        snprintf(why, sizeof why, "the device reported a failure: %s",
+                 c->reason != NULL && c->reason[0] != '\0' ? c->reason : "(no reason given)");
+        st = retry_job(s, j, why, c->now);
+    }
+    return st == DS_OK ? load_job(s, c->job_id, j, &found) : st;
+}
+
+/* see firmware.h */
+ds_status fw_job_report(ds_store *s, const uint8_t device_id[DS_DEVICE_ID_LEN], int64_t job_id,
+                        fw_job_state state, const char *reason, int64_t now, fw_job *out)
+{
+    if (s == NULL || device_id == NULL || out == NULL || job_id <= 0)
+        return s == NULL ? DS_E_ARG : ds_store_fail(s, DS_E_ARG, "report: bad job id");
+    if (state != FW_JOB_INSTALLED && state != FW_JOB_CONFIRMED && state != FW_JOB_FAILED)
+        return ds_store_fail(s, DS_E_ARG, "report: a device reports installed, confirmed or failed");
+    if (reason != NULL && strlen(reason) > 200)
+        return ds_store_fail(s, DS_E_ARG, "report: the reason is longer than 200 bytes");
+    report_ctx c = {device_id, job_id, state, reason, now, out};
+    return ds_sql_tx(s, report_tx, &c);
+}
+
+/* see firmware.h */
+ds_status fw_job_for_image(ds_store *s, const uint8_t device_id[DS_DEVICE_ID_LEN],
+                           const uint8_t digest[DS_DIGEST_LEN], bool *yes)
+{
+    if (s == NULL || device_id == NULL || digest == NULL || yes == NULL)
+        return DS_E_ARG;
+    int64_t n = 0;
+    ds_sql_val a[] = {ds_sql_blob(device_id, DS_DEVICE_ID_LEN), ds_sql_blob(digest, DS_DIGEST_LEN)};
+    ds_status st =
+        ds_sql_int1(s,
+                    "SELECT count(*) FROM firmware_jobs j JOIN firmware_releases r ON r.id = j.release_id "
+                    "WHERE j.device_id = $1 AND j.state IN ('offered', 'installed') AND "
+                    "r.image_digest = $2",
+                    a, 2, &n, NULL);
+    *yes = st == DS_OK && n > 0;
+    return st;
+}
+
+typedef struct id_vec {
+    int64_t v[256];
+    size_t n;
+} id_vec;
+
+static int id_vec_row(const ds_sql_row *r, void *ctx)
+{
+    id_vec *iv = ctx;
+    if (iv->n == sizeof iv->v / sizeof iv->v[0])
+        return 1;
+    iv->v[iv->n++] = ds_sql_get_int(r, 0);
+    return 0;
+}
+
+typedef struct expire_ctx {
+    int64_t now;
+    size_t n;
+} expire_ctx;
+
+static ds_status expire_tx(ds_store *s, void *vctx)
+{
+    expire_ctx *c = vctx;
+    id_vec iv = {{0}, 0};
+    ds_sql_val a = ds_sql_int(c->now);
+    ds_status st = ds_sql_exec(s,
+                               "SELECT DISTINCT rollout_id FROM firmware_jobs WHERE state IN ('offered', "
+                               "'installed') AND deadline < $1 ORDER BY rollout_id",
+                               &a, 1, id_vec_row, &iv, NULL);
+    for (size_t i = 0; st == DS_OK && i < iv.n; i++) {
+        int64_t n = 0;
+        st = fw_lock_id(s, "fw-rollout:", iv.v[i]);
+        if (st == DS_OK)
+            st = expire_rollout(s, iv.v[i], c->now, &n);
+        c->n += (size_t)n;
+    }
+    return st;
+}
+
+/* see firmware.h */
+ds_status fw_job_expire(ds_store *s, int64_t now, size_t *n)
+{
+    if (s == NULL)
+        return DS_E_ARG;
+    expire_ctx c = {now, 0};
+    ds_status st = ds_sql_tx(s, expire_tx, &c);
+    if (n != NULL)
+        *n = st == DS_OK ? c.n : 0;
+    return st;
+}
+
+/* ---- consistency -------------------------------------------------------------------------------------- */
+
+/* see firmware.h */
+ds_status fw_store_check(ds_store *s)
+{
+    if (s == NULL)
+        return DS_E_ARG;
+    bool pg = strcmp(ds_store_backend(s), "postgres") == 0;
+    static const struct {
+        const char *what, *sql_sqlite, *sql_pg;
+    } checks[] = {
+        {"F1: a rollout has more jobs in flight than its max_in_flight",
+         "SELECT o.id FROM firmware_rollouts o WHERE (SELECT count(*) FROM firmware_jobs j WHERE "
+         "j.rollout_id = o.id AND j.state IN ('offered', 'installed')) > o.max_in_flight LIMIT 1",
+         NULL},
+        {"F2: a device has two jobs in flight",
+         "SELECT count(*) FROM firmware_jobs WHERE state IN ('offered', 'installed') GROUP BY device_id "
+         "HAVING count(*) > 1 LIMIT 1",
+         NULL},
+        {"F3: a device has two jobs in one rollout",
+         "SELECT count(*) FROM firmware_jobs GROUP BY rollout_id, device_id HAVING count(*) > 1 LIMIT 1",
+         NULL},
+        {"F4: a class has two open rollouts of one component",
+         "SELECT count(*) FROM firmware_rollouts WHERE state IN ('running', 'paused') GROUP BY class, "
+         "component HAVING count(*) > 1 LIMIT 1",
+         NULL},
+        {"F5: a job's attempts are out of range, or a job in flight was never offered",
+         "SELECT id FROM firmware_jobs WHERE attempts < 0 OR attempts > max_attempts OR "
+         "(state IN ('offered', 'installed') AND attempts = 0) LIMIT 1",
+         NULL},
+        {"F7: a complete image's chunks do not add up to its size",
+         "SELECT i.size FROM firmware_images i WHERE i.complete = 1 AND i.size <> (SELECT "
+         "coalesce(sum(length(c.data)), 0) FROM firmware_image_chunks c WHERE c.digest = i.digest) LIMIT 1",
+         "SELECT i.size FROM firmware_images i WHERE i.complete = 1 AND i.size <> (SELECT "
+         "coalesce(sum(octet_length(c.data)), 0) FROM firmware_image_chunks c WHERE c.digest = i.digest) "
+         "LIMIT 1"},
+        {"F8: a release names an image that is not complete or has another size",
+         "SELECT r.id FROM firmware_releases r JOIN firmware_images i ON i.digest = r.image_digest WHERE "
+         "i.complete <> 1 OR i.size <> r.size LIMIT 1",
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        bool found = false;
+        int64_t v = 0;
+        const char *sql = pg && checks[i].sql_pg != NULL ? checks[i].sql_pg : checks[i].sql_sqlite;
+        ds_status st = ds_sql_int1(s, sql, NULL, 0, &v, &found);
+        if (st != DS_OK)
+            return st;
+        if (found)
+            return ds_store_fail(s, DS_E_CORRUPT, "%s (%lld)", checks[i].what, (long long)v);
+    }
+    return DS_OK;
+}
