@@ -674,6 +674,8 @@ void ds_admin_handle(ds_http_req *req, void *ctx)
         ds_admin_audit(req, adm, segs, n, &q);
     } else if (strcmp(segs[0], "revocations") == 0) {
         ds_admin_revocations(req, adm, segs, n, &q);
+    } else if (strcmp(segs[0], "firmware") == 0) {
+        ds_admin_firmware(req, adm, segs, n, &q); /* admin_firmware.c */
     } else {
         fail(req, 404, "not_found", "no such admin route");
     }

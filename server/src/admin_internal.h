@@ -42,5 +42,7 @@ void ds_admin_rotate(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n
 void ds_admin_audit(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n, struct evkeyvalq *q);
 /* admin_revocation.c: /v1/admin/revocations… (docs/revocation.md). */
 void ds_admin_revocations(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n, struct evkeyvalq *q);
+/* admin_firmware.c: /v1/admin/firmware/… (images, releases, rollouts, jobs, plan). */
+void ds_admin_firmware(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n, struct evkeyvalq *q);
 
 #endif
