@@ -424,6 +424,16 @@ static const ds_route *find_route(const ds_http *h, const char *path, void **ctx
             *ctx = NULL; /* the worker's context, set by on_request */
             return &h->routes[i];
         }
+    /* A route whose path ends in '/' also serves every longer path under it
+     * (http.h); exact paths win. */
+    for (size_t i = 0; i < h->n_routes; i++) {
+        size_t n = strlen(h->routes[i].path);
+        if (n > 0 && h->routes[i].path[n - 1] == '/' && strncmp(h->routes[i].path, path, n) == 0 &&
+            path[n] != '\0') {
+            *ctx = NULL;
+            return &h->routes[i];
+        }
+    }
     return NULL;
 }
 

@@ -114,8 +114,8 @@ typedef struct ds_http_req {
 typedef void (*ds_route_fn)(ds_http_req *req, void *ctx);
 
 typedef struct ds_route {
-    const char *path;
-    bool post; /* POST with a CBOR body; else GET without one */
+    const char *path; /* exact; a path ending in '/' also matches every longer path under it */
+    bool post;        /* POST with a CBOR body; else GET without one */
     ds_route_auth auth;
     bool json_errors; /* admin and health routes answer errors in JSON */
     ds_route_fn fn;

@@ -12,6 +12,7 @@
 #include "audit_server.h"
 #include "drot/cbor.h"
 #include "revocation.h"
+#include "routes_firmware.h"
 #include "routes_internal.h"
 #include "routes_revocation.h"
 #include "routes_rotate.h"
@@ -452,10 +453,12 @@ static void route_attest(ds_http_req *req, void *ctx)
     uint64_t rev_version = 0;
     if (ds_rev_version(app->store, &rev_version) != DS_OK)
         rev_version = 0; /* the agent asks again at its next attestation */
+    ds_fw_offer fw; /* RF2: firmware only after a PASS (routes_firmware.h) */
+    bool has_fw = chk.verdict == DS_HTTP_VERDICT_PASS && ds_fw_attest_offer(app, &dev, f[1].p, f[1].n, &fw);
     uint8_t buf[8192];
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, buf, sizeof buf);
-    drot_cbor_put_map(&w, has_job ? 5 : 4);
+    drot_cbor_put_map(&w, 4 + (has_job ? 1 : 0) + (has_fw ? 1 : 0));
     drot_cbor_put_uint(&w, 1);
     drot_cbor_put_uint(&w, (uint64_t)chk.verdict);
     drot_cbor_put_uint(&w, 2);
@@ -474,6 +477,8 @@ static void route_attest(ds_http_req *req, void *ctx)
         drot_cbor_put_uint(&w, 3);
         drot_cbor_put_uint(&w, (uint64_t)job.mode);
     }
+    if (has_fw)
+        ds_fw_put_offer(&w, &fw); /* key 5 */
     drot_cbor_put_uint(&w, 8); /* the current revocation list version (docs/revocation.md) */
     drot_cbor_put_uint(&w, rev_version);
     ds_rt_reply_map(req, &w);
@@ -487,5 +492,7 @@ const ds_route ds_device_routes[] = {
     {"/v1/device/rotate/receipt", true, DS_AUTH_DEVICE, false, ds_rotate_route_receipt},
     {"/v1/device/anchor/step", true, DS_AUTH_DEVICE, false, ds_rotate_route_anchor_step},
     {"/v1/device/revocations", false, DS_AUTH_DEVICE, false, ds_rev_route_list},
+    {"/v1/device/firmware/report", true, DS_AUTH_DEVICE, false, ds_fw_route_report},
+    {"/v1/device/firmware/", false, DS_AUTH_DEVICE, false, ds_fw_route_image},
 };
 const size_t ds_device_routes_count = sizeof ds_device_routes / sizeof ds_device_routes[0];
