@@ -84,5 +84,8 @@ int agent_fail(const agent *a, const char *what, dh_status st);
 int cmd_fw(agent *a, int argc, char **argv);
 /* drot-agent revocations (revocations.c). */
 int cmd_revocations(agent *a, int argc, char **argv);
+/* drot-agent fw fetch|report, with the server (main.c): argv[1] is the
+ * subcommand. */
+int cmd_fw_server(agent *a, int argc, char **argv);
 
 #endif /* DROT_AGENT_H */

@@ -29,6 +29,7 @@
     "       drot-agent fw activate [--abort] [--json]\n"                                                     \
     "       drot-agent fw confirm [--json] COMPONENT\n"                                                      \
     "       drot-agent fw status [--json]\n"                                                                 \
+    "       drot-agent fw fetch|report [options]   (with the server)\n"                                      \
     "Firmware install on the APM. MANIFEST is an authority-signed manifest (drotctl firmware\n"              \
     "sign), IMAGE the image it names; the APM checks signer, signature, component, SVN against\n"            \
     "its fuse, size and digest itself, and refuses anything else.\n"                                         \
@@ -42,6 +43,10 @@
     "             measured the pending image, raise that component's svn fuse\n"                             \
     "  status     running and active slot, trial state, both slots, svn fuses, pending\n"                    \
     "             host images, an open install session\n"                                                    \
+    "  fetch      download the image of a firmware job the server offered (resumable):\n"                    \
+    "             drot-agent fw fetch --help\n"                                                              \
+    "  report     tell the server a job was installed, confirmed or failed:\n"                               \
+    "             drot-agent fw report --help\n"                                                             \
     "  --json     one JSON object instead of text\n"
 
 static const char *slot_name(uint32_t s)
@@ -397,7 +402,9 @@ static int fw_status(agent *a, int argc, char **argv)
 int cmd_fw(agent *a, int argc, char **argv)
 {
     if (argc < 2) {
-        msg("fw: no subcommand: install, verify, activate, confirm or status (see drot-agent fw --help)");
+        msg("fw: no subcommand: install, verify, activate, confirm, status, fetch or report (see drot-agent "
+            "fw "
+            "--help)");
         return EXIT_USAGE;
     }
     const char *sub = argv[1];
@@ -416,6 +423,8 @@ int cmd_fw(agent *a, int argc, char **argv)
         return fw_confirm(a, argc - 1, argv + 1);
     if (strcmp(sub, "status") == 0)
         return fw_status(a, argc - 1, argv + 1);
-    msg("fw: unknown subcommand '%.40s': install, verify, activate, confirm or status", sub);
+    if (strcmp(sub, "fetch") == 0 || strcmp(sub, "report") == 0)
+        return cmd_fw_server(a, argc, argv);
+    msg("fw: unknown subcommand '%.40s': install, verify, activate, confirm, status, fetch or report", sub);
     return EXIT_USAGE;
 }

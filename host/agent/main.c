@@ -1498,6 +1498,19 @@ static int cmd_enroll(agent *a, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* A firmware offer (attest answer key 5) as JSON. */
+static json_t *fw_offer_json(const dh_server_fw_offer *f)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "job", json_integer((json_int_t)f->job_id));
+    json_object_set_new(o, "component", json_string(f->component));
+    json_object_set_new(o, "version", json_string(f->version));
+    json_object_set_new(o, "sha256", hex_json(f->digest, 32));
+    json_object_set_new(o, "size", json_integer((json_int_t)f->size));
+    json_object_set_new(o, "state", json_string(f->state == DH_FW_INSTALLED ? "installed" : "offered"));
+    return o;
+}
+
 static int cmd_attest_once(agent *a, int argc, char **argv)
 {
     server_args sa;
@@ -1522,6 +1535,8 @@ static int cmd_attest_once(agent *a, int argc, char **argv)
             json_array_append_new(r, json_string(v.reasons[i]));
         json_object_set_new(o, "reasons", r);
         json_object_set_new(o, "next_attest_in", json_integer((json_int_t)v.next_in));
+        if (v.has_fw)
+            json_object_set_new(o, "firmware", fw_offer_json(&v.fw));
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (s != NULL)
             puts(s);
@@ -1532,6 +1547,12 @@ static int cmd_attest_once(agent *a, int argc, char **argv)
         for (size_t i = 0; i < v.num_reasons; i++)
             printf("reason       %s\n", v.reasons[i]);
         printf("next attest  %llu s\n", (unsigned long long)v.next_in);
+        if (v.has_fw) {
+            printf("firmware     job %llu: %s %s, %llu bytes, sha256 ", (unsigned long long)v.fw.job_id,
+                   v.fw.component, v.fw.version, (unsigned long long)v.fw.size);
+            hex_print(stdout, v.fw.digest, 32);
+            printf(" (%s)\n", v.fw.state == DH_FW_INSTALLED ? "installed" : "offered");
+        }
     }
     return v.verdict == 3 ? EXIT_FAILED : EXIT_OK;
 }
@@ -1615,6 +1636,281 @@ static int cmd_run(agent *a, int argc, char **argv)
     }
 }
 
+/* ---- firmware: fw fetch, fw report
+ * ------------------------------------------------------------------------
+ * By hand (docs/firmware.md "The agent's part"): fetch the image of a
+ * firmware job the server offered (resumable), and report on a job. */
+
+#define AGENT_FW_DIR "firmware" /* images and partial downloads, under --storage */
+
+typedef struct fw_args {
+    server_args sa;
+    const char *dir;
+    uint8_t digest[32];
+    uint64_t size;
+    long rate;
+    uint64_t job;
+    uint32_t state;
+    const char *reason;
+} fw_args;
+
+static void fw_help(bool fetch)
+{
+    if (fetch)
+        printf("usage: drot-agent fw fetch --server URL --ca FILE --storage DIR --digest HEX --size N\n"
+               "                           [--dir FWDIR] [--limit-rate BYTES] [--json]\n"
+               "Downloads the image of a firmware job the server offered this device (the digest and\n"
+               "size are in the offer; attest-once shows it) over the device's mutual TLS, into\n"
+               "FWDIR/<digest>.img (default DIR/" AGENT_FW_DIR "). The bytes land in <digest>.part as they\n"
+               "arrive; if the transfer is cut or the agent is killed, the same command resumes from\n"
+               "where the partial file ends. At the end the SHA-256 is checked: a mismatch deletes the\n"
+               "partial file. Progress goes to stderr.\n" SERVER_HELP
+               "  --digest HEX      the image's SHA-256 (64 hex digits)\n"
+               "  --size N          its size in bytes (1..16777216)\n"
+               "  --dir FWDIR       where to keep images (created 0700)\n"
+               "  --limit-rate B    at most B bytes per second\n"
+               "  --json            one JSON object instead of text\n" GLOBAL_HELP EXIT_CODES_HELP);
+    else
+        printf("usage: drot-agent fw report --server URL --ca FILE --storage DIR --job N\n"
+               "                            --state installed|confirmed|failed [--reason TEXT] [--json]\n"
+               "Tells the server how a firmware job went: installed (staged and test-booted),\n"
+               "confirmed (the server accepts it only after a PASS attestation on the new image),\n"
+               "failed (the server retries the job up to its rollout's attempts). Prints the job's\n"
+               "state afterwards.\n" SERVER_HELP "  --job N           the job id of the offer\n"
+               "  --state S         installed, confirmed or failed\n"
+               "  --reason TEXT     why it failed (1..200 printable characters)\n"
+               "  --json            one JSON object instead of text\n" GLOBAL_HELP EXIT_CODES_HELP);
+}
+
+/* 0, -1 after --help, or an exit status. */
+static int fw_args_parse(agent *a, int argc, char **argv, bool fetch, fw_args *fa)
+{
+    enum { O_SERVER = 1, O_CA, O_STORAGE, O_DIGEST, O_SIZE, O_DIR, O_RATE, O_JOB, O_STATE, O_REASON };
+    static const struct option opts[] = {GLOBAL_OPTIONS,
+                                         {"server", required_argument, 0, O_SERVER},
+                                         {"ca", required_argument, 0, O_CA},
+                                         {"storage", required_argument, 0, O_STORAGE},
+                                         {"digest", required_argument, 0, O_DIGEST},
+                                         {"size", required_argument, 0, O_SIZE},
+                                         {"dir", required_argument, 0, O_DIR},
+                                         {"limit-rate", required_argument, 0, O_RATE},
+                                         {"job", required_argument, 0, O_JOB},
+                                         {"state", required_argument, 0, O_STATE},
+                                         {"reason", required_argument, 0, O_REASON},
+                                         {0, 0, 0, 0}};
+    int c, rc;
+    bool have_digest = false;
+    size_t n = 0;
+    memset(fa, 0, sizeof *fa);
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        char *end = NULL;
+        errno = 0;
+        bool fetch_only = c == O_DIGEST || c == O_SIZE || c == O_DIR || c == O_RATE;
+        bool report_only = c == O_JOB || c == O_STATE || c == O_REASON;
+        if ((fetch && report_only) || (!fetch && fetch_only))
+            return bad_option(a, '?', argv);
+        switch (c) {
+        case OPT_HELP: fw_help(fetch); return -1;
+        case O_SERVER: fa->sa.url = optarg; break;
+        case O_CA: fa->sa.ca = optarg; break;
+        case O_STORAGE: fa->sa.storage = optarg; break;
+        case O_DIR: fa->dir = optarg; break;
+        case O_REASON: fa->reason = optarg; break;
+        case O_DIGEST:
+            if ((rc = hex_arg("--digest", optarg, fa->digest, sizeof fa->digest, &n, 32, 0, 0)) != 0)
+                return rc;
+            have_digest = true;
+            break;
+        case O_SIZE:
+            fa->size = strtoull(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' || fa->size == 0 ||
+                fa->size > DH_FW_IMAGE_MAX) {
+                msg("fw fetch: bad --size '%s': give the image's size in bytes, 1 to %u", optarg,
+                    DH_FW_IMAGE_MAX);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_RATE:
+            fa->rate = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || fa->rate < 1024) {
+                msg("fw fetch: bad --limit-rate '%s': give bytes per second, at least 1024", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_JOB:
+            fa->job = strtoull(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' || fa->job == 0) {
+                msg("fw report: bad --job '%s': give the job id of the offer", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_STATE:
+            fa->state = strcmp(optarg, "installed") == 0   ? DH_FW_INSTALLED
+                        : strcmp(optarg, "confirmed") == 0 ? DH_FW_CONFIRMED
+                        : strcmp(optarg, "failed") == 0    ? DH_FW_FAILED
+                                                           : 0;
+            if (fa->state == 0) {
+                msg("fw report: bad --state '%s': installed, confirmed or failed", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case '?':
+        case ':': return bad_option(a, c, argv);
+        default:
+            if ((rc = global_option(a, c, optarg)) != 0)
+                return rc == 1 ? bad_option(a, '?', argv) : rc;
+        }
+    }
+    const char *cmd = fetch ? "fw fetch" : "fw report";
+    if (optind != argc) {
+        msg("%s: unexpected argument '%s': see drot-agent %s --help", cmd, argv[optind], cmd);
+        return EXIT_USAGE;
+    }
+    if (fa->sa.url == NULL || fa->sa.ca == NULL || fa->sa.storage == NULL ||
+        (fetch && (!have_digest || fa->size == 0)) || (!fetch && (fa->job == 0 || fa->state == 0))) {
+        msg("%s: needs --server URL, --ca FILE, --storage DIR and %s: see drot-agent %s --help", cmd,
+            fetch ? "--digest HEX --size N" : "--job N --state S", cmd);
+        return EXIT_USAGE;
+    }
+    if (fa->reason != NULL) {
+        size_t rl = strlen(fa->reason);
+        bool ok = rl > 0 && rl <= 200;
+        for (size_t i = 0; ok && i < rl; i++)
+            ok = (unsigned char)fa->reason[i] >= 0x20 && (unsigned char)fa->reason[i] <= 0x7e;
+        if (!ok) {
+            msg("fw report: bad --reason: 1..200 printable ASCII characters");
+            return EXIT_USAGE;
+        }
+    }
+    if (strncmp(fa->sa.url, "https://", 8) != 0 || strlen(fa->sa.url) < 9 || strlen(fa->sa.url) > 400) {
+        msg("%s: bad --server '%.80s': give the server's https:// URL", cmd, fa->sa.url);
+        return EXIT_USAGE;
+    }
+    if (access(fa->sa.ca, R_OK) != 0) {
+        msg("%s: cannot read --ca '%s': %s (give the device CA, device-ca.crt.pem from drotctl init)", cmd,
+            fa->sa.ca, strerror(errno));
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* A server client with the device's certificate, unsealed from storage.
+ * On 0 the caller closes *srv, then frees key and cert (dh_storage_free,
+ * length + 1): the client points into them. */
+static int device_server(agent *a, const server_args *sa, dh_server **srv, char **key, size_t *key_len,
+                         char **cert, size_t *cert_len, char *err, size_t cap)
+{
+    *srv = NULL;
+    *key = *cert = NULL;
+    if (!storage_has(sa->storage, AGENT_TLS_CERT)) {
+        snprintf(err, cap, "no device certificate in '%s': run drot-agent enroll first", sa->storage);
+        return EXIT_FAILED;
+    }
+    int rc = storage_text(a, sa, AGENT_TLS_KEY, key, key_len, err, cap);
+    if (rc == 0)
+        rc = storage_text(a, sa, AGENT_TLS_CERT, cert, cert_len, err, cap);
+    dh_server_options so = {.url = sa->url,
+                            .ca_file = sa->ca,
+                            .cert_pem = *cert,
+                            .key_pem = *key,
+                            .timeout_s = a->timeout_ms > 0 ? 1 + a->timeout_ms / 1000 : 0};
+    if (rc == 0 && dh_server_open(srv, &so) != DH_OK) {
+        snprintf(err, cap, "cannot set up the server client for '%s'", sa->url);
+        rc = EXIT_FAILED;
+    }
+    return rc;
+}
+
+static void device_server_close(dh_server *srv, char *key, size_t key_len, char *cert, size_t cert_len)
+{
+    dh_server_close(srv); /* before the key it points to is wiped */
+    if (key != NULL)
+        dh_storage_free((uint8_t *)key, key_len + 1);
+    if (cert != NULL)
+        dh_storage_free((uint8_t *)cert, cert_len + 1);
+}
+
+/* Progress on stderr: in place on a terminal, every tenth otherwise. */
+static void fw_progress(void *ctx, uint64_t have, uint64_t total)
+{
+    int *last = ctx;
+    bool tty = isatty(STDERR_FILENO) == 1;
+    int tenth = total > 0 ? (int)(10 * have / total) : 10;
+    if (tenth == *last && have != total)
+        return;
+    if (!tty && tenth == *last)
+        return;
+    *last = tenth;
+    fprintf(stderr, "%sdrot-agent: fw fetch: %.1f of %.1f MiB%s", tty ? "\r" : "", (double)have / 1048576.0,
+            (double)total / 1048576.0, tty && have != total ? "" : "\n");
+}
+
+/* see agent.h */
+int cmd_fw_server(agent *a, int argc, char **argv)
+{
+    bool fetch = strcmp(argv[1], "fetch") == 0;
+    a->cmd = fetch ? "fw fetch" : "fw report";
+    fw_args fa;
+    int rc = fw_args_parse(a, argc - 1, argv + 1, fetch, &fa);
+    if (rc != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    if ((rc = agent_open(a)) != 0)
+        return rc;
+    char err[1200], dir[4200], path[4300];
+    dh_server *srv = NULL;
+    char *key = NULL, *cert = NULL;
+    size_t key_len = 0, cert_len = 0;
+    rc = device_server(a, &fa.sa, &srv, &key, &key_len, &cert, &cert_len, err, sizeof err);
+    uint64_t resumed = 0;
+    uint32_t state = 0;
+    if (rc == 0 && fetch) {
+        snprintf(dir, sizeof dir, "%s", fa.dir != NULL ? fa.dir : fa.sa.storage);
+        if (fa.dir == NULL)
+            snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/%s", AGENT_FW_DIR);
+        int last = -1;
+        dh_fetch_options fo = {fa.rate, fw_progress, &last};
+        dh_status st = dh_server_fw_fetch(srv, dir, fa.digest, fa.size, &fo, path, sizeof path, &resumed);
+        if (st != DH_OK)
+            rc = server_err(srv, "fw fetch", st, err, sizeof err);
+    } else if (rc == 0) {
+        dh_status st = dh_server_fw_report(srv, fa.job, fa.state, fa.reason, &state);
+        if (st != DH_OK)
+            rc = server_err(srv, "fw report", st, err, sizeof err);
+    }
+    device_server_close(srv, key, key_len, cert, cert_len);
+    if (rc != 0) {
+        msg("%s", err);
+        return rc;
+    }
+    static const char *const states[] = {"?",         "pending", "offered",  "installed",
+                                         "confirmed", "failed",  "cancelled"};
+    json_t *o = json_object();
+    if (fetch) {
+        json_object_set_new(o, "path", json_string(path));
+        json_object_set_new(o, "size", json_integer((json_int_t)fa.size));
+        json_object_set_new(o, "sha256", hex_json(fa.digest, 32));
+        json_object_set_new(o, "resumed_from", json_integer((json_int_t)resumed));
+    } else {
+        json_object_set_new(o, "job", json_integer((json_int_t)fa.job));
+        json_object_set_new(o, "state", json_string(states[state <= 6 ? state : 0]));
+    }
+    if (a->json) {
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s != NULL)
+            puts(s);
+        free(s);
+    } else if (fetch) {
+        printf("fetched      %s\nsize         %llu bytes\nsha256       ", path, (unsigned long long)fa.size);
+        hex_print(stdout, fa.digest, 32);
+        printf("\nresumed at   %llu\n", (unsigned long long)resumed);
+    } else {
+        printf("job          %llu\nstate        %s\n", (unsigned long long)fa.job,
+               states[state <= 6 ? state : 0]);
+    }
+    json_decref(o);
+    return EXIT_OK;
+}
+
 /* ---- main
  * -------------------------------------------------------------------- */
 
@@ -1639,7 +1935,8 @@ static void usage(FILE *f)
                "  enroll       enroll with drot-server: --server URL --ca FILE --storage DIR\n"
                "  attest-once  one attestation with the enrolled certificate (same options)\n"
                "  run          the daemon: enroll if needed, then attest on the server's interval\n"
-               "  fw           firmware install on the APM: install, verify, activate, confirm, status\n"
+               "  fw           firmware install on the APM: install, verify, activate, confirm, status;\n"
+               "               and with the server: fetch a job's image (resumable), report on a job\n"
                "'drot-agent COMMAND --help' describes each command.\n" GLOBAL_HELP EXIT_CODES_HELP);
 }
 

@@ -44,6 +44,7 @@
 #include "drot/cbor.h"
 #include "drot/host.h"
 #include "drot_crypto.h"
+#include "host_internal.h"
 
 #define CLIENT_BODY_MAX 65536u
 #define CLIENT_REQ_MAX  (DROT_LINK_MAX_TOKEN + 8192u)
@@ -53,6 +54,7 @@
 
 struct dh_server {
     CURL *curl;
+    long timeout_s; /* per request (the image download uses a low-speed limit instead) */
     char url[CLIENT_URL_MAX];
     char ca_file[CLIENT_URL_MAX];
     /* per transfer */
@@ -170,6 +172,7 @@ dh_status dh_server_open(dh_server **out, const dh_server_options *opt)
         s->url[--ul] = '\0';
     snprintf(s->ca_file, sizeof s->ca_file, "%s", opt->ca_file);
     long timeout = opt->timeout_s > 0 ? opt->timeout_s : 10;
+    s->timeout_s = timeout;
     CURL *c = s->curl;
     CURLcode rc = CURLE_OK;
 #define SET(o, v)                                                                                            \
@@ -299,6 +302,8 @@ static dh_status server_error(dh_server *s, dh_server_verdict *reasons)
                 (unsigned long long)code, message, extra);
 }
 
+static dh_status curl_failure(dh_server *s, CURLcode rc);
+
 /* POSTs body to path (GETs path when body is NULL); on DH_OK, s->body holds
  * a 200 answer. */
 static dh_status post(dh_server *s, const char *path, const uint8_t *body, size_t len, bool token)
@@ -348,41 +353,45 @@ static dh_status post(dh_server *s, const char *path, const uint8_t *body, size_
         return fail(s, DH_E_PROTOCOL,
                     "the server connection changed between challenge and token: retry (nothing was sent on "
                     "the new connection)");
-    if (rc != CURLE_OK) {
-        const char *why = s->curl_err[0] != '\0' ? s->curl_err : curl_easy_strerror(rc);
-        switch (rc) {
-        case CURLE_COULDNT_CONNECT:
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_SEND_ERROR:
-        case CURLE_RECV_ERROR:
-        case CURLE_GOT_NOTHING:
-            return fail(s, DH_E_CONNECT,
-                        "cannot reach the server at %s: %s (is drot-server running? check --server)", s->url,
-                        why);
-        case CURLE_OPERATION_TIMEDOUT:
-            return fail(s, DH_E_TIMEOUT, "the server at %s did not answer in time: %s", s->url, why);
-        case CURLE_PEER_FAILED_VERIFICATION:
-            return fail(s, DH_E_PROTOCOL,
-                        "the server's certificate does not verify against --ca %s: %s (give the device CA, "
-                        "device-ca.crt.pem from drotctl init)",
-                        s->ca_file, why);
-        case CURLE_SSL_CACERT_BADFILE:
-            return fail(s, DH_E_IO, "cannot use the CA file %s: %s", s->ca_file, why);
-        case CURLE_SSL_CERTPROBLEM:
-            return fail(s, DH_E_PROTOCOL, "the client certificate or key is unusable: %s", why);
-        case CURLE_WRITE_ERROR:
-            if (s->body_overflow)
-                return fail(s, DH_E_PROTOCOL, "the server's answer exceeds %u bytes", CLIENT_BODY_MAX);
-            return fail(s, DH_E_IO, "%s", why);
-        default: return fail(s, DH_E_PROTOCOL, "TLS/HTTP failure talking to %s: %s", s->url, why);
-        }
-    }
+    if (rc != CURLE_OK)
+        return curl_failure(s, rc);
     if (token && (!s->have_exporter || !bound || drot_ct_equal(s->exporter, s->bound, 32) != DROT_OK))
         return fail(s, DH_E_PROTOCOL,
                     "the server connection changed between challenge and token: retry (exporter differs)");
     if (s->http != 200)
         return DH_E_REFUSED; /* the caller reads the error body */
     return DH_OK;
+}
+
+/* A failed transfer as a status and one line of text. */
+static dh_status curl_failure(dh_server *s, CURLcode rc)
+{
+    const char *why = s->curl_err[0] != '\0' ? s->curl_err : curl_easy_strerror(rc);
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+        return fail(s, DH_E_CONNECT,
+                    "cannot reach the server at %s: %s (is drot-server running? check --server)", s->url,
+                    why);
+    case CURLE_OPERATION_TIMEDOUT:
+        return fail(s, DH_E_TIMEOUT, "the server at %s did not answer in time: %s", s->url, why);
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return fail(s, DH_E_PROTOCOL,
+                    "the server's certificate does not verify against --ca %s: %s (give the device CA, "
+                    "device-ca.crt.pem from drotctl init)",
+                    s->ca_file, why);
+    case CURLE_SSL_CACERT_BADFILE: return fail(s, DH_E_IO, "cannot use the CA file %s: %s", s->ca_file, why);
+    case CURLE_SSL_CERTPROBLEM:
+        return fail(s, DH_E_PROTOCOL, "the client certificate or key is unusable: %s", why);
+    case CURLE_WRITE_ERROR:
+        if (s->body_overflow)
+            return fail(s, DH_E_PROTOCOL, "the server's answer exceeds %u bytes", CLIENT_BODY_MAX);
+        return fail(s, DH_E_IO, "%s", why);
+    default: return fail(s, DH_E_PROTOCOL, "TLS/HTTP failure talking to %s: %s", s->url, why);
+    }
 }
 
 /* Finishes the body map in w and POSTs it to path (post's token rule); a
@@ -534,9 +543,11 @@ dh_status dh_server_enroll(dh_server *s, const uint8_t device_id[16], const uint
 }
 
 /* The attest answer's keys (docs/api.md): 1 verdict, 2 reasons, 3 next in,
- * 4 a job for the device (optional), 8 the revocation list version. */
+ * 4 a job for the device, 5 a firmware job (both optional), 8 the
+ * revocation list version. */
 #define ATTEST_KEYS    8
 #define ATTEST_KEY_JOB 4
+#define ATTEST_KEY_FW  5
 #define ATTEST_KEY_REV 8
 
 /* {1: id uint, 2: kind uint, 3: mode uint} */
@@ -606,6 +617,8 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
             ds = drot_cbor_get_uint(&r, &next);
         else if (k == ATTEST_KEY_REV)
             ds = drot_cbor_get_uint(&r, &out->revocation_version);
+        else if (k == ATTEST_KEY_FW)
+            ds = dh_fw_offer_read(&r, &out->fw);
         else
             ds = get_job(&r, &out->job);
     }
@@ -615,6 +628,7 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
         ds = DROT_E_MALFORMED;
     out->has_job = have[ATTEST_KEY_JOB];
     out->has_revocation_version = have[ATTEST_KEY_REV];
+    out->has_fw = have[ATTEST_KEY_FW];
     if (ds != DROT_OK || verdict < 1 || verdict > 3) {
         memset(out, 0, sizeof *out);
         return fail(s, DH_E_PROTOCOL, "malformed attest answer from the server");
@@ -792,6 +806,88 @@ dh_status dh_server_rotate_receipt(dh_server *s, uint64_t job_id, const uint8_t 
     if (st != DH_OK)
         return st;
     return answer_field(s, "rotate/receipt", false, NULL, 0, NULL, new_epoch);
+}
+
+/* ---- for client_fw.c (host_internal.h) ----------------------------------------------- */
+
+dh_status dh_server_fail(dh_server *s, dh_status st, const char *msg)
+{
+    return fail(s, st, "%s", msg);
+}
+
+dh_status dh_server_post_map(dh_server *s, const char *path, drot_cbor_writer *w, const uint8_t **answer,
+                             size_t *len)
+{
+    dh_status st = post_map(s, path, w, false, NULL);
+    *answer = s->body;
+    *len = st == DH_OK ? s->body_len : 0;
+    return st;
+}
+
+typedef struct stream_ctx {
+    dh_server *s;
+    dh_sink_fn sink;
+    void *ctx;
+} stream_ctx;
+
+/* 200 and 206 bodies go to the sink; an error body to s->body. */
+static size_t on_stream(char *p, size_t sz, size_t n, void *vctx)
+{
+    stream_ctx *c = vctx;
+    long code = 0;
+    curl_easy_getinfo(c->s->curl, CURLINFO_RESPONSE_CODE, &code);
+    if (code == 200 || code == 206)
+        return c->sink((const uint8_t *)p, sz * n, code, c->ctx);
+    return on_body(p, sz, n, c->s);
+}
+
+dh_status dh_server_get_stream(dh_server *s, const char *path, uint64_t from, long max_rate, dh_sink_fn sink,
+                               void *ctx)
+{
+    char url[CLIENT_URL_MAX], range[48];
+    snprintf(url, sizeof url, "%s%s", s->url, path);
+    snprintf(range, sizeof range, "%llu-", (unsigned long long)from);
+    s->body_len = 0;
+    s->body_overflow = false;
+    s->http = 0;
+    s->code = 0;
+    s->curl_err[0] = '\0';
+    s->err[0] = '\0';
+    s->want_exporter = false;
+    s->forbid_new_conn = false;
+    stream_ctx c = {s, sink, ctx};
+    CURL *h = s->curl;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(h, CURLOPT_RANGE, from > 0 ? range : NULL);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_stream);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &c);
+    curl_easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)(max_rate > 0 ? max_rate : 0));
+    /* An image takes as long as it takes; a transfer that stalls fails. */
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 0L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s->timeout_s);
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &s->http);
+    curl_easy_setopt(h, CURLOPT_RANGE, NULL);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)0);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, s->timeout_s);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 0L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 0L);
+    if (rc == CURLE_WRITE_ERROR && (s->http == 200 || s->http == 206))
+        return DH_E_IO; /* the sink refused: it has said why */
+    if (rc != CURLE_OK)
+        return curl_failure(s, rc);
+    if (s->http != 200 && s->http != 206)
+        return server_error(s, NULL);
+    return DH_OK;
+}
+
+CURL *dh_server_curl(dh_server *s)
+{
+    return s->curl;
 }
 
 /* ---- the device's TLS key ------------------------------------------------------------ */

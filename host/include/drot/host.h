@@ -268,6 +268,25 @@ typedef struct dh_server_job {
     uint32_t mode; /* DH_JOB_MODE_* */
 } dh_server_job;
 
+/* A firmware job the server offers (attest answer key 5, docs/firmware.md):
+ * install the image the signed manifest allows. Texts are printable ASCII. */
+#define DH_FW_MANIFEST_MAX 512u
+#define DH_FW_IMAGE_MAX    (16u * 1024u * 1024u)
+#define DH_FW_OFFERED      2u /* job states (the server's numbers) */
+#define DH_FW_INSTALLED    3u
+#define DH_FW_CONFIRMED    4u
+#define DH_FW_FAILED       5u
+typedef struct dh_server_fw_offer {
+    uint64_t job_id;
+    char component[17]; /* "APM", "HOST-BL", "HOST-OS" */
+    char version[33];
+    uint8_t digest[32]; /* SHA-256 of the image */
+    uint64_t size;      /* 1..DH_FW_IMAGE_MAX */
+    uint8_t manifest[DH_FW_MANIFEST_MAX];
+    size_t manifest_len;
+    uint32_t state; /* DH_FW_OFFERED, or DH_FW_INSTALLED once reported so */
+} dh_server_fw_offer;
+
 typedef struct dh_server_verdict {
     uint32_t verdict; /* 1 PASS, 2 WARN, 3 FAIL */
     size_t num_reasons;
@@ -277,6 +296,8 @@ typedef struct dh_server_verdict {
     dh_server_job job;
     bool has_revocation_version; /* attest answer key 8 was present */
     uint64_t revocation_version; /* the server's current revocation list version (0: none) */
+    bool has_fw;
+    dh_server_fw_offer fw;
 } dh_server_verdict;
 
 /* POST /v1/device/enroll and /v1/device/attest, on the connection of the
@@ -327,6 +348,35 @@ dh_status dh_server_anchor_step(dh_server *s, uint64_t job_id, const uint8_t cha
  * out[0..cap) (DROT_LINK_REVOCATION_MAX always suffices). DH_E_REFUSED
  * with HTTP 404 when no list was published. */
 dh_status dh_server_revocations(dh_server *s, uint8_t *out, size_t cap, size_t *out_len);
+/* ---- firmware (docs/firmware.md "The agent's part") ----------------------------
+ *
+ * dh_server_fw_fetch downloads the image named by digest (GET
+ * /v1/device/firmware/{sha256}; the device needs a job for it) into
+ * dir/<hex>.img, resumably: the bytes go to dir/<hex>.part as they arrive
+ * and stay there if the transfer breaks (a kill, a cut connection, a
+ * timeout), and the next call asks for the rest only ("Range: bytes=N-").
+ * At the end the file's size and SHA-256 are checked: a mismatch deletes
+ * the partial file (DH_E_PROTOCOL, "… discarded: fetch again"); a match is
+ * fsync'ed and renamed to <hex>.img (the directory is fsync'ed too). An
+ * existing <hex>.img with the right digest is taken as it is. dir is
+ * created 0700 if absent. path receives the image's file name;
+ * *resumed_from (may be NULL) the bytes already there. */
+typedef void (*dh_fetch_progress_fn)(void *ctx, uint64_t have, uint64_t total);
+typedef struct dh_fetch_options {
+    long max_rate;                 /* bytes per second, 0 = no limit */
+    dh_fetch_progress_fn progress; /* may be NULL; called as bytes arrive */
+    void *progress_ctx;
+} dh_fetch_options;
+dh_status dh_server_fw_fetch(dh_server *s, const char *dir, const uint8_t digest[32], uint64_t size,
+                             const dh_fetch_options *opt, char *path, size_t cap, uint64_t *resumed_from);
+
+/* POST /v1/device/firmware/report: state DH_FW_INSTALLED, DH_FW_CONFIRMED or
+ * DH_FW_FAILED (reason: 1..200 printable bytes, or NULL). *job_state
+ * (may be NULL): the job's state after it (1 pending again, for another
+ * attempt; 2..6 as above). A refused report (409: the job's state does not
+ * allow it, or confirmed without a PASS on the new image) is DH_E_REFUSED. */
+dh_status dh_server_fw_report(dh_server *s, uint64_t job_id, uint32_t state, const char *reason,
+                              uint32_t *job_state);
 
 /* The device's TLS key: a new P-256 key (PEM, malloc'ed; free with
  * dh_tls_free, which wipes it) and a CSR (PEM) for it naming device_id. */
