@@ -53,10 +53,10 @@ static void operator_actor(const ds_http_req *req, char *out, size_t cap)
     if (leaf == NULL ||
         X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn, sizeof cn) <= 0)
         return;
-    for (char *c = cn; *c != '\0'; c++)
-        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
-            *c = '?';
-    snprintf(out, cap, "operator:%s", cn);
+    for (char *c = cn; *c != '\0'; c++) /* the audit log's actor: printable, no spaces */
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c > 0x7e)
+            *c = '_';
+    snprintf(out, cap, "operator:%.64s", cn);
 }
 
 static bool body_keys(ds_http_req *req, json_t *body, const char *const *keys)
@@ -286,7 +286,9 @@ static void image_get(ds_http_req *req, ds_admin *adm, const uint8_t digest[32])
 static void image_discard(ds_http_req *req, ds_admin *adm, const uint8_t digest[32])
 {
     ds_store *st = ds_adm_store(req, adm);
-    ds_status s = fw_image_discard(st, digest);
+    char actor[FW_ACTOR_MAX + 1];
+    operator_actor(req, actor, sizeof actor);
+    ds_status s = fw_image_discard(st, digest, actor);
     if (s != DS_OK)
         fail_store(req, st, s);
     else
@@ -502,15 +504,15 @@ static void rollout_state(ds_http_req *req, ds_admin *adm, long long id)
         ds_adm_fail(req, 400, "bad_request", "/state: '%s' is not one of paused, running, cancelled", to);
         goto out;
     }
-    if (json_object_get(body, "reason") != NULL && (reason == NULL || strlen(reason) > FW_REASON_MAX - 40)) {
-        ds_adm_fail(req, 400, "bad_request", "/reason: a string of at most %d bytes", FW_REASON_MAX - 40);
+    if (json_object_get(body, "reason") != NULL && (reason == NULL || strlen(reason) > FW_REASON_MAX)) {
+        ds_adm_fail(req, 400, "bad_request", "/reason: a string of at most %d bytes", FW_REASON_MAX);
         goto out;
     }
-    char actor[FW_ACTOR_MAX + 1], why[FW_REASON_MAX + 1];
+    char actor[FW_ACTOR_MAX + 1];
     operator_actor(req, actor, sizeof actor);
-    snprintf(why, sizeof why, "%s (%.40s)", reason != NULL && reason[0] != '\0' ? reason : to, actor);
     fw_rollout r;
-    ds_status s = fw_rollout_set_state(st, id, rs, why, ds_store_now(), &r);
+    ds_status s = fw_rollout_set_state(st, id, rs, reason != NULL && reason[0] != '\0' ? reason : to, actor,
+                                       ds_store_now(), &r);
     if (s != DS_OK)
         fail_store(req, st, s);
     else

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "drot/cose.h"
 #include "drot/eat.h"
 #include "drot_crypto.h"
@@ -95,6 +96,29 @@ bool fw_class_ok(const char *s)
               *c == '_' || *c == '-'))
             return false;
     return true;
+}
+
+bool fw_actor_ok(const char *actor)
+{
+    char why[128];
+    return ds_audit_actor_ok(actor, why, sizeof why);
+}
+
+ds_status fw_audit(ds_store *s, const char *actor, const char *action, const char *subject, json_t *detail)
+{
+    char *text = detail != NULL ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(detail);
+    if (detail != NULL && text == NULL)
+        return ds_store_fail(s, DS_E_NOMEM, "audit: out of memory");
+    ds_status st = ds_audit_append(s, actor, action, subject, text);
+    free(text);
+    return st;
+}
+
+void fw_device_actor(const uint8_t id[DS_DEVICE_ID_LEN], char out[48])
+{
+    memcpy(out, "device:", 7);
+    fw_hex(id, DS_DEVICE_ID_LEN, out + 7);
 }
 
 ds_status fw_lock_hex(ds_store *s, const char *prefix, const uint8_t *p, size_t n)
@@ -298,6 +322,8 @@ static ds_status put_tx(ds_store *s, void *vctx)
             im.size, im.complete ? "stored" : "in progress", c->size);
     if (found && im.chunk_size != FW_CHUNK_SIZE)
         return ds_store_fail(s, DS_E_CONFLICT, "the image is stored in chunks of %u bytes", im.chunk_size);
+    char dh[65];
+    fw_hex(c->digest, 32, dh);
     if (!found) {
         ds_sql_val a[] = {d, ds_sql_int(c->size), ds_sql_int(FW_CHUNK_SIZE), ds_sql_int(c->now),
                           ds_sql_text(c->actor)};
@@ -305,6 +331,10 @@ static ds_status put_tx(ds_store *s, void *vctx)
                          "INSERT INTO firmware_images (digest, size, chunk_size, complete, created_at, "
                          "completed_at, created_by) VALUES ($1, $2, $3, 0, $4, 0, $5)",
                          a, 5, NULL, NULL, NULL);
+        if (st == DS_OK)
+            st = fw_audit(s, c->actor, "firmware.upload_begin", dh,
+                          json_pack("{s:I, s:I}", "size", (json_int_t)c->size, "chunk_size",
+                                    (json_int_t)FW_CHUNK_SIZE));
         if (st != DS_OK)
             return st;
         im.n_chunks = n_chunks_of(c->size, FW_CHUNK_SIZE);
@@ -345,13 +375,21 @@ static ds_status put_tx(ds_store *s, void *vctx)
         return st;
     if (hashed && hc.total == c->size && drot_ct_equal(got, c->digest, 32) == DROT_OK) {
         ds_sql_val a[] = {d, ds_sql_int(c->now)};
-        return ds_sql_exec(s, "UPDATE firmware_images SET complete = 1, completed_at = $2 WHERE digest = $1",
-                           a, 2, NULL, NULL, NULL);
+        st = ds_sql_exec(s, "UPDATE firmware_images SET complete = 1, completed_at = $2 WHERE digest = $1", a,
+                         2, NULL, NULL, NULL);
+        return st == DS_OK ? fw_audit(s, c->actor, "firmware.upload_complete", dh,
+                                      json_pack("{s:I}", "size", (json_int_t)c->size))
+                           : st;
     }
     /* Not the image it claims to be: nothing of it is kept. */
     c->mismatch = true;
     memcpy(c->got, got, sizeof got);
-    return ds_sql_exec(s, "DELETE FROM firmware_images WHERE digest = $1", &d, 1, NULL, NULL, NULL);
+    char gh[65];
+    fw_hex(got, 32, gh);
+    st = ds_sql_exec(s, "DELETE FROM firmware_images WHERE digest = $1", &d, 1, NULL, NULL, NULL);
+    return st == DS_OK ? fw_audit(s, c->actor, "firmware.upload_rejected", dh,
+                                  json_pack("{s:I, s:s}", "size", (json_int_t)c->size, "sha256_of_bytes", gh))
+                       : st;
 }
 
 /* see firmware.h */
@@ -360,8 +398,8 @@ ds_status fw_image_put_chunk(ds_store *s, const uint8_t digest[DS_DIGEST_LEN], u
 {
     if (s == NULL)
         return DS_E_ARG;
-    if (digest == NULL || data == NULL || !fw_text_ok(actor, FW_ACTOR_MAX))
-        return ds_store_fail(s, DS_E_ARG, "image chunk: missing digest, data or actor");
+    if (digest == NULL || data == NULL || !fw_actor_ok(actor))
+        return ds_store_fail(s, DS_E_ARG, "image chunk: missing digest or data, or a bad actor");
     if (size == 0 || size > FW_IMAGE_MAX)
         return ds_store_fail(s, DS_E_ARG, "image size %u is not in 1..%u bytes", size, FW_IMAGE_MAX);
     uint32_t n = n_chunks_of(size, FW_CHUNK_SIZE);
@@ -387,9 +425,15 @@ ds_status fw_image_put_chunk(ds_store *s, const uint8_t digest[DS_DIGEST_LEN], u
     return out != NULL ? fw_image_get(s, digest, out) : DS_OK;
 }
 
-static ds_status discard_tx(ds_store *s, void *ctx)
+typedef struct discard_ctx {
+    const uint8_t *digest;
+    const char *actor;
+} discard_ctx;
+
+static ds_status discard_tx(ds_store *s, void *vctx)
 {
-    const uint8_t *digest = ctx;
+    discard_ctx *c = vctx;
+    const uint8_t *digest = c->digest;
     ds_status st = fw_lock_hex(s, "fw-image:", digest, DS_DIGEST_LEN);
     fw_image im;
     bool found = false;
@@ -403,15 +447,24 @@ static ds_status discard_tx(ds_store *s, void *ctx)
         return ds_store_fail(s, DS_E_CONFLICT,
                              "the image is complete: only unfinished uploads are discarded");
     ds_sql_val d = ds_sql_blob(digest, DS_DIGEST_LEN);
-    return ds_sql_exec(s, "DELETE FROM firmware_images WHERE digest = $1", &d, 1, NULL, NULL, NULL);
+    st = ds_sql_exec(s, "DELETE FROM firmware_images WHERE digest = $1", &d, 1, NULL, NULL, NULL);
+    char dh[65];
+    fw_hex(digest, 32, dh);
+    return st == DS_OK ? fw_audit(s, c->actor, "firmware.upload_discard", dh,
+                                  json_pack("{s:I, s:I}", "size", (json_int_t)im.size, "chunks_stored",
+                                            (json_int_t)im.have))
+                       : st;
 }
 
 /* see firmware.h */
-ds_status fw_image_discard(ds_store *s, const uint8_t digest[DS_DIGEST_LEN])
+ds_status fw_image_discard(ds_store *s, const uint8_t digest[DS_DIGEST_LEN], const char *actor)
 {
     if (s == NULL || digest == NULL)
         return DS_E_ARG;
-    return ds_sql_tx(s, discard_tx, (void *)digest);
+    if (!fw_actor_ok(actor))
+        return ds_store_fail(s, DS_E_ARG, "discard: a bad actor");
+    discard_ctx c = {digest, actor};
+    return ds_sql_tx(s, discard_tx, &c);
 }
 
 typedef struct read_ctx {
@@ -617,7 +670,14 @@ static ds_status publish_tx(ds_store *s, void *vctx)
     if (st != DS_OK)
         return st;
     c->created = true;
-    return fw_release_get(s, id, c->out);
+    char subject[32], sh[65];
+    snprintf(subject, sizeof subject, "release:%lld", (long long)id);
+    fw_hex(c->signer, 32, sh);
+    st = fw_audit(s, c->actor, "firmware.publish", subject,
+                  json_pack("{s:s, s:s, s:I, s:s, s:I, s:s}", "component", c->component, "version",
+                            c->version, "svn", (json_int_t)c->m.svn, "image", dh, "size",
+                            (json_int_t)c->m.size, "signer", sh));
+    return st == DS_OK ? fw_release_get(s, id, c->out) : st;
 }
 
 /* Verifies msg against each anchor hash in turn (a device has at most
@@ -652,8 +712,8 @@ ds_status fw_release_publish(ds_store *s, const uint8_t *manifest, size_t len, c
     if (s == NULL)
         return DS_E_ARG;
     if (manifest == NULL || out == NULL || created == NULL || (anchors == NULL && n_anchors > 0) ||
-        !fw_text_ok(actor, FW_ACTOR_MAX))
-        return ds_store_fail(s, DS_E_ARG, "publish: missing manifest, output or actor");
+        !fw_actor_ok(actor))
+        return ds_store_fail(s, DS_E_ARG, "publish: missing manifest or output, or a bad actor");
     *created = false;
     if (len == 0 || len > FW_MANIFEST_MAX)
         return ds_store_fail(s, DS_E_ARG, "a signed manifest is 1..%u bytes, not %zu", FW_MANIFEST_MAX, len);

@@ -68,7 +68,16 @@
  *       manifest's, and its manifest verified (drot_manifest_verify) against
  *       an authority anchor of the server when it was published.
  *   Every operation that writes runs in ONE transaction (ds_sql_tx): a
- *   refusal writes nothing.
+ *   refusal writes nothing. Each change is recorded in the audit log
+ *   (audit.h) in that same transaction, so an entry exists exactly when its
+ *   change does: actions firmware.upload_begin, upload_complete,
+ *   upload_rejected, upload_discard, publish, rollout_start, rollout_extend,
+ *   rollout_state, rollout_done, job_offer, job_confirm, job_report,
+ *   job_timeout (docs/firmware.md lists their subjects and details). The
+ *   actor of an operation is the caller's (operator, policy); the device's
+ *   ("device:<hex>") for offers and reports; "server" for what happens by
+ *   itself (a deadline passed, a rollout done). Actors follow the audit
+ *   log's rule: 1..128 printable ASCII bytes without spaces.
  *
  * Tokens stored with attestations are read here without verifying their
  * signature again: the attestation route verified each one before storing
@@ -170,7 +179,7 @@ ds_status fw_image_get(ds_store *s, const uint8_t digest[DS_DIGEST_LEN], fw_imag
 /* Deletes an incomplete upload (its chunks with it). DS_E_CONFLICT for a
  * complete image (releases may name it; complete images are never deleted
  * here); DS_E_NOT_FOUND. */
-ds_status fw_image_discard(ds_store *s, const uint8_t digest[DS_DIGEST_LEN]);
+ds_status fw_image_discard(ds_store *s, const uint8_t digest[DS_DIGEST_LEN], const char *actor);
 
 /* Called with consecutive pieces of a byte range of an image; return 0 to
  * go on, non-zero to stop (fw_image_read then returns DS_E_ARG). p is valid
@@ -308,8 +317,8 @@ ds_status fw_rollout_list(ds_store *s, const char *class_name, fw_rollout_state 
  * cancelled with it), recording why (may be NULL). X → X is a no-op.
  * DS_E_CONFLICT: not allowed from its state (done, cancelled are
  * terminal; done is only reached by itself); DS_E_NOT_FOUND; DS_E_ARG. */
-ds_status fw_rollout_set_state(ds_store *s, int64_t id, fw_rollout_state to, const char *why, int64_t now,
-                               fw_rollout *out);
+ds_status fw_rollout_set_state(ds_store *s, int64_t id, fw_rollout_state to, const char *why,
+                               const char *actor, int64_t now, fw_rollout *out);
 
 /* ---- jobs -------------------------------------------------------------------------------- */
 

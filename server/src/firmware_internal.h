@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "drot/eat.h"
 #include "firmware.h"
 #include "sql.h"
@@ -20,6 +22,15 @@ void fw_hex(const uint8_t *p, size_t n, char *out);
 bool fw_text_ok(const char *s, size_t max);
 /* A class name as the store accepts it. */
 bool fw_class_ok(const char *s);
+
+/* An actor as the audit log accepts it (audit_chain.h). */
+bool fw_actor_ok(const char *actor);
+
+/* Appends an audit entry inside the caller's transaction (audit.h): it
+ * commits or rolls back with the operation. detail is consumed (NULL: {}). */
+ds_status fw_audit(ds_store *s, const char *actor, const char *action, const char *subject, json_t *detail);
+/* "device:<32 hex>" */
+void fw_device_actor(const uint8_t id[DS_DEVICE_ID_LEN], char out[48]);
 
 /* Takes the named lock "<prefix><hex of p>" (ds_sql_lock). */
 ds_status fw_lock_hex(ds_store *s, const char *prefix, const uint8_t *p, size_t n);

@@ -211,16 +211,49 @@ ds_status fw_job_list(ds_store *s, const fw_job_filter *f, fw_job_cb cb, void *c
 
 /* ---- shared steps ----------------------------------------------------------------------------- */
 
-/* A rollout whose last open job ended is done. */
+static void subject_of(const char *kind, int64_t id, char out[40])
+{
+    snprintf(out, 40, "%s:%lld", kind, (long long)id);
+}
+
+/* A rollout whose last open job ended is done (by itself: actor "server"). */
 static ds_status maybe_done(ds_store *s, int64_t rollout_id, int64_t now)
 {
     ds_sql_val a[] = {ds_sql_int(rollout_id), ds_sql_int(now)};
-    return ds_sql_exec(s,
-                       "UPDATE firmware_rollouts SET state = 'done', state_reason = 'every job has ended', "
-                       "updated_at = $2 WHERE id = $1 AND state IN ('running', 'paused') AND NOT EXISTS "
-                       "(SELECT 1 FROM firmware_jobs j WHERE j.rollout_id = $1 AND "
-                       "j.state IN ('pending', 'offered', 'installed'))",
-                       a, 2, NULL, NULL, NULL);
+    int64_t ch = 0;
+    ds_status st =
+        ds_sql_exec(s,
+                    "UPDATE firmware_rollouts SET state = 'done', state_reason = 'every job has ended', "
+                    "updated_at = $2 WHERE id = $1 AND state IN ('running', 'paused') AND NOT EXISTS "
+                    "(SELECT 1 FROM firmware_jobs j WHERE j.rollout_id = $1 AND "
+                    "j.state IN ('pending', 'offered', 'installed'))",
+                    a, 2, NULL, NULL, &ch);
+    if (st != DS_OK || ch == 0)
+        return st;
+    char subject[40];
+    subject_of("rollout", rollout_id, subject);
+    return fw_audit(s, "server", "firmware.rollout_done", subject, NULL);
+}
+
+typedef struct timed_out {
+    int64_t id[256];
+    char device[256][33];
+    char state[256][12];
+    size_t n;
+} timed_out;
+
+static int timed_out_row(const ds_sql_row *r, void *ctx)
+{
+    timed_out *t = ctx;
+    if (t->n == sizeof t->id / sizeof t->id[0])
+        return 0;
+    t->id[t->n] = ds_sql_get_int(r, 0);
+    uint8_t dev[DS_DEVICE_ID_LEN] = {0};
+    ds_sql_copy_blob(r, 1, dev, DS_DEVICE_ID_LEN);
+    fw_hex(dev, DS_DEVICE_ID_LEN, t->device[t->n]);
+    ds_sql_copy_text(r, 2, t->state[t->n], sizeof t->state[0]);
+    t->n++;
+    return 0;
 }
 
 /* Retries (or fails) the rollout's jobs in flight whose deadline passed;
@@ -229,17 +262,32 @@ static ds_status expire_rollout(ds_store *s, int64_t rollout_id, int64_t now, in
 {
     ds_sql_val a[] = {ds_sql_int(rollout_id), ds_sql_int(now),
                       ds_sql_text("no progress reported before the job's deadline")};
-    ds_status st = ds_sql_exec(s,
-                               "UPDATE firmware_jobs SET state = " RETRY_STATE
-                               ", deadline = 0, last_error = $3, updated_at = $2 WHERE rollout_id = $1 AND "
-                               "state IN ('offered', 'installed') AND deadline < $2",
-                               a, 3, NULL, NULL, n);
+    timed_out *t = ds_calloc(1, sizeof *t);
+    if (t == NULL)
+        return ds_store_fail(s, DS_E_NOMEM, "out of memory");
+    /* Every job in flight holds a slot: at most max_in_flight rows (and
+     * FW_IN_FLIGHT_MAX); entries are recorded for the first 256 of a batch. */
+    ds_status st =
+        ds_sql_exec(s,
+                    "UPDATE firmware_jobs SET state = " RETRY_STATE
+                    ", deadline = 0, last_error = $3, updated_at = $2 WHERE rollout_id = $1 AND "
+                    "state IN ('offered', 'installed') AND deadline < $2 RETURNING id, device_id, state",
+                    a, 3, timed_out_row, t, n);
+    for (size_t i = 0; st == DS_OK && i < t->n; i++) {
+        char subject[40];
+        subject_of("fw-job", t->id[i], subject);
+        st = fw_audit(s, "server", "firmware.job_timeout", subject,
+                      json_pack("{s:s, s:I, s:s}", "device", t->device[i], "rollout", (json_int_t)rollout_id,
+                                "state", t->state[i]));
+    }
+    ds_free(t);
     if (st == DS_OK && n != NULL && *n > 0)
         st = maybe_done(s, rollout_id, now);
     return st;
 }
 
-/* One job in flight: retried or failed, with why. The caller holds the locks. */
+/* One job in flight: retried or failed, with why. The caller holds the
+ * locks and records the audit entry. */
 static ds_status retry_job(ds_store *s, const fw_job *j, const char *why, int64_t now)
 {
     ds_sql_val a[] = {ds_sql_int(j->id), ds_sql_int(now), ds_sql_text(why)};
@@ -443,6 +491,11 @@ static ds_status start_tx(ds_store *s, void *vctx)
                                  "UPDATE firmware_rollouts SET state = 'cancelled', state_reason = $3, "
                                  "updated_at = $2 WHERE id = $1",
                                  a, 3, NULL, NULL, NULL);
+            char subject[40];
+            subject_of("rollout", open[0], subject);
+            if (st == DS_OK)
+                st = fw_audit(s, c->actor, "firmware.rollout_state", subject,
+                              json_pack("{s:s, s:s}", "to", "cancelled", "reason", why));
             res->superseded = open[0];
         }
         ds_sql_val a[] = {ds_sql_text(p->class_name),  ds_sql_text(p->component),
@@ -483,6 +536,19 @@ static ds_status start_tx(ds_store *s, void *vctx)
             "already runs it', updated_at = $2 WHERE id = $1",
             a, 2, NULL, NULL, NULL);
     }
+    char subject[40];
+    subject_of("rollout", rid, subject);
+    if (st == DS_OK && res->created)
+        st = fw_audit(
+            s, c->actor, "firmware.rollout_start", subject,
+            json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "class", p->class_name, "component",
+                      p->component, "version", p->version, "release", (json_int_t)rel.id, "max_in_flight",
+                      (json_int_t)p->max_in_flight, "max_attempts", (json_int_t)p->max_attempts,
+                      "job_timeout", (json_int_t)p->job_timeout, "jobs", (json_int_t)res->jobs_created,
+                      "superseded", res->superseded != 0 ? json_integer(res->superseded) : json_null()));
+    else if (st == DS_OK && res->jobs_created > 0)
+        st = fw_audit(s, c->actor, "firmware.rollout_extend", subject,
+                      json_pack("{s:I}", "jobs", (json_int_t)res->jobs_created));
     res->rollout_id = rid;
     return st;
 }
@@ -497,8 +563,9 @@ ds_status fw_rollout_start(ds_store *s, const fw_rollout_params *p, const char *
     start_ctx c = {.actor = actor, .now = now, .res = res};
     if (!params_ok(s, p, &c.p))
         return DS_E_ARG;
-    if (!fw_text_ok(actor, FW_ACTOR_MAX))
-        return ds_store_fail(s, DS_E_ARG, "rollout: the actor must be 1..%d printable bytes", FW_ACTOR_MAX);
+    if (!fw_actor_ok(actor))
+        return ds_store_fail(s, DS_E_ARG, "rollout: the actor must be 1..%d printable bytes without spaces",
+                             FW_ACTOR_MAX);
     ds_status st = ds_sql_tx(s, start_tx, &c);
     if (st != DS_OK)
         memset(res, 0, sizeof *res);
@@ -546,6 +613,7 @@ typedef struct state_ctx {
     int64_t id;
     fw_rollout_state to;
     const char *why;
+    const char *actor;
     int64_t now;
 } state_ctx;
 
@@ -572,30 +640,40 @@ static ds_status set_state_tx(ds_store *s, void *vctx)
                                                         : "");
     ds_sql_val a[] = {ds_sql_int(c->id), ds_sql_int(c->now), ds_sql_text(c->why != NULL ? c->why : ""),
                       ds_sql_text(fw_rollout_state_name(c->to))};
+    int64_t cancelled = 0;
     if (c->to == FW_ROLLOUT_CANCELLED)
         st = ds_sql_exec(
             s,
             "UPDATE firmware_jobs SET state = 'cancelled', last_error = 'rollout cancelled: ' || $3, "
             "updated_at = $2 WHERE rollout_id = $1 AND state = 'pending'",
-            a, 3, NULL, NULL, NULL);
+            a, 3, NULL, NULL, &cancelled);
     if (st == DS_OK)
         st = ds_sql_exec(
             s, "UPDATE firmware_rollouts SET state = $4, state_reason = $3, updated_at = $2 WHERE id = $1", a,
             4, NULL, NULL, NULL);
+    char subject[40];
+    subject_of("rollout", c->id, subject);
+    if (st == DS_OK)
+        st = fw_audit(s, c->actor, "firmware.rollout_state", subject,
+                      json_pack("{s:s, s:s, s:s, s:I}", "from", fw_rollout_state_name(r.state), "to",
+                                fw_rollout_state_name(c->to), "reason", c->why != NULL ? c->why : "",
+                                "jobs_cancelled", (json_int_t)cancelled));
     if (st == DS_OK && c->to != FW_ROLLOUT_CANCELLED)
         st = maybe_done(s, c->id, c->now);
     return st;
 }
 
 /* see firmware.h */
-ds_status fw_rollout_set_state(ds_store *s, int64_t id, fw_rollout_state to, const char *why, int64_t now,
-                               fw_rollout *out)
+ds_status fw_rollout_set_state(ds_store *s, int64_t id, fw_rollout_state to, const char *why,
+                               const char *actor, int64_t now, fw_rollout *out)
 {
     if (s == NULL || id <= 0 || to < FW_ROLLOUT_RUNNING || to > FW_ROLLOUT_CANCELLED)
         return s == NULL ? DS_E_ARG : ds_store_fail(s, DS_E_ARG, "rollout state: bad id or state");
     if (why != NULL && strlen(why) > FW_REASON_MAX)
         return ds_store_fail(s, DS_E_ARG, "the reason is longer than %d bytes", FW_REASON_MAX);
-    state_ctx c = {id, to, why, now};
+    if (!fw_actor_ok(actor))
+        return ds_store_fail(s, DS_E_ARG, "rollout state: a bad actor");
+    state_ctx c = {id, to, why, actor, now};
     ds_status st = ds_sql_tx(s, set_state_tx, &c);
     return st == DS_OK && out != NULL ? fw_rollout_get(s, id, out) : st;
 }
@@ -648,6 +726,10 @@ static ds_status try_offer(ds_store *s, offer_ctx *c, const fw_job *j, bool *off
         return st;
     ds_sql_val a[] = {ds_sql_int(j->id), ds_sql_int(c->now), ds_sql_int(c->now + (int64_t)r.job_timeout)};
     int64_t ch = 0;
+    char actor[48], subject[40], dev[33];
+    fw_device_actor(c->device_id, actor);
+    subject_of("fw-job", j->id, subject);
+    fw_hex(c->device_id, DS_DEVICE_ID_LEN, dev);
     if (token_runs(c->token, c->token_len, c->rel)) {
         /* F6: the PASS just verified shows the release already running. */
         st = ds_sql_exec(s,
@@ -655,6 +737,10 @@ static ds_status try_offer(ds_store *s, offer_ctx *c, const fw_job *j, bool *off
                          "this release when it was to be offered', updated_at = $2 WHERE id = $1 AND "
                          "state = 'pending'",
                          a, 2, NULL, NULL, &ch);
+        if (st == DS_OK && ch > 0)
+            st = fw_audit(s, actor, "firmware.job_confirm", subject,
+                          json_pack("{s:s, s:I, s:s}", "device", dev, "rollout", (json_int_t)j->rollout_id,
+                                    "why", "its attestation already shows the release"));
         return st == DS_OK && ch > 0 ? maybe_done(s, j->rollout_id, c->now) : st;
     }
     int64_t stale = 0, in_flight = 0;
@@ -676,6 +762,11 @@ static ds_status try_offer(ds_store *s, offer_ctx *c, const fw_job *j, bool *off
         return st;
     bool found = false;
     st = load_job(s, j->id, c->job, &found);
+    if (st == DS_OK && found)
+        st = fw_audit(s, actor, "firmware.job_offer", subject,
+                      json_pack("{s:s, s:I, s:I, s:I}", "device", dev, "rollout", (json_int_t)j->rollout_id,
+                                "release", (json_int_t)j->release_id, "attempt",
+                                (json_int_t)c->job->attempts));
     *offered = st == DS_OK && found;
     return st;
 }
@@ -701,9 +792,10 @@ static ds_status offer_tx(ds_store *s, void *vctx)
             return fw_release_get(s, c->job->release_id, c->rel);
         }
         fw_job stale = *c->job;
+        int64_t n = 0;
         st = fw_lock_id(s, "fw-rollout:", stale.rollout_id);
         if (st == DS_OK)
-            st = retry_job(s, &stale, "no progress reported before the job's deadline", c->now);
+            st = expire_rollout(s, stale.rollout_id, c->now, &n);
         if (st != DS_OK)
             return st;
     }
@@ -858,7 +950,18 @@ static ds_status report_tx(ds_store *s, void *vctx)
                  c->reason != NULL && c->reason[0] != '\0' ? c->reason : "(no reason given)");
         st = retry_job(s, j, why, c->now);
     }
-    return st == DS_OK ? load_job(s, c->job_id, j, &found) : st;
+    if (st == DS_OK)
+        st = load_job(s, c->job_id, j, &found);
+    char actor[48], subject[40], dev[33];
+    fw_device_actor(c->device_id, actor);
+    subject_of("fw-job", j->id, subject);
+    fw_hex(c->device_id, DS_DEVICE_ID_LEN, dev);
+    if (st == DS_OK)
+        st = fw_audit(s, actor, "firmware.job_report", subject,
+                      json_pack("{s:s, s:I, s:s, s:s, s:s}", "device", dev, "rollout",
+                                (json_int_t)j->rollout_id, "reported", fw_job_state_name(c->to), "state",
+                                fw_job_state_name(j->state), "reason", c->reason != NULL ? c->reason : ""));
+    return st;
 }
 
 /* see firmware.h */

@@ -99,6 +99,11 @@ static void test_upload_and_read(void **state)
     free(buf);
     free(img);
     assert_int_equal(fw_store_check(f->s), DS_OK);
+    /* the upload's beginning and end are in the audit log, not each chunk */
+    assert_int_equal(fwx_audited(f, "firmware.upload_begin", ACTOR), 1);
+    assert_int_equal(fwx_audited(f, "firmware.upload_complete", ACTOR), 1);
+    assert_int_equal(fwx_rows(f, "audit_log"), 2);
+    fwx_audit_ok(f);
 }
 
 /* Test 2. */
@@ -120,6 +125,7 @@ static void test_bad_chunks(void **state)
     assert_int_equal(fw_image_put_chunk(f->s, d, size, 0, NULL, FW_CHUNK_SIZE, ACTOR, T0, NULL), DS_E_ARG);
     assert_int_equal(fwx_rows(f, "firmware_images"), 0);
     assert_int_equal(fwx_rows(f, "firmware_image_chunks"), 0);
+    assert_int_equal(fwx_rows(f, "audit_log"), 0);
     /* one chunk in; the same digest with another size is refused */
     assert_int_equal(put(f, d, size, 0, img, FW_CHUNK_SIZE), DS_OK);
     assert_int_equal(put(f, d, size + 1, 1, img + FW_CHUNK_SIZE, 11), DS_E_CONFLICT);
@@ -139,6 +145,7 @@ static void test_hash_mismatch(void **state)
     img[FW_CHUNK_SIZE + 7] ^= 1; /* one flipped bit in the last chunk */
     assert_int_equal(put(f, d, size, 1, img + FW_CHUNK_SIZE, 100), DS_E_CONFLICT);
     assert_non_null(strstr(ds_store_error(f->s), "the upload was discarded"));
+    assert_int_equal(fwx_audited(f, "firmware.upload_rejected", ACTOR), 1); /* committed with the deletion */
     assert_int_equal(fwx_rows(f, "firmware_images"), 0);
     assert_int_equal(fwx_rows(f, "firmware_image_chunks"), 0);
     fw_image im;
@@ -168,12 +175,15 @@ static void test_discard(void **state)
     uint8_t d[32], d2[32];
     uint8_t *img = fwx_image(4, size, d);
     assert_int_equal(put(f, d, size, 0, img, FW_CHUNK_SIZE), DS_OK);
-    assert_int_equal(fw_image_discard(f->s, d), DS_OK);
+    assert_int_equal(fw_image_discard(f->s, d, "bad actor"), DS_E_ARG); /* a space: not an audit actor */
+    assert_int_equal(fwx_rows(f, "firmware_image_chunks"), 1);
+    assert_int_equal(fw_image_discard(f->s, d, ACTOR), DS_OK);
     assert_int_equal(fwx_rows(f, "firmware_image_chunks"), 0);
-    assert_int_equal(fw_image_discard(f->s, d), DS_E_NOT_FOUND);
+    assert_int_equal(fwx_audited(f, "firmware.upload_discard", ACTOR), 1);
+    assert_int_equal(fw_image_discard(f->s, d, ACTOR), DS_E_NOT_FOUND);
     uint8_t *small = fwx_image(5, 10, d2);
     assert_int_equal(put(f, d2, 10, 0, small, 10), DS_OK);
-    assert_int_equal(fw_image_discard(f->s, d2), DS_E_CONFLICT);
+    assert_int_equal(fw_image_discard(f->s, d2, ACTOR), DS_E_CONFLICT);
     assert_int_equal(fwx_rows(f, "firmware_images"), 1);
     free(img);
     free(small);
@@ -255,6 +265,8 @@ static void test_publish(void **state)
     len2 = fwx_manifest("HOST-OS", "1.1.1", 2, d, 5000, false, m, sizeof m);
     assert_int_equal(publish(f, m, len2, &r, &created), DS_OK);
     assert_true(created);
+    assert_int_equal(fwx_audited(f, "firmware.publish", ACTOR), 2); /* repeats and refusals: none */
+    fwx_audit_ok(f);
     free(img);
     free(img2);
 }
@@ -306,6 +318,7 @@ static void test_publish_refused(void **state)
     assert_int_equal(publish(f, m, len, &r, &created), DS_E_CONFLICT);
     assert_non_null(strstr(ds_store_error(f->s), "3001"));
     assert_int_equal(fwx_rows(f, "firmware_releases"), 0);
+    assert_int_equal(fwx_audited(f, "firmware.publish", NULL), 0);
     free(img);
     free(unf);
 }

@@ -198,6 +198,9 @@ static void test_start_and_plan(void **state)
     assert_int_equal(fwx_rows(f, "firmware_rollouts"), 1);
     assert_int_equal(fwx_rows(f, "firmware_jobs"), 5);
     assert_int_equal(fw_store_check(f->s), DS_OK);
+    assert_int_equal(fwx_audited(f, "firmware.rollout_start", ACTOR), 1);
+    assert_int_equal(fwx_audited(f, "firmware.rollout_extend", ACTOR), 1); /* device 8 joining */
+    fwx_audit_ok(f);
 }
 
 /* Test 2. */
@@ -234,6 +237,11 @@ static void test_max_in_flight(void **state)
     assert_int_equal(after.state, FW_JOB_INSTALLED);
     assert_int_equal(after.deadline, T0 + 105);
     assert_false(offer(f, 4, "APM", NULL, T0 + 6, NULL)); /* installed holds its slot too */
+    /* three offers (the repeat is no change), one failure, one installed */
+    assert_int_equal(fwx_audited(f, "firmware.job_offer", NULL), 3);
+    assert_int_equal(raw_scalar(f, "SELECT count(*) FROM audit_log WHERE action = 'firmware.job_report' AND "
+                                   "actor LIKE 'device:%' AND subject LIKE 'fw-job:%'"),
+                     2);
     r = rollout(f, rid);
     assert_int_equal(r.n_offered + r.n_installed, 2);
     assert_int_equal(fw_store_check(f->s), DS_OK);
@@ -274,6 +282,9 @@ static void test_deadline_and_attempts(void **state)
     fw_rollout r = rollout(f, rid);
     assert_int_equal(r.state, FW_ROLLOUT_DONE); /* every job has ended */
     assert_int_equal(r.n_failed, 2);
+    assert_int_equal(fwx_audited(f, "firmware.job_timeout", "server"), 2);
+    assert_int_equal(fwx_audited(f, "firmware.rollout_done", "server"), 1);
+    fwx_audit_ok(f);
     assert_int_equal(fw_store_check(f->s), DS_OK);
 }
 
@@ -363,6 +374,7 @@ static void test_already_running(void **state)
     fw_job j = job_of(f, 1, rid);
     assert_int_equal(j.state, FW_JOB_CONFIRMED);
     assert_int_equal(j.attempts, 0);
+    assert_int_equal(fwx_audited(f, "firmware.job_confirm", NULL), 1);
     assert_true(offer(f, 2, "APM", NULL, T0, NULL)); /* the slot is still free */
 }
 
@@ -400,28 +412,34 @@ static void test_pause_resume_cancel(void **state)
     fw_job j1;
     assert_true(offer(f, 1, "APM", NULL, T0, &j1));
     fw_rollout r;
-    assert_int_equal(fw_rollout_set_state(f->s, rid, FW_ROLLOUT_PAUSED, "maintenance window over", T0, &r),
-                     DS_OK);
+    assert_int_equal(
+        fw_rollout_set_state(f->s, rid, FW_ROLLOUT_PAUSED, "maintenance window over", ACTOR, T0, &r), DS_OK);
     assert_int_equal(r.state, FW_ROLLOUT_PAUSED);
     assert_string_equal(r.state_reason, "maintenance window over");
-    assert_int_equal(fw_rollout_set_state(f->s, rid, FW_ROLLOUT_PAUSED, NULL, T0, &r), DS_OK); /* no-op */
+    assert_int_equal(fw_rollout_set_state(f->s, rid, FW_ROLLOUT_PAUSED, NULL, ACTOR, T0, &r),
+                     DS_OK); /* no-op */
     assert_false(offer(f, 2, "APM", NULL, T0, NULL));
     assert_true(offer(f, 1, "APM", NULL, T0, NULL)); /* the offered job goes on */
-    assert_int_equal(fw_rollout_set_state(f->s, rid, FW_ROLLOUT_RUNNING, "go", T0, &r), DS_OK);
+    assert_int_equal(fw_rollout_set_state(f->s, rid, FW_ROLLOUT_RUNNING, "go", ACTOR, T0, &r), DS_OK);
     assert_true(offer(f, 2, "APM", NULL, T0, NULL));
-    assert_int_equal(fw_rollout_set_state(f->s, rid, FW_ROLLOUT_DONE, NULL, T0, &r), DS_E_CONFLICT);
-    assert_int_equal(fw_rollout_set_state(f->s, rid, FW_ROLLOUT_CANCELLED, "bad release", T0, &r), DS_OK);
+    assert_int_equal(fw_rollout_set_state(f->s, rid, FW_ROLLOUT_DONE, NULL, ACTOR, T0, &r), DS_E_CONFLICT);
+    assert_int_equal(fw_rollout_set_state(f->s, rid, FW_ROLLOUT_CANCELLED, "bad release", ACTOR, T0, &r),
+                     DS_OK);
     assert_int_equal(r.n_cancelled, 1); /* device 3's pending job */
     assert_int_equal(r.n_offered, 2);   /* offered ones finish */
-    assert_int_equal(fw_rollout_set_state(f->s, rid, FW_ROLLOUT_RUNNING, NULL, T0, &r), DS_E_CONFLICT);
+    assert_int_equal(fw_rollout_set_state(f->s, rid, FW_ROLLOUT_RUNNING, NULL, ACTOR, T0, &r), DS_E_CONFLICT);
     assert_non_null(strstr(ds_store_error(f->s), "it has ended"));
-    assert_int_equal(fw_rollout_set_state(f->s, rid, FW_ROLLOUT_ANY, NULL, T0, &r), DS_E_ARG);
-    assert_int_equal(fw_rollout_set_state(f->s, rid + 9, FW_ROLLOUT_PAUSED, NULL, T0, &r), DS_E_NOT_FOUND);
+    assert_int_equal(fw_rollout_set_state(f->s, rid, FW_ROLLOUT_ANY, NULL, ACTOR, T0, &r), DS_E_ARG);
+    assert_int_equal(fw_rollout_set_state(f->s, rid + 9, FW_ROLLOUT_PAUSED, NULL, ACTOR, T0, &r),
+                     DS_E_NOT_FOUND);
     /* a failure in a cancelled rollout does not come back as pending */
     fw_job out;
     assert_int_equal(report(f, 1, j1.id, FW_JOB_FAILED, T0 + 1, &out), DS_OK);
     assert_int_equal(out.state, FW_JOB_CANCELLED);
     assert_int_equal(rollout(f, rid).state, FW_ROLLOUT_CANCELLED);
+    /* pause (and its no-op repeat: no entry), resume, cancel; the refusals none */
+    assert_int_equal(fwx_audited(f, "firmware.rollout_state", ACTOR), 3);
+    fwx_audit_ok(f);
 }
 
 /* Test 8. */
@@ -443,6 +461,8 @@ static void test_supersede(void **state)
     fw_rollout ra = rollout(f, a), rb = rollout(f, id);
     assert_int_equal(ra.state, FW_ROLLOUT_CANCELLED);
     assert_non_null(strstr(ra.state_reason, "superseded by a rollout of APM 1.2"));
+    assert_int_equal(fwx_audited(f, "firmware.rollout_state", "policy:gw@2"), 1);
+    assert_int_equal(fwx_audited(f, "firmware.rollout_start", "policy:gw@2"), 1);
     assert_int_equal(ra.n_cancelled, 1);
     assert_int_equal(ra.n_offered, 1);
     assert_int_equal(rb.state, FW_ROLLOUT_RUNNING);

@@ -16,6 +16,7 @@
 #include "drot/eat.h"
 #include "drot/manifest.h"
 #include "drot_crypto.h"
+#include "audit.h"
 #include "drot_sysrng.h"
 #include "fw_fixture.h"
 
@@ -186,4 +187,19 @@ long long fwx_rows(fx *f, const char *table)
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
     return raw_scalar(f, sql);
+}
+
+long long fwx_audited(fx *f, const char *action, const char *actor)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM audit_log WHERE action = '%s'%s%s%s", action,
+             actor != NULL ? " AND actor = '" : "", actor != NULL ? actor : "", actor != NULL ? "'" : "");
+    return raw_scalar(f, sql);
+}
+
+void fwx_audit_ok(fx *f)
+{
+    int64_t bad = 0;
+    if (ds_audit_check(f->s, &bad) != DS_OK)
+        fail_msg("the audit chain breaks at %lld: %s", (long long)bad, ds_store_error(f->s));
 }

@@ -51,5 +51,9 @@ size_t fwx_token(const char *component, const uint8_t digest[32], const char *ve
 
 /* Rows of a table (raw SQL, not through the code under test). */
 long long fwx_rows(fx *f, const char *table);
+/* Audit log entries with this action (and actor, when not NULL). */
+long long fwx_audited(fx *f, const char *action, const char *actor);
+/* The audit chain recomputes (ds_audit_check). */
+void fwx_audit_ok(fx *f);
 
 #endif
