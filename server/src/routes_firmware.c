@@ -145,7 +145,8 @@ void ds_fw_route_image(ds_http_req *req, void *ctx)
     for (size_t i = 0; ok && i < 64; i++) {
         int v = nibble(h[i]);
         ok = v >= 0;
-        digest[i / 2] = (uint8_t)(i % 2 == 0 ? v << 4 : digest[i / 2] | v);
+        if (ok)
+            digest[i / 2] = (uint8_t)(i % 2 == 0 ? (unsigned)v << 4 : (unsigned)digest[i / 2] | (unsigned)v);
     }
     if (!ok) {
         ds_http_reply_error(req, 400, DS_ERR_BAD_REQUEST, "malformed path: expected %s<64 hex digits>",
