@@ -7,9 +7,12 @@
  *   POST /v1/device/attest      device cert      {1: challenge, 2: token}
  *                                                → {1: verdict, 2: [reasons], 3: next_attest_in,
  *                                                   ? 4: {1: job_id, 2: kind, 3: mode},
+ *                                                   ? 5: firmware offer (routes_firmware.h),
  *                                                   8: revocation list version (0: none)}
  *   GET  /v1/device/revocations  device cert     → the signed revocation list (routes_revocation.h)
  *   POST /v1/device/rotate/begin, /v1/device/rotate/receipt   (routes_rotate.c)
+ *   GET  /v1/device/firmware/{sha256}, POST /v1/device/firmware/report, and
+ *        key 5 of the attest answer (routes_firmware.h)
  *
  * Invariants:
  *   R1. A challenge is consumed (ds_challenge_consume: single use, whatever
