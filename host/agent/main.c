@@ -1830,15 +1830,14 @@ static void device_server_close(dh_server *srv, char *key, size_t key_len, char 
         dh_storage_free((uint8_t *)cert, cert_len + 1);
 }
 
-/* Progress on stderr: in place on a terminal, every tenth otherwise. */
+/* Progress on stderr at every tenth of the image: rewritten in place on a
+ * terminal, one line each otherwise (logs). */
 static void fw_progress(void *ctx, uint64_t have, uint64_t total)
 {
     int *last = ctx;
     bool tty = isatty(STDERR_FILENO) == 1;
     int tenth = total > 0 ? (int)(10 * have / total) : 10;
-    if (tenth == *last && have != total)
-        return;
-    if (!tty && tenth == *last)
+    if (tenth == *last)
         return;
     *last = tenth;
     fprintf(stderr, "%sdrot-agent: fw fetch: %.1f of %.1f MiB%s", tty ? "\r" : "", (double)have / 1048576.0,

@@ -823,8 +823,19 @@ ds_status fw_job_offer(ds_store *s, const uint8_t device_id[DS_DEVICE_ID_LEN], c
     if (s == NULL || device_id == NULL || job == NULL || rel == NULL || found == NULL)
         return DS_E_ARG;
     *found = false;
+    /* Most attestations find no open job: one read, no write transaction
+     * (on SQLite that would take the database's write lock). A job made
+     * after this read is offered at the next attestation. */
+    int64_t open = 0;
+    ds_sql_val d = ds_sql_blob(device_id, DS_DEVICE_ID_LEN);
+    ds_status st = ds_sql_int1(s,
+                               "SELECT count(*) FROM firmware_jobs WHERE device_id = $1 AND "
+                               "state IN ('pending', 'offered', 'installed')",
+                               &d, 1, &open, NULL);
+    if (st != DS_OK || open == 0)
+        return st;
     offer_ctx c = {device_id, token, token_len, now, job, rel, false};
-    ds_status st = ds_sql_tx(s, offer_tx, &c);
+    st = ds_sql_tx(s, offer_tx, &c);
     *found = st == DS_OK && c.found;
     return st;
 }

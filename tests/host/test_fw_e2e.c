@@ -19,8 +19,9 @@
  *      refused
  *   3. drot-agent fw fetch killed in the middle of the body, then run
  *      again: it resumes from the partial file (a 206 from its length) and
- *      the SHA-256 checks; a partial file with wrong bytes is discarded at
- *      the end and the next fetch starts over
+ *      the SHA-256 checks; the same with the connection cut mid-body (a TCP
+ *      relay that closes it after 1 MB); a partial file with wrong bytes is
+ *      discarded at the end and the next fetch starts over
  *   4. a rollout over three devices with max_in_flight 2: never more than
  *      two offered or installed (observed through the admin API after every
  *      attestation); a confirmation before the device attests on the new
@@ -30,7 +31,10 @@
  *      PASS is confirmed
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -73,7 +78,8 @@ static struct {
     e2e_server srv;
     apm_proc dev[NDEV];
     char storage[NDEV][240], devid[NDEV][33];
-    pid_t bg; /* a background drot-agent (test 3), killed in teardown */
+    pid_t bg;    /* a background drot-agent (test 3), killed in teardown */
+    pid_t relay; /* the cutting relay (test 3), killed in teardown */
     e2e_out o;
 } G;
 
@@ -291,12 +297,22 @@ static void raw_free(raw *r)
 
 /* ---- setup ---------------------------------------------------------------------------------- */
 
+/* drot-server on the test's database and port (again after a kill). */
+static void server_start(void)
+{
+    const char *args[] = {
+        "--db", G.db, "--keys", G.keys, "--reference", G.ref, "--register", G.reg, "--attest-interval",
+        "1",    NULL};
+    e2e_server_start(&G.srv, G.ca, args);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
     memset(&G, 0, sizeof G);
     G.srv.pid = -1;
     G.bg = -1;
+    G.relay = -1;
     for (int k = 0; k < NDEV; k++)
         G.dev[k].pid = -1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -350,10 +366,7 @@ static int group_setup(void **state)
     }
     fputc(']', reg);
     assert_int_equal(fclose(reg), 0);
-    const char *args[] = {
-        "--db", G.db, "--keys", G.keys, "--reference", G.ref, "--register", G.reg, "--attest-interval",
-        "1",    NULL};
-    e2e_server_start(&G.srv, G.ca, args);
+    server_start();
     for (int k = 0; k < NDEV; k++)
         if (agent(k, "enroll %s", srvopts(k)) != 0)
             fail_msg("enroll of device %d failed: %s", k, G.o.err);
@@ -367,10 +380,12 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    if (G.bg > 0) {
-        kill(G.bg, SIGKILL);
-        waitpid(G.bg, NULL, 0);
-    }
+    pid_t *kids[] = {&G.bg, &G.relay};
+    for (size_t i = 0; i < 2; i++)
+        if (*kids[i] > 0) {
+            kill(*kids[i], SIGKILL);
+            waitpid(*kids[i], NULL, 0);
+        }
     e2e_server_kill(&G.srv);
     for (int k = 0; k < NDEV; k++)
         apm_proc_kill(&G.dev[k]);
@@ -604,6 +619,55 @@ static void test_ranges(void **state)
     raw_free(&r);
 }
 
+/* A TCP relay to the server, in a child process: it accepts one connection,
+ * forwards bytes both ways, and closes both sides once `cut` bytes have come
+ * from the server (TLS records included): a connection cut mid-body. Its
+ * port. */
+static unsigned cutting_relay(long cut)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    assert_true(lfd >= 0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 1), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &l), 0);
+    G.relay = fork();
+    assert_true(G.relay >= 0);
+    if (G.relay == 0) {
+        int c = accept(lfd, NULL, NULL);
+        int u = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in up = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)G.srv.port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        if (c < 0 || u < 0 || connect(u, (struct sockaddr *)&up, sizeof up) != 0)
+            _exit(2);
+        long down = 0;
+        char buf[16384];
+        while (down < cut) {
+            struct pollfd p[2] = {{c, POLLIN, 0}, {u, POLLIN, 0}};
+            if (poll(p, 2, 10000) <= 0)
+                _exit(3);
+            if (p[0].revents & (POLLIN | POLLHUP)) {
+                ssize_t n = read(c, buf, sizeof buf);
+                if (n <= 0 || write(u, buf, (size_t)n) != n)
+                    _exit(4);
+            }
+            if (p[1].revents & (POLLIN | POLLHUP)) {
+                ssize_t n = read(u, buf, down + (long)sizeof buf > cut ? (size_t)(cut - down) : sizeof buf);
+                if (n <= 0 || write(c, buf, (size_t)n) != n)
+                    _exit(5);
+                down += n;
+            }
+        }
+        close(c); /* both sides, mid-body */
+        close(u);
+        _exit(0);
+    }
+    close(lfd);
+    return ntohs(a.sin_port);
+}
+
 /* Starts `drot-agent fw fetch` for device k in the background. */
 static void fetch_bg(int k, const char *extra)
 {
@@ -660,6 +724,32 @@ static void test_interrupted_download(void **state)
     snprintf(line, sizeof line, "method=GET route=/v1/device/firmware/ status=206 device=%s", G.devid[0]);
     assert_non_null(strstr(log, line));
     free(log);
+
+    /* the connection cut mid-body (a TCP relay that closes both sides after 1 MB from the
+     * server): the agent fails, keeps its partial file, and resumes through the server */
+    assert_int_equal(unlink(img), 0);
+    unsigned relay = cutting_relay(1000000);
+    char via[700];
+    snprintf(via, sizeof via, "--server 'https://127.0.0.1:%u' --ca '%s' --storage '%s'", relay, G.ca,
+             G.storage[0]);
+    assert_int_equal(agent(0, "fw fetch %s --digest %s --size %u", via, G.digest11, BIG), 1);
+    assert_non_null(strstr(G.o.err, "fw fetch: "));
+    assert_int_equal(waitpid(G.relay, &st, 0), G.relay);
+    G.relay = -1;
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    cut = file_size(part);
+    if (cut < 500000 || cut >= 1000000)
+        fail_msg("the partial file has %lld bytes after a cut at 1000000 bytes of TLS (agent: %s)", cut,
+                 G.o.err);
+    assert_int_equal(file_size(img), -1);
+    if (agent(0, "fw fetch %s --digest %s --size %u --json", srvopts(0), G.digest11, BIG) != 0)
+        fail_msg("the fetch after the cut failed: %s", G.o.err);
+    j = json_loads(G.o.out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(jint(j, "resumed_from"), cut);
+    json_decref(j);
+    file_sha256(img, got);
+    assert_string_equal(got, G.digest11);
 
     /* a partial file with wrong bytes: discarded at the end, then a fresh start */
     assert_int_equal(unlink(img), 0);
