@@ -80,6 +80,19 @@ int agent_open(agent *a);
 /* One line for a failed request; returns the exit status. */
 int agent_fail(const agent *a, const char *what, dh_status st);
 
+/* The firmware job loop (fw_loop.c, docs/firmware.md "The agent's part"). */
+typedef struct fw_loop {
+    agent *a;
+    const dh_server_options *so; /* with the device's certificate and key */
+    const char *storage;         /* --storage: downloads and the job note go to STORAGE/firmware */
+    const char *host_fw;         /* --host-fw DIR for host boot stages, or NULL */
+} fw_loop;
+/* One step of the firmware job after the attestation answer v (a PASS with
+ * an offer; or, after any other verdict, the abort of a trial the agent
+ * began). *again: an APM test boot began, attest again soon. 0, or an exit
+ * status with err (the job is left to the next attestation). */
+int fw_loop_step(const fw_loop *c, const dh_server_verdict *v, bool *again, char *err, size_t cap);
+
 /* drot-agent fw (fw.c). */
 int cmd_fw(agent *a, int argc, char **argv);
 /* drot-agent revocations (revocations.c). */

@@ -978,8 +978,14 @@ static int cmd_tamper_log(agent *a, int argc, char **argv)
 
 typedef struct server_args {
     const char *url, *ca, *storage;
-    long max_cycles; /* run: 0 = forever */
+    long max_cycles;     /* run: 0 = forever */
+    const char *host_fw; /* attest-once, run: --host-fw DIR (fw_loop.c), or NULL */
 } server_args;
+
+#define FW_LOOP_HELP                                                                                         \
+    "  --host-fw DIR   where the host keeps its boot stages: DIR/A and DIR/B, and DIR/current\n"             \
+    "                  (a symlink to one of them); a firmware job for HOST-BL or HOST-OS stages the\n"       \
+    "                  new image in the other set and switches DIR/current to it\n"
 
 typedef enum { SRV_ENROLL, SRV_ATTEST_ONCE, SRV_RUN } srv_cmd;
 
@@ -1001,16 +1007,20 @@ static void server_help(srv_cmd which)
                "One attestation with the enrolled device certificate: challenge, token bound to the\n"
                "connection, verdict. Prints the verdict (PASS, WARN or FAIL) and the reasons; a FAIL\n"
                "verdict exits with status 1. A rotation job the server names in a PASS answer is\n"
-               "carried out at once (docs/drot.md); its outcome is one line on stderr.\n" SERVER_HELP
+               "carried out at once (docs/drot.md); its outcome is one line on stderr. A firmware job\n"
+               "is taken one step further (download, install and test boot, confirm; "
+               "docs/firmware.md).\n" SERVER_HELP FW_LOOP_HELP
                "  --json          one JSON object instead of text\n" GLOBAL_HELP EXIT_CODES_HELP);
         break;
     case SRV_RUN:
-        printf("usage: drot-agent run --server URL --ca FILE --storage DIR [--max-cycles N]\n"
+        printf("usage: drot-agent run --server URL --ca FILE --storage DIR [--host-fw DIR] [--max-cycles N]\n"
                "The daemon: enrolls if DIR holds no certificate, then attests every\n"
                "next_attest_in seconds the server returns. On an error it retries after 1 s,\n"
                "doubling up to 60 s, each delay with +-20%% jitter. One line per cycle on stderr.\n"
-               "Rotation jobs the server names are carried out as with attest-once.\n"
-               "SIGTERM or SIGINT stops it with exit status 0.\n" SERVER_HELP
+               "Rotation jobs the server names are carried out as with attest-once; firmware jobs\n"
+               "step by step, one step per attestation, the next attestation 1 s after a test boot.\n"
+               "The agent may be stopped or killed at any time: it resumes from what the APM says.\n"
+               "SIGTERM or SIGINT stops it with exit status 0.\n" SERVER_HELP FW_LOOP_HELP
                "  --max-cycles N  stop after N cycles (tests); exit 0 if the last one succeeded\n" GLOBAL_HELP
                    EXIT_CODES_HELP);
         break;
@@ -1020,12 +1030,13 @@ static void server_help(srv_cmd which)
 /* 0, -1 after --help, or an exit status. */
 static int server_args_parse(agent *a, int argc, char **argv, srv_cmd which, server_args *sa)
 {
-    enum { O_SERVER = 1, O_CA, O_STORAGE, O_MAX_CYCLES };
+    enum { O_SERVER = 1, O_CA, O_STORAGE, O_MAX_CYCLES, O_HOST_FW };
     static const struct option opts[] = {GLOBAL_OPTIONS,
                                          {"server", required_argument, 0, O_SERVER},
                                          {"ca", required_argument, 0, O_CA},
                                          {"storage", required_argument, 0, O_STORAGE},
                                          {"max-cycles", required_argument, 0, O_MAX_CYCLES},
+                                         {"host-fw", required_argument, 0, O_HOST_FW},
                                          {0, 0, 0, 0}};
     int c, rc;
     memset(sa, 0, sizeof *sa);
@@ -1035,6 +1046,15 @@ static int server_args_parse(agent *a, int argc, char **argv, srv_cmd which, ser
         case O_SERVER: sa->url = optarg; break;
         case O_CA: sa->ca = optarg; break;
         case O_STORAGE: sa->storage = optarg; break;
+        case O_HOST_FW:
+            if (which == SRV_ENROLL)
+                return bad_option(a, '?', argv);
+            if (optarg[0] == '\0' || strlen(optarg) > 3000) {
+                msg("%s: bad --host-fw: give the host's boot stage directory", a->cmd);
+                return EXIT_USAGE;
+            }
+            sa->host_fw = optarg;
+            break;
         case O_MAX_CYCLES: {
             char *end;
             errno = 0;
@@ -1392,9 +1412,10 @@ static void sync_revocations(agent *a, const dh_server_options *so, uint64_t ser
         r.drk_revoked ? "; it revokes this device's root key" : "");
 }
 
-static int do_attest(agent *a, const server_args *sa, const uint8_t id[16], dh_server_verdict *v, char *err,
-                     size_t cap)
+static int do_attest(agent *a, const server_args *sa, const uint8_t id[16], dh_server_verdict *v,
+                     bool *fw_again, char *err, size_t cap)
 {
+    *fw_again = false;
     if (!storage_has(sa->storage, AGENT_TLS_CERT)) {
         snprintf(err, cap, "no device certificate in '%s': run drot-agent enroll first", sa->storage);
         return EXIT_FAILED;
@@ -1441,6 +1462,12 @@ static int do_attest(agent *a, const server_args *sa, const uint8_t id[16], dh_s
                 (unsigned long long)epoch);
         else
             msg("rotation job %llu: %s", (unsigned long long)v->job.id, jerr);
+    }
+    if (rc == 0) { /* a firmware job: one step (fw_loop.c); the server owns the retry */
+        fw_loop fl = {a, &so, sa->storage, sa->host_fw};
+        char ferr[1200];
+        if (fw_loop_step(&fl, v, fw_again, ferr, sizeof ferr) != 0)
+            msg("firmware job %llu: %s", (unsigned long long)v->fw.job_id, ferr);
     }
     if (key != NULL)
         dh_storage_free((uint8_t *)key, key_len + 1);
@@ -1522,8 +1549,9 @@ static int cmd_attest_once(agent *a, int argc, char **argv)
     char err[1200];
     uint8_t id[16];
     static dh_server_verdict v;
+    bool fw_again = false;
     if ((rc = device_id(a, id, err, sizeof err)) == 0)
-        rc = do_attest(a, &sa, id, &v, err, sizeof err);
+        rc = do_attest(a, &sa, id, &v, &fw_again, err, sizeof err);
     if (rc != 0) {
         msg("attest-once: %s", err);
         return rc;
@@ -1589,7 +1617,7 @@ static int cmd_run(agent *a, int argc, char **argv)
     uint8_t id[16];
     bool have_id = false;
     long backoff_ms = 1000;
-    bool last_ok = false;
+    bool last_ok = false, fw_again = false;
     char err[1200];
     static dh_server_verdict v;
     for (long cycle = 1;; cycle++) {
@@ -1604,8 +1632,10 @@ static int cmd_run(agent *a, int argc, char **argv)
                 msg("run: cycle %ld: enrolled, verdict %s, subject %s; next attestation in %ld s", cycle,
                     verdict_name(res.verdict), res.subject, delay_ms / 1000);
             }
-        } else if (rc == 0 && (rc = do_attest(a, &sa, id, &v, err, sizeof err)) == 0) {
+        } else if (rc == 0 && (rc = do_attest(a, &sa, id, &v, &fw_again, err, sizeof err)) == 0) {
             delay_ms = (long)(v.next_in > 0 && v.next_in < 86400 * 7 ? v.next_in : 3600) * 1000;
+            if (fw_again && delay_ms > 1000)
+                delay_ms = 1000; /* a test boot: the trial is confirmed after a PASS on it, soon */
             msg("run: cycle %ld: attested, verdict %s%s%s%s; next in %ld s", cycle, verdict_name(v.verdict),
                 v.num_reasons > 0 ? " (" : "", v.num_reasons > 0 ? v.reasons[0] : "",
                 v.num_reasons > 1   ? "; …)"

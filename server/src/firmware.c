@@ -158,6 +158,10 @@ bool fw_token_component(const uint8_t *token, size_t len, const char *component,
             memcpy(m->digest, sc->measurement_value.p, DS_DIGEST_LEN);
             m->digest_ok = true;
         }
+        if (sc->signer_id.len == DS_DIGEST_LEN) {
+            memcpy(m->signer, sc->signer_id.p, DS_DIGEST_LEN);
+            m->signer_ok = true;
+        }
         size_t vl = sc->version.p == NULL ? 0 : sc->version.len;
         if (vl > DROT_EAT_MAX_TEXT)
             vl = DROT_EAT_MAX_TEXT;

@@ -33,8 +33,9 @@
  *                 │                  same, attempts = max ──▶ failed ◀─────────────┘
  *                 └─ rollout cancelled ──▶ cancelled
  *
- *     A pending job whose device already runs the release's image when it
- *     is claimed (its token shows the digest) goes straight to confirmed.
+ *     A device whose attestation already shows the release is offered its
+ *     job all the same: it may run the image on an unconfirmed trial, which
+ *     only the agent can confirm (it then reports confirmed at once).
  *     confirmed, failed and cancelled are terminal. Cancelling a rollout
  *     cancels its pending jobs; offered and installed ones finish.
  *
@@ -59,21 +60,27 @@
  *       never otherwise; terminal states are final.
  *   F6. A job is confirmed only when the device's last attestation is a
  *       PASS whose token shows the release's digest as the last
- *       measurement of the release's component (or, at a claim, when the
- *       PASS just verified shows it).
+ *       measurement of the release's component.
  *   F7. An image is complete only when all of its chunks are stored, their
  *       lengths add up to its size and the SHA-256 of their concatenation
  *       is its digest.
  *   F8. A release names a complete image whose digest and size are the
  *       manifest's, and its manifest verified (drot_manifest_verify) against
  *       an authority anchor of the server when it was published.
+ *   F9. An APM release is offered only to a device whose attestation shows
+ *       its running APM image signed by the same authority (the signer id
+ *       is the anchor hash): the APM derives its sealing key from that
+ *       signer, so an image by another authority would leave the device
+ *       unable to open its sealed storage after the update. Such a job is
+ *       failed at the claim (firmware.job_refused), not retried.
  *   Every operation that writes runs in ONE transaction (ds_sql_tx): a
  *   refusal writes nothing. Each change is recorded in the audit log
  *   (audit.h) in that same transaction, so an entry exists exactly when its
  *   change does: actions firmware.upload_begin, upload_complete,
  *   upload_rejected, upload_discard, publish, rollout_start, rollout_extend,
- *   rollout_state, rollout_done, job_offer, job_confirm, job_report,
- *   job_timeout (docs/firmware.md lists their subjects and details). The
+ *   rollout_state, rollout_done, job_offer, job_report,
+ *   job_timeout, job_refused (docs/firmware.md lists their subjects and
+ *   details). The
  *   actor of an operation is the caller's (operator, policy); the device's
  *   ("device:<hex>") for offers and reports; "server" for what happens by
  *   itself (a deadline passed, a rollout done). Actors follow the audit
@@ -353,9 +360,9 @@ ds_status fw_job_list(ds_store *s, const fw_job_filter *f, fw_job_cb cb, void *c
  *   1. the device's offered or installed job, if any: returned as it is
  *      (the agent resumes it), unless its deadline has passed (then it is
  *      retried or failed first, as a failed report);
- *   2. else its pending jobs in running rollouts, oldest first: one whose
- *      release the token already shows is confirmed at once; the first
- *      other one whose rollout has a free slot (F1) is offered
+ *   2. else its pending jobs in running rollouts, oldest first: an APM
+ *      release by another authority than the running image's is failed
+ *      (F9); the first other one whose rollout has a free slot (F1) is offered
  *      (attempts + 1, deadline = now + job_timeout) and returned.
  * Stale offered / installed jobs of that rollout (deadline passed) are
  * retried or failed first, so a silent device holds its slot no longer than

@@ -44,6 +44,8 @@ typedef struct fw_measured {
     uint8_t digest[DS_DIGEST_LEN]; /* only a 32-byte (SHA-256) measurement counts */
     bool digest_ok;
     char version[DROT_EAT_MAX_TEXT + 1]; /* printable copy, "" when absent */
+    uint8_t signer[DS_DIGEST_LEN];       /* the signer id (anchor hash) of a 32-byte one */
+    bool signer_ok;
 } fw_measured;
 
 /* Decodes token (COSE_Sign1 + EAT, no signature check: see firmware.h) and

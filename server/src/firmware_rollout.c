@@ -704,14 +704,6 @@ static int job_vec_row(const ds_sql_row *r, void *ctx)
     return 0;
 }
 
-/* The release the token shows as running for its component? */
-static bool token_runs(const uint8_t *token, size_t len, const fw_release *rel)
-{
-    fw_measured m;
-    return fw_token_component(token, len, rel->component, &m) && m.found && m.digest_ok &&
-           drot_ct_equal(m.digest, rel->image_digest, DS_DIGEST_LEN) == DROT_OK;
-}
-
 /* Tries to offer pending job j (rollout lock taken here). *offered. */
 static ds_status try_offer(ds_store *s, offer_ctx *c, const fw_job *j, bool *offered)
 {
@@ -730,17 +722,28 @@ static ds_status try_offer(ds_store *s, offer_ctx *c, const fw_job *j, bool *off
     fw_device_actor(c->device_id, actor);
     subject_of("fw-job", j->id, subject);
     fw_hex(c->device_id, DS_DEVICE_ID_LEN, dev);
-    if (token_runs(c->token, c->token_len, c->rel)) {
-        /* F6: the PASS just verified shows the release already running. */
+    /* F9: the APM derives its sealing key from the signer of the image it
+     * runs; an image by another authority would leave the device unable to
+     * open its sealed storage (its TLS key among it) after the update. */
+    fw_measured am;
+    if (strcmp(c->rel->component, "APM") == 0 && fw_token_component(c->token, c->token_len, "APM", &am) &&
+        am.found && am.signer_ok && drot_ct_equal(am.signer, c->rel->signer, DS_DIGEST_LEN) != DROT_OK) {
+        char runs[65], rel_signer[65], why[FW_REASON_MAX + 1];
+        fw_hex(am.signer, 32, runs);
+        fw_hex(c->rel->signer, 32, rel_signer);
+        snprintf(why, sizeof why,
+                 "not offered: the release is signed by anchor %.16s…, the APM image it runs by %.16s…; the "
+                 "APM's sealing key derives from that signer",
+                 rel_signer, runs);
+        ds_sql_val w[] = {ds_sql_int(j->id), ds_sql_int(c->now), ds_sql_text(why)};
         st = ds_sql_exec(s,
-                         "UPDATE firmware_jobs SET state = 'confirmed', last_error = 'the device already ran "
-                         "this release when it was to be offered', updated_at = $2 WHERE id = $1 AND "
-                         "state = 'pending'",
-                         a, 2, NULL, NULL, &ch);
+                         "UPDATE firmware_jobs SET state = 'failed', last_error = $3, updated_at = $2 WHERE "
+                         "id = $1 AND state = 'pending'",
+                         w, 3, NULL, NULL, &ch);
         if (st == DS_OK && ch > 0)
-            st = fw_audit(s, actor, "firmware.job_confirm", subject,
+            st = fw_audit(s, "server", "firmware.job_refused", subject,
                           json_pack("{s:s, s:I, s:s}", "device", dev, "rollout", (json_int_t)j->rollout_id,
-                                    "why", "its attestation already shows the release"));
+                                    "why", why));
         return st == DS_OK && ch > 0 ? maybe_done(s, j->rollout_id, c->now) : st;
     }
     int64_t stale = 0, in_flight = 0;

@@ -15,8 +15,10 @@
  *      claims, and fails at max_attempts
  *   4. every report against every job state; confirmed only with the
  *      evidence of F6; the rollout is done when its last job ends
- *   5. a device whose fresh PASS already shows the release is confirmed at
- *      the claim, not offered
+ *   5. a device whose fresh PASS already shows the release is offered its
+ *      job all the same (it may run it on a trial only its agent confirms);
+ *      an APM release by another authority than the one whose image the
+ *      device runs is failed at the claim (F9)
  *   6. one job in flight per device (F2) across two components' rollouts
  *   7. pause, resume, cancel, and the transitions refused
  *   8. a rollout of another release supersedes the open one
@@ -370,12 +372,46 @@ static void test_already_running(void **state)
     fwx_release(f, "APM", "1.2", 1, 5, 300, d);
     add_devices(f, 1, 2, "gw", DS_DEV_ACTIVE);
     int64_t rid = start(f, "gw", "APM", "1.2", 1, 0, 0).rollout_id;
-    assert_false(offer(f, 1, "APM", d, T0, NULL)); /* its fresh PASS shows 1.2 */
-    fw_job j = job_of(f, 1, rid);
-    assert_int_equal(j.state, FW_JOB_CONFIRMED);
-    assert_int_equal(j.attempts, 0);
-    assert_int_equal(fwx_audited(f, "firmware.job_confirm", NULL), 1);
-    assert_true(offer(f, 2, "APM", NULL, T0, NULL)); /* the slot is still free */
+    /* its fresh PASS shows 1.2, perhaps on an unconfirmed trial: offered all
+     * the same, so that its agent confirms it; the report completes it */
+    fw_job j;
+    assert_true(offer(f, 1, "APM", d, T0, &j));
+    assert_int_equal(j.state, FW_JOB_OFFERED);
+    fwx_attest(f, 1, DS_RESULT_PASS, "APM", d, "1.2", T0);
+    assert_int_equal(report(f, 1, j.id, FW_JOB_CONFIRMED, T0 + 1, NULL), DS_OK);
+    assert_int_equal(job_of(f, 1, rid).state, FW_JOB_CONFIRMED);
+    assert_true(offer(f, 2, "APM", NULL, T0 + 2, NULL)); /* the slot is free again */
+}
+
+/* Test 5b: F9, an APM image by another authority than the one the device
+ * runs is not offered: the job fails at the claim, with why. */
+static void test_other_signer(void **state)
+{
+    fx *f = *state;
+    uint8_t d[32], other[32], id[16], tok[2048];
+    fwx_release(f, "APM", "1.5", 1, 14, 300, d);
+    fwx_release(f, "HOST-OS", "1.5", 1, 15, 300, d);
+    add_devices(f, 1, 1, "gw", DS_DEV_ACTIVE);
+    int64_t ra = start(f, "gw", "APM", "1.5", 1, 0, 0).rollout_id;
+    fwx_other_authority(other);
+    make_id(1, id);
+    size_t len = fwx_token_signer("HOST-OS", D_OLD, "1.0", other, tok, sizeof tok);
+    fw_job j;
+    fw_release rel;
+    bool found = true;
+    assert_int_equal(fw_job_offer(f->s, id, tok, len, T0, &j, &rel, &found), DS_OK);
+    assert_false(found);
+    fw_job ja = job_of(f, 1, ra);
+    assert_int_equal(ja.state, FW_JOB_FAILED);
+    assert_non_null(strstr(ja.error, "sealing key"));
+    assert_int_equal(ja.attempts, 0);
+    assert_int_equal(rollout(f, ra).state, FW_ROLLOUT_DONE);
+    assert_int_equal(fwx_audited(f, "firmware.job_refused", "server"), 1);
+    /* a host stage does not depend on the APM's signer */
+    int64_t rh = start(f, "gw", "HOST-OS", "1.5", 1, 0, 0).rollout_id;
+    assert_int_equal(fw_job_offer(f->s, id, tok, len, T0, &j, &rel, &found), DS_OK);
+    assert_true(found);
+    assert_int_equal(j.rollout_id, rh);
 }
 
 /* Test 6. */
@@ -639,6 +675,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deadline_and_attempts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_already_running, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_signer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_in_flight_per_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_resume_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_supersede, setup, teardown),

@@ -134,8 +134,18 @@ int64_t fwx_release(fx *f, const char *component, const char *version, uint32_t 
 
 size_t fwx_token(const char *component, const uint8_t digest[32], const char *ver, uint8_t *out, size_t cap)
 {
+    return fwx_token_signer(component, digest, ver, NULL, out, cap);
+}
+
+size_t fwx_token_signer(const char *component, const uint8_t digest[32], const char *ver, const uint8_t *by,
+                        uint8_t *out, size_t cap)
+{
     keys();
-    static const uint8_t nonce[32] = {1}, impl[32] = {2}, signer[32] = {3}, apm[32] = {4};
+    static const uint8_t nonce[32] = {1}, impl[32] = {2}, apm[32] = {4};
+    uint8_t signer[32]; /* the images run are the test authority's */
+    fwx_authority(signer);
+    if (by != NULL)
+        memcpy(signer, by, 32);
     uint8_t inst[33] = {0x01};
     drot_eat_claims c;
     memset(&c, 0, sizeof c);

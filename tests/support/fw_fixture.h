@@ -46,8 +46,11 @@ int64_t fwx_release(fx *f, const char *component, const char *version, uint32_t 
  * component measured as digest (version ver). */
 void fwx_attest(fx *f, uint32_t dev, ds_result res, const char *component, const uint8_t digest[32],
                 const char *ver, int64_t at);
-/* The token itself (for fw_job_offer); its length. */
+/* The token itself (for fw_job_offer); its length. Every component's
+ * signer id is the test authority's anchor, or signer when not NULL. */
 size_t fwx_token(const char *component, const uint8_t digest[32], const char *ver, uint8_t *out, size_t cap);
+size_t fwx_token_signer(const char *component, const uint8_t digest[32], const char *ver,
+                        const uint8_t *signer, uint8_t *out, size_t cap);
 
 /* Rows of a table (raw SQL, not through the code under test). */
 long long fwx_rows(fx *f, const char *table);
