@@ -26,13 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <openssl/evp.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "admin_internal.h"
+#include "audit_server.h"
 #include "firmware.h"
 #include "keys.h"
 
@@ -41,22 +38,12 @@
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-/* "operator:<CN of the client certificate>" (http.c checked its CA). */
+/* "operator:<CN of the client certificate>" (audit_server.h). */
 static void operator_actor(const ds_http_req *req, char *out, size_t cap)
 {
-    snprintf(out, cap, "operator");
-    struct evhttp_connection *conn = evhttp_request_get_connection(req->ev);
-    struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
-    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
-    X509 *leaf = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
-    char cn[128];
-    if (leaf == NULL ||
-        X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn, sizeof cn) <= 0)
-        return;
-    for (char *c = cn; *c != '\0'; c++) /* the audit log's actor: printable, no spaces */
-        if ((unsigned char)*c <= 0x20 || (unsigned char)*c > 0x7e)
-            *c = '_';
-    snprintf(out, cap, "operator:%.64s", cn);
+    char actor[DS_AUDIT_ACTOR_MAX + 1];
+    ds_audit_actor_operator(req, actor);
+    snprintf(out, cap, "%s", actor);
 }
 
 static bool body_keys(ds_http_req *req, json_t *body, const char *const *keys)
