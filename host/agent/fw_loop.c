@@ -139,7 +139,10 @@ static void note_path(const fw_loop *c, char *out, size_t cap)
 /* "<job id> <digest hex>\n", written atomically. */
 static void note_job(const fw_loop *c, const dh_server_fw_offer *o)
 {
-    char path[4300], tmp[4320], d[65], line[128];
+    char path[4300], tmp[4320], d[65], line[128], dir[4300];
+    snprintf(dir, sizeof dir, "%s/%s", c->storage, fw_dir_name);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return;
     note_path(c, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     hex_of(o->digest, 32, d);
