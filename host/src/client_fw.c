@@ -188,7 +188,7 @@ static size_t fetch_sink(const uint8_t *p, size_t n, long http, void *ctx)
 /* SHA-256 of the first size bytes of the file at fd. */
 static int hash_fd(int fd, uint64_t size, uint8_t out[32])
 {
-    static uint8_t buf[65536];
+    uint8_t buf[16384]; /* on the stack: several threads may each drive a dh_server */
     drot_sha256_ctx h;
     if (drot_sha256_init(&h) != DROT_OK)
         return -1;
