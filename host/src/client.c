@@ -603,7 +603,7 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
     for (size_t i = 0; ds == DROT_OK && i < n; i++) {
         uint64_t k;
         ds = drot_cbor_get_uint(&r, &k);
-        if (ds != DROT_OK || k < 1 || k > ATTEST_KEYS || (k > ATTEST_KEY_JOB && k < ATTEST_KEY_REV) ||
+        if (ds != DROT_OK || k < 1 || k > ATTEST_KEYS || (k > ATTEST_KEY_FW && k < ATTEST_KEY_REV) ||
             have[k]) {
             ds = DROT_E_MALFORMED;
             break;

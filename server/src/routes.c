@@ -453,7 +453,7 @@ static void route_attest(ds_http_req *req, void *ctx)
     uint64_t rev_version = 0;
     if (ds_rev_version(app->store, &rev_version) != DS_OK)
         rev_version = 0; /* the agent asks again at its next attestation */
-    ds_fw_offer fw; /* RF2: firmware only after a PASS (routes_firmware.h) */
+    ds_fw_offer fw;      /* RF2: firmware only after a PASS (routes_firmware.h) */
     bool has_fw = chk.verdict == DS_HTTP_VERDICT_PASS && ds_fw_attest_offer(app, &dev, f[1].p, f[1].n, &fw);
     uint8_t buf[8192];
     drot_cbor_writer w;
@@ -479,7 +479,7 @@ static void route_attest(ds_http_req *req, void *ctx)
     }
     if (has_fw)
         ds_fw_put_offer(&w, &fw); /* key 5 */
-    drot_cbor_put_uint(&w, 8); /* the current revocation list version (docs/revocation.md) */
+    drot_cbor_put_uint(&w, 8);    /* the current revocation list version (docs/revocation.md) */
     drot_cbor_put_uint(&w, rev_version);
     ds_rt_reply_map(req, &w);
 }
