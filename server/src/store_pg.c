@@ -54,6 +54,7 @@ enum {
     Q_MIG_TABLE,
     Q_MIG_VERSION,
     Q_MIG_INSERT,
+    Q_MIG_HAS,
     Q_CHECK,
     Q_COUNT
 };
@@ -101,6 +102,7 @@ static const char *const sql_text[Q_COUNT] = {
                     "AND tablename = 'schema_migrations'",
     [Q_MIG_VERSION] = "SELECT coalesce(max(version), 0)::bigint FROM schema_migrations",
     [Q_MIG_INSERT] = "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+    [Q_MIG_HAS] = "SELECT count(*) FROM schema_migrations WHERE version = $1",
     [Q_CHECK] = DS_SQL_CHECK,
 };
 
@@ -179,6 +181,9 @@ static ds_status pg_schema_version(ds_store *base, int *version_out)
     return DS_OK;
 }
 
+/* One step: the lowest embedded migration not yet recorded (versions are
+ * checked one by one, not against the highest recorded, so a version that
+ * reached the tree after a higher one is still applied). */
 static ds_status pg_migrate_step(pg_store *s, const ds_migration *m, size_t n, int64_t now, bool *applied,
                                  int *cur)
 {
@@ -201,7 +206,14 @@ static ds_status pg_migrate_step(pg_store *s, const ds_migration *m, size_t n, i
                                             "database schema version %d is newer than this program's %d",
                                             *cur, latest));
     for (size_t i = 0; i < n; i++) {
-        if (m[i].version <= *cur)
+        pg_params q = {0};
+        p_int(&q, m[i].version);
+        PGresult *has = pg_q(s, Q_MIG_HAS, &q, &r);
+        if (has == NULL)
+            return pg_rollback(s, r);
+        bool recorded = g_int(has, 0, 0) > 0;
+        PQclear(has);
+        if (recorded)
             continue;
         if ((r = pg_exec(s, m[i].sql, m[i].name)) != DS_OK)
             return pg_rollback(s, ds_store_fail(&s->base, DS_E_SCHEMA, "migration %03d_%s failed: %s",
@@ -213,7 +225,8 @@ static ds_status pg_migrate_step(pg_store *s, const ds_migration *m, size_t n, i
         if ((r = pg_run(s, Q_MIG_INSERT, &p, NULL)) != DS_OK)
             return pg_rollback(s, r);
         *applied = true;
-        *cur = m[i].version;
+        if (m[i].version > *cur)
+            *cur = m[i].version;
         break;
     }
     r = pg_commit(s);

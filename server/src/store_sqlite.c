@@ -52,6 +52,7 @@ enum {
     Q_MIG_TABLE,
     Q_MIG_VERSION,
     Q_MIG_INSERT,
+    Q_MIG_HAS,
     Q_CHECK,
     Q_COUNT
 };
@@ -98,6 +99,7 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_MIG_TABLE] = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
     [Q_MIG_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
     [Q_MIG_INSERT] = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+    [Q_MIG_HAS] = "SELECT count(*) FROM schema_migrations WHERE version = ?1",
     [Q_CHECK] = DS_SQL_CHECK,
 };
 
@@ -174,6 +176,23 @@ static ds_status sq_schema_version(ds_store *base, int *version_out)
 /* One migration step: under the write lock, find the first version above the
  * recorded one and apply it with its schema_migrations row. *applied tells
  * the caller whether to go on. */
+/* Whether migration version is recorded in schema_migrations. */
+static ds_status sq_mig_recorded(sq_store *s, int version, bool *have)
+{
+    sqlite3_stmt *st;
+    ds_status r = sq_prep(s, Q_MIG_HAS, &st);
+    if (r != DS_OK)
+        return r;
+    sqlite3_bind_int(st, 1, version);
+    int rc = sqlite3_step(st);
+    *have = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? DS_OK : sq_fail(s, rc, "migration recorded");
+}
+
+/* One step: the lowest embedded migration not yet recorded (versions are
+ * checked one by one, not against the highest recorded, so a version that
+ * reached the tree after a higher one is still applied). */
 static ds_status sq_migrate_step(sq_store *s, const ds_migration *m, size_t n, int64_t now, bool *applied,
                                  int *cur)
 {
@@ -195,7 +214,10 @@ static ds_status sq_migrate_step(sq_store *s, const ds_migration *m, size_t n, i
                                             "database schema version %d is newer than this program's %d",
                                             *cur, latest));
     for (size_t i = 0; i < n; i++) {
-        if (m[i].version <= *cur)
+        bool have = false;
+        if ((r = sq_mig_recorded(s, m[i].version, &have)) != DS_OK)
+            return sq_rollback(s, r);
+        if (have)
             continue;
         r = sq_exec(s, m[i].sql, m[i].name);
         if (r != DS_OK)
@@ -210,7 +232,8 @@ static ds_status sq_migrate_step(sq_store *s, const ds_migration *m, size_t n, i
         if ((r = sq_run(s, st, "record migration")) != DS_OK)
             return sq_rollback(s, r);
         *applied = true;
-        *cur = m[i].version;
+        if (m[i].version > *cur)
+            *cur = m[i].version;
         break;
     }
     r = sq_commit(s);
