@@ -6,7 +6,9 @@ set(DS_KEYS_SRC ${CMAKE_CURRENT_LIST_DIR}/src)
 
 add_library(drot_server_keys STATIC ${DS_KEYS_SRC}/keys.c ${DS_KEYS_SRC}/keys_file.c ${DS_KEYS_SRC}/ca.c)
 target_include_directories(drot_server_keys PUBLIC ${DS_KEYS_SRC})
-target_link_libraries(drot_server_keys PUBLIC OpenSSL::Crypto drot_common PkgConfig::JANSSON)
+# Threads: the process-wide lock of a key's metadata (keys_file.c, invariant 5).
+find_package(Threads REQUIRED)
+target_link_libraries(drot_server_keys PUBLIC OpenSSL::Crypto drot_common PkgConfig::JANSSON Threads::Threads)
 
 add_executable(drotctl ${CMAKE_SOURCE_DIR}/tools/drotctl.c ${CMAKE_SOURCE_DIR}/tools/drotctl_rotate.c
                        ${CMAKE_SOURCE_DIR}/tools/drotctl_firmware.c)

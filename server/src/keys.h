@@ -23,16 +23,21 @@
  * (OpenSSL 3 provider), so the key never leaves it either way.
  *
  * Invariants:
- *   1. Every signature is counted: the key's use count is raised and
- *      persisted before the signature is made, so a crash can over-count
- *      by one, never under-count. A failed decryption changes nothing.
+ *   1. Every signature is counted: the persisted use count covers it
+ *      before the signature is made, so the count never under-reports.
+ *      Uses may be reserved ahead (DS_KEYS_USE_BLOCK_MAX below): a crash
+ *      can over-count by at most that many per key and process; after a
+ *      clean close the count is exact. A failed decryption changes nothing.
  *   2. No key material, passphrase or decrypted PEM is ever logged or put
  *      into an error message; errors name files and fingerprints only.
  *   3. The passphrase is read from a file or the environment, never from
  *      a command line (ds_keys_passphrase), and wiped on every path.
  *
- * Not thread-safe: one ds_keystore per thread (the server serialises
- * signing through its key-management module).
+ * Threads: one ds_keystore is used by one thread at a time (the server
+ * serialises its signing through its key-management module). Any number
+ * of key stores, in any threads and processes, may open the same
+ * directory and sign with the same key at once (the file backend locks
+ * each key's metadata; keys_file.c, invariant 5).
  */
 #ifndef DS_KEYS_H
 #define DS_KEYS_H
@@ -124,14 +129,17 @@ ds_keys_status ds_keys_fingerprint(const EVP_PKEY *pub, char out[65]);
  *                exactly r‖s.
  *   acquire      *key = an EVP_PKEY able to sign, owned by the backend,
  *                valid until release; counts one use (the caller signs
- *                once: one certificate or CRL). File backend: decrypted
- *                key; PKCS#11: a provider-backed handle, no export.
- *   release      gives the handle back (the file backend frees and so
- *                wipes it).
+ *                once: one certificate or CRL). File backend: a reference
+ *                to the key it keeps decrypted; PKCS#11: a provider-backed
+ *                handle, no export. Every handle MUST be released before
+ *                close.
+ *   release      gives the handle back (the file backend drops the
+ *                reference; the key is wiped at close).
  *   info         metadata of one key.
  *   list         metadata of every key, sorted by role then n; *count =
  *                how many exist (DS_KEYS_E_BUFFER if more than cap).
- *   close        frees the backend (wipes the passphrase).
+ *   close        frees the backend (wipes the passphrase and every key it
+ *                holds; gives back uses reserved and not spent).
  */
 typedef struct ds_keystore_ops {
     unsigned version; /* DS_KEYSTORE_OPS_VERSION */
@@ -165,10 +173,21 @@ void ds_keystore_close(ds_keystore *ks);
 /*
  * One directory, mode 0700, holding per key
  *   <name>.key.pem   PKCS#8 EncryptedPrivateKeyInfo (PBES2: scrypt
- *                    N=2^14 r=8 p=1, AES-256-CBC), mode 0600;
+ *                    N=2^14 r=8 p=1, AES-256-CBC), mode 0600; written
+ *                    once, and the key's lock (flock) ever after;
  *   <name>.json      {"name","role","n","created","fingerprint","uses",
  *                    "file","algorithm"}, mode 0600, replaced atomically
- *                    (write temp, fsync, rename, fsync directory).
+ *                    under the key's lock (a temporary file of a unique
+ *                    name, fsync, rename, fsync directory).
+ *
+ * A key is decrypted once per key store and kept in it (wiped at close),
+ * checked before every signature against its files as they are then:
+ * a changed key file is decrypted again, a changed fingerprint refused
+ * (docs/keys.md §2 says why this is no weaker than decrypting per
+ * signature). Uses are reserved in blocks of 1, 2, 4, … up to
+ * DS_KEYS_USE_BLOCK_MAX per key store and key; "uses" in the file counts
+ * every reservation, and info/list subtract the calling key store's own
+ * unspent part.
  *
  * create: dir MUST NOT exist or MUST be empty (DS_KEYS_E_EXISTS); it is
  * created (or chmod'ed) 0700. open: dir MUST exist, be a directory and not
@@ -184,6 +203,10 @@ ds_keys_status ds_keystore_create_file(const char *dir, const char *passphrase, 
                                        size_t errcap);
 ds_keys_status ds_keystore_open_file(const char *dir, const char *passphrase, ds_keystore **out, char *err,
                                      size_t errcap);
+
+/* Largest block of uses the file backend reserves ahead at once: the most a
+ * crashed process can leave the persisted count too high by, per key. */
+#define DS_KEYS_USE_BLOCK_MAX 64u
 
 /* ---- operations (keys.c): argument checks, then the backend ------------- */
 

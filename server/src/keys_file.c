@@ -3,34 +3,63 @@
  *
  * Layout of the key directory (mode 0700):
  *
- *   <name>.key.pem   encrypted PKCS#8 (scrypt, AES-256-CBC), mode 0600
+ *   <name>.key.pem   encrypted PKCS#8 (scrypt, AES-256-CBC), mode 0600;
+ *                    written once, never replaced: also the key's lock
  *   <name>.json      metadata, mode 0600, replaced atomically
  *
  * Every file is reached through openat() on the directory's descriptor,
  * with O_NOFOLLOW, so a symlink planted in the directory is never
  * followed.
  *
- * Invariants (numbered as referenced below):
+ * Invariants (numbered as referenced below; docs/keys.md §2 says why):
  *   1. A key exists iff its metadata file exists; generate writes the key
  *      first and the metadata last, and removes the key if that fails. A
  *      key file left without metadata by a crash is never listed or used,
  *      but its number is never reused either (next_number counts it).
- *   2. Private key bytes exist in memory only between decryption and the
- *      end of the one signature they were decrypted for; EVP_PKEY_free
- *      wipes them. The passphrase is copied once and wiped at close.
- *   3. Before a private key is used, its public half must give the
- *      fingerprint recorded in the metadata (a swapped file is refused).
- *   4. The use count is raised and persisted after decryption succeeded and
- *      before the signature is made: wrong passphrases change nothing,
- *      and the count never under-reports.
+ *   2. A private key is decrypted at most once per key store (and again
+ *      only when invariant 3 says its files changed), after which the key
+ *      store keeps it in its cache until close; close, and a change of
+ *      its files, free it (EVP_PKEY_free wipes the scalar). A handle from
+ *      acquire is a reference to that key, so a key given out is wiped at
+ *      the later of close and release. The passphrase is copied once and
+ *      wiped at close. Nothing of either reaches a file other than the
+ *      key's own, a log or an error text.
+ *   3. Before every signature, the cached key is checked against the
+ *      files as they are now: the key file must be the one that was
+ *      decrypted (same device, inode, size, mtime and ctime: file_id),
+ *      still a regular file, still without group or other bits; and the
+ *      fingerprint in the metadata must be the key's, compared again
+ *      whenever the metadata file is not the one last compared (its
+ *      file_id). Otherwise the key is dropped and decrypted again, and
+ *      the fresh key must give the metadata's fingerprint (a swapped file
+ *      is refused).
+ *   4. The persisted use count never under-reports: a signature is made
+ *      only against a reservation already persisted. A key store reserves
+ *      uses in blocks (1, 2, 4, … DS_KEYS_USE_BLOCK_MAX per key), only
+ *      after the key decrypted and matched (a wrong passphrase changes
+ *      nothing), and gives back what it did not spend at close. So once
+ *      every key store has closed, the count is exact; a process that dies
+ *      leaves it high by at most DS_KEYS_USE_BLOCK_MAX per key. info and
+ *      list report the persisted count minus this key store's own unspent
+ *      reservation.
+ *   5. Every read-modify-write of a key's metadata holds an exclusive
+ *      flock on the key's .key.pem (never replaced, so every process locks
+ *      the same inode; one lock per key) and a process-wide mutex (for
+ *      file systems whose flock is per process); the new metadata goes to
+ *      a temporary file of a unique random name created with O_EXCL, is
+ *      fsync'ed, renamed over the old one, and the directory fsync'ed. So
+ *      any number of key stores, in any threads and processes, may sign
+ *      with one key of one directory at once.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +69,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "keys.h"
@@ -48,6 +78,28 @@
 /* Largest metadata file read. */
 #define META_MAX 4096
 
+/* What identifies one version of a file (invariant 3): a file replaced by
+ * rename has another inode; one rewritten in place another mtime, and
+ * ctime moves with any chmod, rename or link change and cannot be set. */
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime, ctime;
+} file_id;
+
+/* A decrypted key and its reservation (invariants 2, 3, 4). */
+typedef struct cached_key {
+    struct cached_key *next;
+    char name[DS_KEY_NAME_MAX];
+    char fingerprint[65]; /* of key, and of the reservation below */
+    EVP_PKEY *key;        /* NULL once dropped */
+    file_id key_id;       /* the .key.pem that was decrypted */
+    file_id meta_id;      /* the .json whose fingerprint was last compared */
+    uint64_t left;        /* uses reserved (persisted) and not yet spent */
+    uint64_t block;       /* size of the next reservation */
+} cached_key;
+
 typedef struct file_be {
     int dirfd;
     char dir[512];
@@ -55,7 +107,12 @@ typedef struct file_be {
     size_t pass_len;
     char *err; /* the keystore's err buffer */
     size_t errcap;
+    cached_key *cache;
+    unsigned long decryptions, meta_writes; /* ds_keystore_file_stats */
 } file_be;
+
+/* Invariant 5, within this process. */
+static pthread_mutex_t g_meta_mu = PTHREAD_MUTEX_INITIALIZER;
 
 #define FERR(b, ...) ds_keys_errf((b)->err, (b)->errcap, __VA_ARGS__)
 
@@ -72,6 +129,23 @@ typedef struct meta {
 static ds_keys_status io_status(int e)
 {
     return e == ENOENT ? DS_KEYS_E_NOTFOUND : DS_KEYS_E_IO;
+}
+
+static void file_id_of(const struct stat *sb, file_id *id)
+{
+    memset(id, 0, sizeof *id);
+    id->dev = sb->st_dev;
+    id->ino = sb->st_ino;
+    id->size = sb->st_size;
+    id->mtime = sb->st_mtim;
+    id->ctime = sb->st_ctim;
+}
+
+static int file_id_eq(const file_id *a, const file_id *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+           a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
+           a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
 /* Public key from the metadata's hex SPKI; NULL if malformed. */
@@ -97,8 +171,10 @@ static EVP_PKEY *spki_from_hex(const char *hex)
 }
 
 /* Reads and checks <name>.json; *pub (if not NULL) = its public key,
- * whose fingerprint MUST be the recorded one. */
-static ds_keys_status meta_read(file_be *b, const char *name, meta *m, EVP_PKEY **pub)
+ * whose fingerprint MUST be the recorded one; *id (if not NULL) = the
+ * file_id of the file read, taken before reading it (so a change while
+ * it is read shows as a change later, never the reverse). */
+static ds_keys_status meta_read(file_be *b, const char *name, meta *m, EVP_PKEY **pub, file_id *id)
 {
     char path[DS_KEY_NAME_MAX + 8];
     snprintf(path, sizeof path, "%s.json", name);
@@ -108,6 +184,15 @@ static ds_keys_status meta_read(file_be *b, const char *name, meta *m, EVP_PKEY 
         FERR(b, "%s/%s: %s", b->dir, path, strerror(e));
         return io_status(e);
     }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        FERR(b, "%s/%s: %s", b->dir, path, strerror(e));
+        return DS_KEYS_E_IO;
+    }
+    if (id != NULL)
+        file_id_of(&sb, id);
     char buf[META_MAX];
     ssize_t n = read(fd, buf, sizeof buf);
     close(fd);
@@ -170,8 +255,31 @@ static ds_keys_status write_fd_all(int fd, const char *p, size_t n)
     return DS_KEYS_OK;
 }
 
-/* Replaces <name>.json atomically: temp file, fsync, rename, fsync dir. */
-static ds_keys_status meta_write(file_be *b, const meta *m)
+/* Creates ".<name>.json.<16 hex>.tmp" with O_EXCL (invariant 5: two
+ * writers never share a temporary file, whatever else happens). The
+ * ".tmp" ending is what drotctl init's clean-up removes. */
+static int meta_tmp_open(file_be *b, const char *name, char *tmp, size_t cap)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        unsigned char r[8];
+        if (RAND_bytes(r, sizeof r) != 1) {
+            ERR_clear_error();
+            errno = EIO;
+            return -1;
+        }
+        snprintf(tmp, cap, ".%s.json.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", name, r[0], r[1], r[2], r[3],
+                 r[4], r[5], r[6], r[7]);
+        int fd = openat(b->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1;
+}
+
+/* Replaces <name>.json atomically: unique temp file, fsync, rename, fsync
+ * dir. *id (if not NULL) = the file_id of the new file once renamed (the
+ * caller holds the key's lock, so it is still ours). */
+static ds_keys_status meta_write(file_be *b, const meta *m, file_id *id)
 {
     const ds_key_info *info = &m->info;
     char created_utc[32];
@@ -190,13 +298,15 @@ static ds_keys_status meta_write(file_be *b, const meta *m)
     if (text == NULL)
         return DS_KEYS_E_NOMEM;
 
-    char tmp[DS_KEY_NAME_MAX + 16], path[DS_KEY_NAME_MAX + 8];
-    snprintf(tmp, sizeof tmp, ".%s.json.tmp", info->name);
+    char tmp[DS_KEY_NAME_MAX + 32], path[DS_KEY_NAME_MAX + 8];
     snprintf(path, sizeof path, "%s.json", info->name);
     ds_keys_status st = DS_KEYS_E_IO;
-    int fd = openat(b->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
+    int e = 0;
+    int fd = meta_tmp_open(b, info->name, tmp, sizeof tmp);
+    if (fd < 0) {
+        e = errno;
         goto out;
+    }
     st = write_fd_all(fd, text, strlen(text));
     if (st == DS_KEYS_OK)
         st = write_fd_all(fd, "\n", 1);
@@ -206,28 +316,50 @@ static ds_keys_status meta_write(file_be *b, const meta *m)
         st = DS_KEYS_E_IO;
     if (st == DS_KEYS_OK && renameat(b->dirfd, tmp, b->dirfd, path) != 0)
         st = DS_KEYS_E_IO;
-    if (st == DS_KEYS_OK && fsync(b->dirfd) != 0)
-        st = DS_KEYS_E_IO;
+    e = errno;
     if (st != DS_KEYS_OK)
         unlinkat(b->dirfd, tmp, 0);
+    if (st == DS_KEYS_OK)
+        b->meta_writes++;
+    if (st == DS_KEYS_OK && fsync(b->dirfd) != 0) {
+        e = errno;
+        st = DS_KEYS_E_IO;
+    }
+    struct stat sb;
+    if (st == DS_KEYS_OK && id != NULL) {
+        if (fstatat(b->dirfd, path, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+            file_id_of(&sb, id);
+        else
+            memset(id, 0, sizeof *id); /* compared as changed: read again next time */
+    }
 out:
     if (st != DS_KEYS_OK)
-        FERR(b, "%s/%s: cannot write metadata: %s", b->dir, path, strerror(errno));
+        FERR(b, "%s/%s: cannot write metadata: %s", b->dir, path, strerror(e));
     free(text);
     return st;
 }
 
 /* ---- private keys --------------------------------------------------------- */
 
-/* Decrypts <name>.key.pem and checks it against the metadata (invariants 2, 3). */
-static ds_keys_status load_private(file_be *b, const char *name, meta *m, EVP_PKEY **key)
+static ds_keys_status no_passphrase(file_be *b)
+{
+    FERR(b, "no passphrase given: set DROT_KEY_PASSPHRASE or use --passphrase-file");
+    return DS_KEYS_E_NO_PASSPHRASE;
+}
+
+static ds_keys_status perm_error(file_be *b, const char *file)
+{
+    FERR(b, "%s/%s: readable or writable by group or others; chmod 0600 it", b->dir, file);
+    return DS_KEYS_E_PERM;
+}
+
+/* Decrypts <name>.key.pem and checks it against the metadata (invariants
+ * 2, 3); *key_id and *meta_id = the versions of the two files used. */
+static ds_keys_status load_private(file_be *b, const char *name, meta *m, EVP_PKEY **key, file_id *key_id,
+                                   file_id *meta_id)
 {
     *key = NULL;
-    if (b->pass == NULL) {
-        FERR(b, "no passphrase given: set DROT_KEY_PASSPHRASE or use --passphrase-file");
-        return DS_KEYS_E_NO_PASSPHRASE;
-    }
-    ds_keys_status st = meta_read(b, name, m, NULL);
+    ds_keys_status st = meta_read(b, name, m, NULL, meta_id);
     if (st != DS_KEYS_OK)
         return st;
     const char *file = m->info.file;
@@ -237,13 +369,20 @@ static ds_keys_status load_private(file_be *b, const char *name, meta *m, EVP_PK
         FERR(b, "%s/%s: %s", b->dir, file, strerror(e));
         return io_status(e);
     }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) { /* before reading: see meta_read */
+        int e = errno;
+        close(fd);
+        FERR(b, "%s/%s: %s", b->dir, file, strerror(e));
+        return DS_KEYS_E_IO;
+    }
+    file_id_of(&sb, key_id);
+    b->decryptions++;
     st = ds_keys_read_pem_fd(fd, b->pass, key);
     close(fd);
     switch (st) {
     case DS_KEYS_OK: break;
-    case DS_KEYS_E_PERM:
-        FERR(b, "%s/%s: readable or writable by group or others; chmod 0600 it", b->dir, file);
-        return st;
+    case DS_KEYS_E_PERM: return perm_error(b, file);
     case DS_KEYS_E_PASSPHRASE:
         FERR(b, "%s/%s: wrong passphrase (the key does not decrypt)", b->dir, file);
         return st;
@@ -260,28 +399,235 @@ static ds_keys_status load_private(file_be *b, const char *name, meta *m, EVP_PK
     return DS_KEYS_OK;
 }
 
-static ds_keys_status op_acquire(void *be, const char *name, EVP_PKEY **key)
+static cached_key *cache_find(file_be *b, const char *name)
 {
-    file_be *b = be;
+    for (cached_key *c = b->cache; c != NULL; c = c->next)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+/* Invariant 2: the key goes (and is wiped unless a handle still holds
+ * it); the reservation stays, it belongs to the fingerprint. */
+static void cache_drop_key(cached_key *c)
+{
+    EVP_PKEY_free(c->key);
+    c->key = NULL;
+}
+
+/* Invariant 5: the key's lock. *fd = the locked key file (close it with
+ * key_unlock). Blocks until every other holder has let go. */
+static ds_keys_status key_lock(file_be *b, const char *name, int *fd)
+{
+    char file[DS_KEY_NAME_MAX + 8];
+    snprintf(file, sizeof file, "%s.key.pem", name);
+    pthread_mutex_lock(&g_meta_mu);
+    int f = openat(b->dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int e = errno;
+    while (f >= 0 && flock(f, LOCK_EX) != 0) {
+        e = errno;
+        if (e != EINTR) {
+            close(f);
+            f = -1;
+        }
+    }
+    if (f < 0) {
+        pthread_mutex_unlock(&g_meta_mu);
+        FERR(b, "%s/%s: cannot lock: %s", b->dir, file, strerror(e));
+        return io_status(e);
+    }
+    *fd = f;
+    return DS_KEYS_OK;
+}
+
+static void key_unlock(int fd)
+{
+    close(fd); /* drops the flock */
+    pthread_mutex_unlock(&g_meta_mu);
+}
+
+/* Invariant 4: persists c->block more uses of c's key and makes them
+ * c's to spend. Under the key's lock, against the metadata as it is now,
+ * which must still name c's key (invariant 3). */
+static ds_keys_status reserve_uses(file_be *b, cached_key *c)
+{
+    int lfd = -1;
+    ds_keys_status st = key_lock(b, c->name, &lfd);
+    if (st != DS_KEYS_OK)
+        return st;
+    meta m;
+    file_id mid;
+    st = meta_read(b, c->name, &m, NULL, &mid);
+    if (st == DS_KEYS_OK && strcmp(m.info.fingerprint, c->fingerprint) != 0) {
+        FERR(b, "%s/%s.key.pem: key does not match the fingerprint in %s.json", b->dir, c->name, c->name);
+        st = DS_KEYS_E_MISMATCH;
+    }
+    if (st == DS_KEYS_OK && m.info.uses > (uint64_t)INT64_MAX - c->block) {
+        FERR(b, "%s/%s.json: use count %llu at its limit", b->dir, c->name, (unsigned long long)m.info.uses);
+        st = DS_KEYS_E_FORMAT;
+    }
+    if (st == DS_KEYS_OK) {
+        m.info.uses += c->block;
+        st = meta_write(b, &m, &mid);
+    }
+    if (st == DS_KEYS_OK) {
+        c->left = c->block;
+        c->meta_id = mid;
+        if (c->block < DS_KEYS_USE_BLOCK_MAX)
+            c->block *= 2;
+    } else if (st == DS_KEYS_E_MISMATCH) {
+        cache_drop_key(c);
+    }
+    key_unlock(lfd);
+    return st;
+}
+
+/* Invariant 4 at close: the unspent part of c's reservation is taken off
+ * the persisted count again, if the metadata still names c's key. On any
+ * failure the count stays high (over-reports), never low. */
+static void give_back_uses(file_be *b, cached_key *c)
+{
+    if (c->left == 0)
+        return;
+    int lfd = -1;
+    if (key_lock(b, c->name, &lfd) != DS_KEYS_OK)
+        return;
+    meta m;
+    if (meta_read(b, c->name, &m, NULL, NULL) == DS_KEYS_OK &&
+        strcmp(m.info.fingerprint, c->fingerprint) == 0 && m.info.uses >= c->left) {
+        m.info.uses -= c->left;
+        if (meta_write(b, &m, NULL) == DS_KEYS_OK)
+            c->left = 0;
+    }
+    key_unlock(lfd);
+}
+
+/* Invariant 3 for a cached key: DS_KEYS_OK and *same = 1 if it may be
+ * used as it is; *same = 0 if its key file changed (the caller decrypts
+ * again); an error if the key may not be used at all. */
+static ds_keys_status cache_check(file_be *b, cached_key *c, int *same)
+{
+    char file[DS_KEY_NAME_MAX + 8], path[DS_KEY_NAME_MAX + 8];
+    snprintf(file, sizeof file, "%s.key.pem", c->name);
+    snprintf(path, sizeof path, "%s.json", c->name);
+    struct stat sb;
+    file_id id;
+    *same = 0;
+    if (fstatat(b->dirfd, file, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+        return DS_KEYS_OK; /* gone or replaced: decrypting again says what is wrong */
+    if ((sb.st_mode & 077) != 0) {
+        cache_drop_key(c);
+        return perm_error(b, file);
+    }
+    file_id_of(&sb, &id);
+    if (!file_id_eq(&id, &c->key_id))
+        return DS_KEYS_OK;
+    if (fstatat(b->dirfd, path, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+        return DS_KEYS_OK; /* no metadata, no key (invariant 1): reloading says so */
+    file_id_of(&sb, &id);
+    if (!file_id_eq(&id, &c->meta_id)) {
+        meta m;
+        ds_keys_status st = meta_read(b, c->name, &m, NULL, &id);
+        if (st == DS_KEYS_OK && strcmp(m.info.fingerprint, c->fingerprint) != 0) {
+            FERR(b, "%s/%s: key does not match the fingerprint in %s", b->dir, file, path);
+            st = DS_KEYS_E_MISMATCH;
+        }
+        if (st != DS_KEYS_OK) {
+            cache_drop_key(c);
+            return st;
+        }
+        c->meta_id = id;
+    }
+    *same = 1;
+    return DS_KEYS_OK;
+}
+
+/* The cached key of name, decrypted now if need be (invariants 2, 3). */
+static ds_keys_status cache_get(file_be *b, const char *name, cached_key **out)
+{
+    cached_key *c = cache_find(b, name);
+    int same = 0;
+    if (c != NULL && c->key != NULL) {
+        ds_keys_status st = cache_check(b, c, &same);
+        if (st != DS_KEYS_OK)
+            return st;
+        if (same) {
+            *out = c;
+            return DS_KEYS_OK;
+        }
+        cache_drop_key(c);
+    }
     meta m;
     EVP_PKEY *pk = NULL;
-    ds_keys_status st = load_private(b, name, &m, &pk);
-    if (st == DS_KEYS_OK) { /* invariant 4 */
-        m.info.uses++;
-        st = meta_write(b, &m);
-    }
-    if (st != DS_KEYS_OK) {
-        EVP_PKEY_free(pk);
+    file_id kid, mid;
+    ds_keys_status st = load_private(b, name, &m, &pk, &kid, &mid);
+    if (st != DS_KEYS_OK)
         return st;
+    if (c == NULL) {
+        c = calloc(1, sizeof *c);
+        if (c == NULL) {
+            EVP_PKEY_free(pk);
+            FERR(b, "out of memory");
+            return DS_KEYS_E_NOMEM;
+        }
+        snprintf(c->name, sizeof c->name, "%s", name);
+        c->block = 1;
+        c->next = b->cache;
+        b->cache = c;
+    } else if (strcmp(c->fingerprint, m.info.fingerprint) != 0) {
+        /* Another key under this name now: what was reserved counted
+         * the old one, whose metadata is gone. */
+        c->left = 0;
+        c->block = 1;
     }
-    *key = pk;
+    memcpy(c->fingerprint, m.info.fingerprint, sizeof c->fingerprint);
+    c->key = pk;
+    c->key_id = kid;
+    c->meta_id = mid;
+    *out = c;
     return DS_KEYS_OK;
+}
+
+/* One use of name's key (invariant 4): *key = a new reference to the
+ * cached key, counted before it is returned. */
+static ds_keys_status use_key(file_be *b, const char *name, EVP_PKEY **key)
+{
+    *key = NULL;
+    if (b->pass == NULL)
+        return no_passphrase(b);
+    cached_key *c = NULL;
+    ds_keys_status st = cache_get(b, name, &c);
+    if (st == DS_KEYS_OK && c->left == 0)
+        st = reserve_uses(b, c);
+    if (st != DS_KEYS_OK)
+        return st;
+    if (EVP_PKEY_up_ref(c->key) != 1) {
+        FERR(b, "%s: cannot reference the key", name);
+        return DS_KEYS_E_CRYPTO;
+    }
+    c->left--;
+    *key = c->key;
+    return DS_KEYS_OK;
+}
+
+/* This key store's unspent reservation of the key info describes. */
+static uint64_t own_unspent(file_be *b, const ds_key_info *info)
+{
+    cached_key *c = cache_find(b, info->name);
+    if (c == NULL || strcmp(c->fingerprint, info->fingerprint) != 0 || c->left > info->uses)
+        return 0;
+    return c->left;
+}
+
+static ds_keys_status op_acquire(void *be, const char *name, EVP_PKEY **key)
+{
+    return use_key(be, name, key);
 }
 
 static void op_release(void *be, EVP_PKEY *key)
 {
     (void)be;
-    EVP_PKEY_free(key); /* EC private scalars are cleared on free */
+    EVP_PKEY_free(key); /* a reference: the cache keeps the key until close */
 }
 
 /* DER ECDSA-Sig-Value → raw r‖s, each left-padded to 32 bytes. */
@@ -326,12 +672,16 @@ out:
 
 /* ---- public operations ------------------------------------------------- */
 
+/* Invariant 4: what this key store reserved and did not spend is not a
+ * use, so a single process sees its exact count. */
 static ds_keys_status op_info(void *be, const char *name, ds_key_info *info)
 {
     meta m;
-    ds_keys_status st = meta_read(be, name, &m, NULL);
-    if (st == DS_KEYS_OK)
+    ds_keys_status st = meta_read(be, name, &m, NULL, NULL);
+    if (st == DS_KEYS_OK) {
+        m.info.uses -= own_unspent(be, &m.info);
         *info = m.info;
+    }
     return st;
 }
 
@@ -339,7 +689,7 @@ static ds_keys_status op_info(void *be, const char *name, ds_key_info *info)
 static ds_keys_status op_load_public(void *be, const char *name, EVP_PKEY **pub)
 {
     meta m;
-    return meta_read(be, name, &m, pub);
+    return meta_read(be, name, &m, pub, NULL);
 }
 
 static int info_cmp(const void *a, const void *b)
@@ -391,12 +741,13 @@ static void list_one(void *arg, const char *name)
 {
     list_ctx *c = arg;
     meta m;
-    ds_keys_status st = meta_read(c->b, name, &m, NULL);
+    ds_keys_status st = meta_read(c->b, name, &m, NULL, NULL);
     if (st != DS_KEYS_OK) {
         if (c->st == DS_KEYS_OK)
             c->st = st;
         return;
     }
+    m.info.uses -= own_unspent(c->b, &m.info); /* as op_info */
     if (c->count < c->cap)
         c->out[c->count] = m.info;
     c->count++;
@@ -466,10 +817,8 @@ static ds_keys_status spki_to_hex(EVP_PKEY *pk, meta *m)
 static ds_keys_status op_generate(void *be, ds_key_role role, ds_key_info *out)
 {
     file_be *b = be;
-    if (b->pass == NULL) {
-        FERR(b, "no passphrase given: set DROT_KEY_PASSPHRASE or use --passphrase-file");
-        return DS_KEYS_E_NO_PASSPHRASE;
-    }
+    if (b->pass == NULL)
+        return no_passphrase(b);
     meta m;
     ds_key_info *info = &m.info;
     memset(&m, 0, sizeof m);
@@ -504,7 +853,7 @@ static ds_keys_status op_generate(void *be, ds_key_role role, ds_key_info *out)
         st = DS_KEYS_E_IO;
     EVP_PKEY_free(pk);
     if (st == DS_KEYS_OK)
-        st = meta_write(b, &m);
+        st = meta_write(b, &m, NULL); /* a new name: nobody else writes it */
     else
         FERR(b, "%s/%s: cannot write key", b->dir, info->file);
     if (st != DS_KEYS_OK) {
@@ -520,6 +869,13 @@ static void op_close(void *be)
     file_be *b = be;
     if (b == NULL)
         return;
+    while (b->cache != NULL) { /* invariants 2, 4 */
+        cached_key *c = b->cache;
+        b->cache = c->next;
+        give_back_uses(b, c);
+        cache_drop_key(c);
+        free(c);
+    }
     if (b->pass != NULL)
         OPENSSL_clear_free(b->pass, b->pass_len + 1);
     if (b->dirfd >= 0)
@@ -539,6 +895,16 @@ static const ds_keystore_ops k_file_ops = {
     .list = op_list,
     .close = op_close,
 };
+
+/* see keys_internal.h */
+void ds_keystore_file_stats(const ds_keystore *ks, unsigned long *decryptions, unsigned long *meta_writes)
+{
+    const file_be *b = ks != NULL && ks->ops == &k_file_ops ? ks->be : NULL;
+    if (decryptions != NULL)
+        *decryptions = b != NULL ? b->decryptions : 0;
+    if (meta_writes != NULL)
+        *meta_writes = b != NULL ? b->meta_writes : 0;
+}
 
 /* ---- open and create ------------------------------------------------------ */
 

@@ -26,6 +26,11 @@ ds_keys_status ds_keys_write_pem_fd(int fd, EVP_PKEY *key, const char *passphras
  * DS_KEYS_E_PASSPHRASE if it does not decrypt, EC P-256 only. */
 ds_keys_status ds_keys_read_pem_fd(int fd, const char *passphrase, EVP_PKEY **key);
 
+/* What the file backend did since ks was opened, for tests: key files
+ * decrypted (attempts, failed ones included) and metadata files written.
+ * Both 0 for another backend or NULL. */
+void ds_keystore_file_stats(const ds_keystore *ks, unsigned long *decryptions, unsigned long *meta_writes);
+
 /* True if key is an EC key on P-256. */
 int ds_keys_is_p256(const EVP_PKEY *key);
 

@@ -16,6 +16,9 @@
 #   BENCH_GROWTH_SMALL (default 1000)
 #   BENCH_GROWTH_FLEET devices of the fleet that attest in the growth figure (default 100)
 #   BENCH_OUT          directory for the JSON of every phase (default: a temporary one, removed)
+#   BENCH_ONLY         "custody": only the phases that sign with stored keys (SQLite: create,
+#                      enroll, rotate; then two servers sharing one key directory, enrolling at
+#                      both), for the key-custody figures (docs/performance.md); default: all
 # Output: progress on stderr, the table on stdout.
 set -euo pipefail
 
@@ -32,6 +35,8 @@ HOLD=${BENCH_HOLD:-$N}
 G_BIG=${BENCH_GROWTH_BIG:-1000000}
 G_SMALL=${BENCH_GROWTH_SMALL:-1000}
 G_FLEET=${BENCH_GROWTH_FLEET:-100}
+ONLY=${BENCH_ONLY:-all}
+case "$ONLY" in all | custody) ;; *) echo "bench_fleet.sh: BENCH_ONLY must be all or custody" >&2; exit 2 ;; esac
 
 T=$(mktemp -d /tmp/drot-bench.XXXXXX)
 OUT=${BENCH_OUT:-$T/out}
@@ -80,6 +85,53 @@ fleet() {
         log "$name: errors: $(python3 -c "import json; print(json.load(open('$OUT/$name.json')).get('first_error'))" 2>/dev/null)"
     fi
 }
+
+if [ "$ONLY" = custody ]; then
+    # Key custody only: every enrollment signs with the device CA key, every rotation with the
+    # authority key. Then two servers on one key directory (each its own database), every device
+    # enrolled at both: no enrollment may fail, and the CA key's use count must rise by exactly
+    # the enrollments once both servers have stopped.
+    start_server SQ "sqlite:$T/sq.db"
+    S=(--state sq --server "$SQ_URL" --server-pid "$SQ_PID")
+    fleet sq-create create --devices "$N" --anchor "$ANCHOR" "${S[@]}" --ref-seconds 0
+    fleet sq-enroll enroll "${S[@]}"
+    fleet sq-rotate rotate --mode server "${S[@]}"
+    kill "$SQ_PID"
+    wait "$SQ_PID" 2>/dev/null || true
+    ca_uses() {
+        "$DROTCTL" keys --dir keys --json |
+            python3 -c "import json,sys; print([k['uses'] for k in json.load(sys.stdin)['keys'] if k['name']=='device-ca'][0])"
+    }
+    U0=$(ca_uses)
+    start_server SA "sqlite:$T/sa.db"
+    start_server SB "sqlite:$T/sb.db"
+    SH=(--state sh --each-server --server "$SA_URL" --server "$SB_URL")
+    fleet sh-create create --devices "$N" --anchor "$ANCHOR" "${SH[@]}" --ref-seconds 0
+    fleet sh-enroll enroll "${SH[@]}" --server-pid "$SA_PID" --server-pid "$SB_PID" --ref-seconds 0
+    kill "$SA_PID" "$SB_PID"
+    wait "$SA_PID" "$SB_PID" 2>/dev/null || true
+    U1=$(ca_uses)
+    python3 - "$OUT" "$N" "$U0" "$U1" <<'EOF'
+import json, os, sys
+out, n, u0, u1 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def j(name):
+    return json.load(open(os.path.join(out, name + ".json")))
+e, ro, sh = j("sq-enroll"), j("sq-rotate"), j("sh-enroll")
+r = e["reference"]
+raw_e = r["x25519_keygen_us"] + r["x25519_derive_us"] + 2 * r["ecdsa_p256_sign_us"] + 2 * r["ecdsa_p256_verify_us"]
+r = ro["reference"]
+raw_r = (3 * r["ecdsa_p256_verify_us"] + 2 * r["p256_keygen_us"] + r["ecdh_p256_us"] + r["ecdsa_p256_sign_us"]
+         + 2 * (r["x25519_keygen_us"] + r["x25519_derive_us"] + r["ecdsa_p256_sign_us"] + 2 * r["ecdsa_p256_verify_us"]))
+print(f"\n# drot key-custody benchmark (BENCH_ONLY=custody): {n} devices, SQLite")
+print(f"enrollment cost, SQLite             | {e['server_cpu_per_op_us'] / raw_e:7.2f} | server CPU "
+      f"{e['server_cpu_per_op_us']:.0f} us / raw ops {raw_e:.0f} us; {e['exchanges']} enrollments, {e['errors']} errors")
+print(f"rotation cost, SQLite (server mode) | {ro['server_cpu_per_op_us'] / raw_r:7.2f} | server CPU "
+      f"{ro['server_cpu_per_op_us']:.0f} us / raw ops {raw_r:.0f} us; {ro.get('rotations')} rotations, {ro['errors']} errors")
+print(f"two servers, one key directory      | {sh['errors']:7d} | enrollment errors in {sh['exchanges']} + "
+      f"{sh['errors']}; device-ca uses {u0} -> {u1} (+{u1 - u0}), first error: {sh.get('first_error')}")
+EOF
+    exit 0
+fi
 
 log "PostgreSQL: private cluster in $PG"
 PGURL=$(bash "$SRC/tests/support/pg_cluster.sh" start "$PG")

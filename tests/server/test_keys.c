@@ -18,15 +18,30 @@
  * Test 9: create refuses a non-empty directory and touches nothing.
  * Test 10: an unencrypted key file, a swapped key file → refused.
  * Test 11: key names.
- * Test 12..: drotctl: --help, init (text and JSON), keys, refusals.
+ * Test 12..15: drotctl: --help, init (text and JSON), keys, refusals.
+ * Test 16: 100 signatures → one decryption, seven metadata writes (uses
+ *          reserved 1, 2, 4 … 64), the exact count for the key store, the
+ *          reservation visible to others, the unspent part given back at
+ *          close; handles are references.
+ * Test 17: a cached key is checked again before each signature: swapped
+ *          key file, group-readable, metadata of another key, metadata
+ *          gone → refused, no use counted; restored → used again.
+ * Test 18: 3 processes × 3 threads, each thread its own key store
+ *          (reopened every 16 signatures), 48 signatures each with one key
+ *          → no failure, all verify, final count exactly 432.
+ * Test 19: a signer killed with SIGKILL → count ≥ signatures made and
+ *          ≤ made + 1 + DS_KEYS_USE_BLOCK_MAX; no lock left behind.
  *
  * Every test works in its own mkdtemp directory, removed in teardown,
  * pass or fail.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +63,7 @@
 #include "drot_crypto.h"
 #include "drot_test_support.h"
 #include "keys.h"
+#include "keys_internal.h"
 
 #ifndef DROTCTL_BIN
 #error "DROTCTL_BIN must name the drotctl program"
@@ -125,6 +141,34 @@ static mode_t mode_of(const char *dir, const char *name)
     snprintf(path, sizeof path, "%s/%s", dir, name);
     assert_int_equal(lstat(path, &sb), 0);
     return sb.st_mode & 07777;
+}
+
+/* Uses of name as another process sees them: the persisted count. */
+static uint64_t persisted_uses(fixture *f, const char *name)
+{
+    ds_keystore *ks = NULL;
+    char err[256];
+    assert_int_equal(ds_keystore_open_file(f->dir, NULL, &ks, err, sizeof err), DS_KEYS_OK);
+    ds_key_info k;
+    assert_int_equal(ds_keys_info(ks, name, &k), DS_KEYS_OK);
+    ds_keystore_close(ks);
+    return k.uses;
+}
+
+/* True if the key directory holds a file ending in ".tmp". */
+static int has_tmp_file(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l > 4 && strcmp(e->d_name + l - 4, ".tmp") == 0)
+            found = 1;
+    }
+    closedir(d);
+    return found;
 }
 
 /* Test 1 */
@@ -217,10 +261,9 @@ static void test_sign_and_count(void **state)
     assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_OK);
     assert_int_equal(ds_keys_info(ks, "device-ca", &now), DS_KEYS_OK);
     assert_int_equal(now.uses, 3);
-    /* No temp file is left behind by the atomic replace. */
-    char tmp[160];
-    snprintf(tmp, sizeof tmp, "%s/.device-ca.json.tmp", f->dir);
-    assert_int_not_equal(access(tmp, F_OK), 0);
+    /* No temp file is left behind by the atomic replace (whatever its
+     * name: they are unique since the metadata lock, keys_file.c inv. 5). */
+    assert_false(has_tmp_file(f->dir));
     /* An unknown key. */
     assert_int_equal(ds_keys_sign_digest(ks, "authority-7", digest, sig), DS_KEYS_E_NOTFOUND);
     assert_int_equal(ds_keys_sign_digest(ks, "nonsense", digest, sig), DS_KEYS_E_ARG);
@@ -579,6 +622,320 @@ static void test_names(void **state)
     assert_int_equal(ds_key_role_parse("root", &r), DS_KEYS_E_ARG);
 }
 
+/* ---- the cache, the reservations and the lock (keys_file.c, inv. 2–5) ---- */
+
+/* Test 16: one decryption per key store, uses reserved in blocks of 1, 2,
+ * 4, … 64, the exact count for this key store and after close. */
+static void test_decrypt_once_and_reserve(void **state)
+{
+    fixture *f = *state;
+    ds_key_info info[DS_ROLE_COUNT];
+    ds_keystore_close(create_all(f, info));
+    ds_keystore *ks = NULL;
+    char err[256];
+    assert_int_equal(ds_keystore_open_file(f->dir, PASS, &ks, err, sizeof err), DS_KEYS_OK);
+    unsigned long dec = 9, writes = 9;
+    ds_keystore_file_stats(ks, &dec, &writes);
+    assert_int_equal(dec, 0);
+    assert_int_equal(writes, 0);
+    uint8_t digest[32], sig[64];
+    for (unsigned i = 0; i < 100; i++) {
+        digest[0] = (uint8_t)i;
+        memset(digest + 1, 0x33, sizeof digest - 1);
+        assert_int_equal(ds_keys_sign_digest(ks, "authority", digest, sig), DS_KEYS_OK);
+        assert_true(verify_raw(ks, "authority", digest, sig));
+    }
+    ds_keystore_file_stats(ks, &dec, &writes);
+    assert_int_equal(dec, 1);
+    assert_int_equal(writes, 7); /* 1 + 2 + 4 + 8 + 16 + 32 + 64 = 127 >= 100 */
+    ds_key_info now;
+    assert_int_equal(ds_keys_info(ks, "authority", &now), DS_KEYS_OK);
+    assert_int_equal(now.uses, 100);
+    ds_key_info list[8];
+    size_t n = 0;
+    assert_int_equal(ds_keys_list(ks, list, 8, &n), DS_KEYS_OK);
+    assert_string_equal(list[0].name, "authority");
+    assert_int_equal(list[0].uses, 100);
+    /* Another process sees the reservation: never less than was signed. */
+    assert_int_equal(persisted_uses(f, "authority"), 127);
+    /* A handle is a reference: valid until released, the key until close. */
+    EVP_PKEY *h1 = NULL, *h2 = NULL;
+    assert_int_equal(ds_keys_acquire(ks, "authority", &h1), DS_KEYS_OK);
+    assert_int_equal(ds_keys_acquire(ks, "authority", &h2), DS_KEYS_OK);
+    ds_keys_release(ks, h1);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, h2, NULL);
+    unsigned char der[80];
+    size_t der_len = sizeof der;
+    assert_non_null(ctx);
+    assert_int_equal(EVP_PKEY_sign_init(ctx), 1);
+    assert_int_equal(EVP_PKEY_sign(ctx, der, &der_len, digest, 32), 1);
+    EVP_PKEY_CTX_free(ctx);
+    ds_keys_release(ks, h2);
+    ds_keystore_file_stats(ks, &dec, &writes);
+    assert_int_equal(dec, 1);
+    ds_keystore_close(ks);
+    /* Closed: the unspent 25 went back. */
+    assert_int_equal(persisted_uses(f, "authority"), 102);
+    assert_false(has_tmp_file(f->dir));
+}
+
+/* Test 17: a cached key is checked against its files before every
+ * signature: a swapped key file, open permissions, a metadata file naming
+ * another key, a removed key. No use is counted for a refused signature. */
+static void test_cached_key_rechecked(void **state)
+{
+    fixture *f = *state;
+    ds_key_info info[DS_ROLE_COUNT];
+    ds_keystore *ks = create_all(f, info);
+    uint8_t digest[32] = {5}, sig[64];
+    unsigned long dec = 0;
+    char path[160], saved[160];
+    assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_OK);
+
+    /* Another key, encrypted with the right passphrase, under the same name. */
+    snprintf(path, sizeof path, "%s/device-ca.key.pem", f->dir);
+    snprintf(saved, sizeof saved, "%s/saved.pem", f->root);
+    assert_int_equal(rename(path, saved), 0);
+    EVP_PKEY *other = NULL;
+    assert_int_equal(ds_keys_new_p256(&other), DS_KEYS_OK);
+    assert_int_equal(ds_keys_write_encrypted_pem(path, other, PASS), DS_KEYS_OK);
+    assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_E_MISMATCH);
+    assert_non_null(strstr(ds_keystore_error(ks), "fingerprint"));
+    ds_keystore_file_stats(ks, &dec, NULL);
+    assert_int_equal(dec, 2);
+    /* The original back (a new inode again): decrypted, checked, used. */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rename(saved, path), 0);
+    assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_OK);
+    assert_true(verify_raw(ks, "device-ca", digest, sig));
+    ds_keystore_file_stats(ks, &dec, NULL);
+    assert_int_equal(dec, 3);
+
+    /* Opened to the group after it was cached: refused, then fine again. */
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_E_PERM);
+    assert_non_null(strstr(ds_keystore_error(ks), "chmod 0600"));
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_OK);
+    ds_key_info now;
+    assert_int_equal(ds_keys_info(ks, "device-ca", &now), DS_KEYS_OK);
+    assert_int_equal(now.uses, 3);
+
+    /* A well-formed metadata file of another key under this name. */
+    char meta_path[160], meta_saved[160];
+    snprintf(meta_path, sizeof meta_path, "%s/device-ca.json", f->dir);
+    snprintf(meta_saved, sizeof meta_saved, "%s/saved.json", f->root);
+    char *orig = slurp(f->dir, "device-ca.json", NULL);
+    write_file(meta_saved, orig, 0600);
+    char *forged = slurp(f->dir, "operator-ca.json", NULL);
+    char *spki_other = strstr(forged, "\"public_key\"");
+    assert_non_null(spki_other);
+    json_error_t jerr;
+    json_t *jo = json_loads(forged, 0, &jerr), *jd = json_loads(orig, 0, &jerr);
+    assert_non_null(jo);
+    assert_non_null(jd);
+    json_object_set(jd, "fingerprint", json_object_get(jo, "fingerprint"));
+    json_object_set(jd, "public_key", json_object_get(jo, "public_key"));
+    char *text = json_dumps(jd, JSON_INDENT(2));
+    assert_non_null(text);
+    write_file(meta_path, text, 0600);
+    free(text);
+    json_decref(jo);
+    json_decref(jd);
+    free(forged);
+    assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_E_MISMATCH);
+    write_file(meta_path, orig, 0600);
+    free(orig);
+    assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_OK);
+
+    /* Metadata gone: the key no longer exists (invariant 1). */
+    assert_int_equal(rename(meta_path, meta_saved), 0);
+    assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_E_NOTFOUND);
+    assert_int_equal(rename(meta_saved, meta_path), 0);
+    assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_OK);
+    assert_int_equal(ds_keys_info(ks, "device-ca", &now), DS_KEYS_OK);
+    assert_int_equal(now.uses, 5);
+    EVP_PKEY_free(other);
+    ds_keystore_close(ks);
+    /* Every refused attempt left the count alone: 5 signatures were made. */
+    assert_int_equal(persisted_uses(f, "device-ca"), 5);
+}
+
+#define CONC_PROCS   3
+#define CONC_THREADS 3
+#define CONC_SIGS    48
+#define CONC_REOPEN  16 /* each thread closes and reopens its key store this often */
+
+typedef struct signer_arg {
+    const char *dir;
+    unsigned id;
+    unsigned failures;
+} signer_arg;
+
+/* One thread of one process: its own key store, reopened now and then, signs
+ * CONC_SIGS digests with device-ca, half through sign_digest and half
+ * through acquire + EVP_PKEY_sign, and checks every signature. No cmocka
+ * assertion here: it counts what went wrong. */
+static void *signer_thread(void *p)
+{
+    signer_arg *a = p;
+    ds_keystore *ks = NULL;
+    char err[256];
+    EVP_PKEY *pub = NULL;
+    for (unsigned i = 0; i < CONC_SIGS; i++) {
+        if (i % CONC_REOPEN == 0) {
+            ds_keystore_close(ks);
+            ks = NULL;
+            if (ds_keystore_open_file(a->dir, PASS, &ks, err, sizeof err) != DS_KEYS_OK) {
+                a->failures += CONC_SIGS - i;
+                break;
+            }
+            if (pub == NULL && ds_keys_load_public(ks, "device-ca", &pub) != DS_KEYS_OK)
+                a->failures++;
+        }
+        uint8_t digest[32], sig[64];
+        unsigned char der[80];
+        size_t der_len = sizeof der;
+        memset(digest, (int)(a->id & 0xff), sizeof digest);
+        digest[0] = (uint8_t)i;
+        if (i % 2 == 0) {
+            if (ds_keys_sign_digest(ks, "device-ca", digest, sig) != DS_KEYS_OK) {
+                fprintf(stderr, "signer %u: %s\n", a->id, ds_keystore_error(ks));
+                a->failures++;
+                continue;
+            }
+            ECDSA_SIG *s = ECDSA_SIG_new();
+            BIGNUM *r = BN_bin2bn(sig, 32, NULL), *sv = BN_bin2bn(sig + 32, 32, NULL);
+            unsigned char *d = der;
+            if (s == NULL || ECDSA_SIG_set0(s, r, sv) != 1) {
+                BN_free(r);
+                BN_free(sv);
+                a->failures++;
+            } else {
+                der_len = (size_t)i2d_ECDSA_SIG(s, &d);
+            }
+            ECDSA_SIG_free(s);
+        } else {
+            EVP_PKEY *h = NULL;
+            if (ds_keys_acquire(ks, "device-ca", &h) != DS_KEYS_OK) {
+                fprintf(stderr, "signer %u: %s\n", a->id, ds_keystore_error(ks));
+                a->failures++;
+                continue;
+            }
+            EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, h, NULL);
+            if (c == NULL || EVP_PKEY_sign_init(c) != 1 || EVP_PKEY_sign(c, der, &der_len, digest, 32) != 1)
+                a->failures++;
+            EVP_PKEY_CTX_free(c);
+            ds_keys_release(ks, h);
+        }
+        EVP_PKEY_CTX *v = pub != NULL ? EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL) : NULL;
+        if (v == NULL || EVP_PKEY_verify_init(v) != 1 || EVP_PKEY_verify(v, der, der_len, digest, 32) != 1)
+            a->failures++;
+        EVP_PKEY_CTX_free(v);
+    }
+    EVP_PKEY_free(pub);
+    ds_keystore_close(ks);
+    return NULL;
+}
+
+/* A child process: CONC_THREADS signer threads; exit status = failures. */
+static void signer_process(const char *dir, unsigned proc)
+{
+    pthread_t t[CONC_THREADS];
+    signer_arg a[CONC_THREADS];
+    unsigned failures = 0;
+    for (unsigned i = 0; i < CONC_THREADS; i++) {
+        a[i] = (signer_arg){dir, proc * CONC_THREADS + i + 1, 0};
+        if (pthread_create(&t[i], NULL, signer_thread, &a[i]) != 0)
+            _exit(100);
+    }
+    for (unsigned i = 0; i < CONC_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        failures += a[i].failures;
+    }
+    _exit(failures > 99 ? 99 : (int)failures);
+}
+
+/* Test 18: several processes with several threads each sign with one key of
+ * one directory at once: no failure, every signature verifies, and the
+ * final count is exactly the number of signatures. */
+static void test_concurrent_signers(void **state)
+{
+    fixture *f = *state;
+    ds_key_info info[DS_ROLE_COUNT];
+    ds_keystore_close(create_all(f, info));
+    pid_t pids[CONC_PROCS];
+    for (unsigned p = 0; p < CONC_PROCS; p++) {
+        pids[p] = fork();
+        assert_true(pids[p] >= 0);
+        if (pids[p] == 0)
+            signer_process(f->dir, p);
+    }
+    for (unsigned p = 0; p < CONC_PROCS; p++) {
+        int st = 0;
+        assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
+        assert_true(WIFEXITED(st));
+        if (WEXITSTATUS(st) != 0)
+            fail_msg("signer process %u: %d failures", p, WEXITSTATUS(st));
+    }
+    assert_int_equal(persisted_uses(f, "device-ca"), CONC_PROCS * CONC_THREADS * CONC_SIGS);
+    assert_false(has_tmp_file(f->dir));
+}
+
+/* Test 19: a process killed while it signs leaves the count high by at most
+ * one block, never low, and leaves no lock behind. */
+static void test_killed_signer(void **state)
+{
+    fixture *f = *state;
+    ds_key_info info[DS_ROLE_COUNT];
+    ds_keystore_close(create_all(f, info));
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        ds_keystore *ks = NULL;
+        char err[256];
+        if (ds_keystore_open_file(f->dir, PASS, &ks, err, sizeof err) != DS_KEYS_OK)
+            _exit(1);
+        uint8_t digest[32] = {7}, sig[64];
+        for (;;) { /* one byte reported per signature made */
+            if (ds_keys_sign_digest(ks, "authority", digest, sig) != DS_KEYS_OK || write(fds[1], "s", 1) != 1)
+                _exit(2);
+        }
+    }
+    close(fds[1]);
+    uint64_t made = 0;
+    char buf[64];
+    while (made < 150) {
+        ssize_t r = read(fds[0], buf, sizeof buf);
+        assert_true(r > 0);
+        made += (uint64_t)r;
+    }
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st));
+    ssize_t r;
+    while ((r = read(fds[0], buf, sizeof buf)) > 0)
+        made += (uint64_t)r;
+    close(fds[0]);
+    /* At most one signature was made and not reported when it died. */
+    uint64_t uses = persisted_uses(f, "authority");
+    if (uses < made || uses > made + 1 + DS_KEYS_USE_BLOCK_MAX)
+        fail_msg("%llu signatures reported, use count %llu", (unsigned long long)made,
+                 (unsigned long long)uses);
+    /* No lock left behind: another key store reserves and signs at once. */
+    ds_keystore *ks = NULL;
+    char err[256];
+    assert_int_equal(ds_keystore_open_file(f->dir, PASS, &ks, err, sizeof err), DS_KEYS_OK);
+    uint8_t digest[32] = {8}, sig[64];
+    assert_int_equal(ds_keys_sign_digest(ks, "authority", digest, sig), DS_KEYS_OK);
+    ds_keystore_close(ks);
+    assert_int_equal(persisted_uses(f, "authority"), uses + 1);
+}
+
 /* ---- drotctl ---------------------------------------------------------- */
 
 /* Runs a shell command line (the drotctl path is %1$s-free: callers put
@@ -762,6 +1119,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_drotctl_init_and_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drotctl_init_json_and_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drotctl_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decrypt_once_and_reserve, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cached_key_rechecked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_signers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_killed_signer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
