@@ -4,7 +4,8 @@
 # server/*.cmake; paths are relative to this file so it works from there.
 set(DS_KEYS_SRC ${CMAKE_CURRENT_LIST_DIR}/src)
 
-add_library(drot_server_keys STATIC ${DS_KEYS_SRC}/keys.c ${DS_KEYS_SRC}/keys_file.c ${DS_KEYS_SRC}/ca.c)
+add_library(drot_server_keys STATIC ${DS_KEYS_SRC}/keys.c ${DS_KEYS_SRC}/keys_file.c ${DS_KEYS_SRC}/keys_file_meta.c
+                             ${DS_KEYS_SRC}/ca.c)
 target_include_directories(drot_server_keys PUBLIC ${DS_KEYS_SRC})
 # Threads: the process-wide lock of a key's metadata (keys_file.c, invariant 5).
 find_package(Threads REQUIRED)
