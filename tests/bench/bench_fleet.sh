@@ -166,11 +166,9 @@ done
 log "growth: filling a registry of $G_BIG (bulk registration through the store API)"
 "$FILL" --db "sqlite:$T/big.db" --count $((G_BIG - G_FLEET)) >"$OUT/fill-big.json" 2>/dev/null
 "$FILL" --db "sqlite:$T/small.db" --count $((G_SMALL - G_FLEET)) >"$OUT/fill-small.json" 2>/dev/null
-# Each server its own copy of the key directory (same keys): two processes sharing one directory
-# race on the key's use-count file when both sign at once (docs/performance.md, "Found").
-cp -a keys keys-gb
+# Both servers on the one key directory (docs/keys.md §2.3).
 start_server GS "sqlite:$T/small.db"
-start_server GB "sqlite:$T/big.db" keys-gb
+start_server GB "sqlite:$T/big.db"
 G=(--state gr --each-server --server "$GS_URL" --server "$GB_URL" --server-pid "$GS_PID" --server-pid "$GB_PID")
 fleet gr-create create --devices "$G_FLEET" --anchor "$ANCHOR" "${G[@]}" --ref-seconds 0
 fleet gr-enroll enroll "${G[@]}" --ref-seconds 0
