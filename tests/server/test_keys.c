@@ -24,8 +24,9 @@
  *          reservation visible to others, the unspent part given back at
  *          close; handles are references.
  * Test 17: a cached key is checked again before each signature: swapped
- *          key file, group-readable, metadata of another key, metadata
- *          gone → refused, no use counted; restored → used again.
+ *          key file, group-readable, metadata of another key, truncated or
+ *          oversized metadata, metadata gone → refused, no use counted;
+ *          restored → used again.
  * Test 18: 3 processes × 3 threads, each thread its own key store
  *          (reopened every 16 signatures), 48 signatures each with one key
  *          → no failure, all verify, final count exactly 432.
@@ -744,6 +745,22 @@ static void test_cached_key_rechecked(void **state)
     json_decref(jd);
     free(forged);
     assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_E_MISMATCH);
+    /* Truncated, and oversized, metadata under the cached key: malformed. */
+    char *cut = strdup(orig);
+    assert_non_null(cut);
+    cut[strlen(cut) / 2] = '\0';
+    write_file(meta_path, cut, 0600);
+    free(cut);
+    assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_E_FORMAT);
+    assert_non_null(strstr(ds_keystore_error(ks), "device-ca.json"));
+    char *big = calloc(1, 8192);
+    assert_non_null(big);
+    memcpy(big, orig, strlen(orig));
+    memset(big + strlen(orig) - 2, ' ', 8192 - strlen(orig) + 1); /* valid JSON, 8 KiB */
+    big[8190] = '}';
+    write_file(meta_path, big, 0600);
+    free(big);
+    assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_E_FORMAT);
     write_file(meta_path, orig, 0600);
     free(orig);
     assert_int_equal(ds_keys_sign_digest(ks, "device-ca", digest, sig), DS_KEYS_OK);
