@@ -7,6 +7,13 @@
  * each known key is read with its type and bound. jansson itself refuses
  * duplicate keys (JSON_REJECT_DUPLICATES) and, by default, bytes after the
  * document.
+ *
+ * The walk does not stop at the first error: every field that can be judged
+ * on its own is judged, so a policy document (policy.h) can report all of
+ * its errors at once. A check that compares fields (a repeated digest or
+ * component type, a tamper bit in both lists) only looks at fields that
+ * were valid themselves. The first error, in walk order, is the one
+ * ds_reference_parse writes into err.
  */
 #include "reference.h"
 
@@ -21,8 +28,12 @@
 #define PTR_MAX 128
 
 typedef struct ref_ctx {
-    char *err;
+    char *err; /* the first error, if not NULL */
     size_t errlen;
+    int nerr;                 /* errors so far */
+    const char *base;         /* pointer of the reference object in its document */
+    ds_ref_error_fn on_error; /* every error, may be NULL */
+    void *on_error_ctx;
 } ref_ctx;
 
 static void ref_fail(ref_ctx *c, const char *ptr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -30,16 +41,18 @@ static void ref_fail(ref_ctx *c, const char *ptr, const char *fmt, ...) __attrib
 static void ref_fail(ref_ctx *c, const char *ptr, const char *fmt, ...)
 {
     va_list ap;
-    int n;
+    char full[2 * PTR_MAX], msg[256];
 
-    if (c->err == NULL || c->errlen == 0)
-        return;
-    n = snprintf(c->err, c->errlen, "%s: ", ptr[0] == '\0' ? "/" : ptr);
-    if (n < 0 || (size_t)n >= c->errlen)
-        return;
+    snprintf(full, sizeof full, "%s%s", c->base, ptr);
+    if (full[0] == '\0')
+        snprintf(full, sizeof full, "/");
     va_start(ap, fmt);
-    (void)vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+    (void)vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (c->nerr++ == 0 && c->err != NULL && c->errlen > 0)
+        snprintf(c->err, c->errlen, "%s: %s", full, msg);
+    if (c->on_error != NULL)
+        c->on_error(full, msg, c->on_error_ctx);
 }
 
 /* ptr + "/" + key (RFC 6901: "~" → "~0", "/" → "~1"; non-printable → "?"). */
@@ -73,6 +86,7 @@ static int check_keys(ref_ctx *c, const char *ptr, json_t *obj, const char *cons
 {
     const char *key;
     json_t *v;
+    int rc = 0;
     json_object_foreach(obj, key, v)
     {
         bool ok = false;
@@ -83,10 +97,10 @@ static int check_keys(ref_ctx *c, const char *ptr, json_t *obj, const char *cons
         if (!ok) {
             ptr_key(p, ptr, key);
             ref_fail(c, p, "unknown field");
-            return -1;
+            rc = -1;
         }
     }
-    return 0;
+    return rc;
 }
 
 static bool printable(const char *s, size_t n)
@@ -154,11 +168,15 @@ static int get_digest(ref_ctx *c, const char *ptr, json_t *v, uint8_t out[DS_REF
 }
 
 /* An optional array of digests at obj[key], at most max entries, no repeats. */
+/* An optional array of digests at obj[key], at most max entries, no repeats.
+ * Every entry is judged; a repeat is looked for among valid entries only. */
 static int get_digest_list(ref_ctx *c, const char *ptr, json_t *obj, const char *key, size_t max,
                            uint8_t (*out)[DS_REF_DIGEST_LEN], size_t *count)
 {
     char p[PTR_MAX], pi[PTR_MAX];
     json_t *arr = json_object_get(obj, key);
+    bool valid[DS_REF_MAX_DIGESTS > DS_REF_MAX_SIGNERS ? DS_REF_MAX_DIGESTS : DS_REF_MAX_SIGNERS];
+    int rc = 0;
     *count = 0;
     if (arr == NULL)
         return 0;
@@ -173,17 +191,21 @@ static int get_digest_list(ref_ctx *c, const char *ptr, json_t *obj, const char 
     }
     for (size_t i = 0; i < json_array_size(arr); i++) {
         ptr_index(pi, p, i);
-        if (get_digest(c, pi, json_array_get(arr, i), out[i]) != 0)
-            return -1;
+        valid[i] = get_digest(c, pi, json_array_get(arr, i), out[i]) == 0;
+        if (!valid[i]) {
+            rc = -1;
+            continue;
+        }
         for (size_t j = 0; j < i; j++) {
-            if (memcmp(out[i], out[j], DS_REF_DIGEST_LEN) == 0) {
+            if (valid[j] && memcmp(out[i], out[j], DS_REF_DIGEST_LEN) == 0) {
                 ref_fail(c, pi, "repeats entry %zu", j);
-                return -1;
+                rc = -1;
+                break;
             }
         }
     }
     *count = json_array_size(arr);
-    return 0;
+    return rc;
 }
 
 static int get_uint(ref_ctx *c, const char *ptr, json_t *v, uint64_t *out)
@@ -223,41 +245,45 @@ static int parse_component(ref_ctx *c, const char *ptr, json_t *o, ds_ref_compon
     static const char *const keys[] = {"type", "digests", "signers", "min_version", "min_svn", NULL};
     char p[PTR_MAX];
     json_t *v;
-    int cmp;
+    int cmp, res = 0;
 
     if (!json_is_object(o)) {
         ref_fail(c, ptr, "not an object");
         return -1;
     }
     if (check_keys(c, ptr, o, keys) != 0)
-        return -1;
+        res = -1;
     ptr_key(p, ptr, "type");
     if ((v = json_object_get(o, "type")) == NULL) {
         ref_fail(c, p, "missing");
-        return -1;
+        res = -1;
+    } else if (get_name(c, p, v, rc->type) != 0) {
+        rc->type[0] = '\0';
+        res = -1;
     }
-    if (get_name(c, p, v, rc->type) != 0)
-        return -1;
-    if (get_digest_list(c, ptr, o, "digests", DS_REF_MAX_DIGESTS, rc->digests, &rc->num_digests) != 0 ||
-        get_digest_list(c, ptr, o, "signers", DS_REF_MAX_SIGNERS, rc->signers, &rc->num_signers) != 0)
-        return -1;
+    if (get_digest_list(c, ptr, o, "digests", DS_REF_MAX_DIGESTS, rc->digests, &rc->num_digests) != 0)
+        res = -1;
+    if (get_digest_list(c, ptr, o, "signers", DS_REF_MAX_SIGNERS, rc->signers, &rc->num_signers) != 0)
+        res = -1;
     if ((v = json_object_get(o, "min_version")) != NULL) {
         ptr_key(p, ptr, "min_version");
-        if (get_name(c, p, v, rc->min_version) != 0)
-            return -1;
-        if (ds_version_compare(rc->min_version, strlen(rc->min_version), "0", 1, &cmp) != 0) {
+        if (get_name(c, p, v, rc->min_version) != 0) {
+            res = -1;
+        } else if (ds_version_compare(rc->min_version, strlen(rc->min_version), "0", 1, &cmp) != 0) {
             ref_fail(c, p, "not a dotted numeric version (e.g. \"1.2.0\")");
-            return -1;
+            res = -1;
+        } else {
+            rc->has_min_version = true;
         }
-        rc->has_min_version = true;
     }
     if ((v = json_object_get(o, "min_svn")) != NULL) {
         ptr_key(p, ptr, "min_svn");
         if (get_uint(c, p, v, &rc->min_svn) != 0)
-            return -1;
-        rc->has_min_svn = true;
+            res = -1;
+        else
+            rc->has_min_svn = true;
     }
-    return 0;
+    return res;
 }
 
 static int parse_components(ref_ctx *c, json_t *root, ds_reference *out)
@@ -265,6 +291,7 @@ static int parse_components(ref_ctx *c, json_t *root, ds_reference *out)
     char p[PTR_MAX];
     json_t *arr = json_object_get(root, "components");
     size_t n;
+    int rc = 0;
 
     if (arr == NULL) {
         ref_fail(c, "/components", "missing");
@@ -282,24 +309,28 @@ static int parse_components(ref_ctx *c, json_t *root, ds_reference *out)
     for (size_t i = 0; i < n; i++) {
         ptr_index(p, "/components", i);
         if (parse_component(c, p, json_array_get(arr, i), &out->components[i]) != 0)
-            return -1;
+            rc = -1;
+        if (out->components[i].type[0] == '\0')
+            continue; /* no valid type to compare */
         for (size_t j = 0; j < i; j++) {
             if (strcmp(out->components[i].type, out->components[j].type) == 0) {
                 char pt[PTR_MAX];
                 ptr_key(pt, p, "type");
                 ref_fail(c, pt, "type \"%s\" already named by /components/%zu", out->components[i].type, j);
-                return -1;
+                rc = -1;
+                break;
             }
         }
     }
     out->num_components = n;
-    return 0;
+    return rc;
 }
 
 static int parse_lifecycle(ref_ctx *c, json_t *root, ds_reference *out)
 {
     static const char *const keys[] = {"allow_provisioning", NULL};
     json_t *o = json_object_get(root, "lifecycle"), *v;
+    int rc = 0;
 
     out->allow_provisioning = false;
     if (o == NULL)
@@ -309,7 +340,7 @@ static int parse_lifecycle(ref_ctx *c, json_t *root, ds_reference *out)
         return -1;
     }
     if (check_keys(c, "/lifecycle", o, keys) != 0)
-        return -1;
+        rc = -1;
     if ((v = json_object_get(o, "allow_provisioning")) != NULL) {
         if (!json_is_boolean(v)) {
             ref_fail(c, "/lifecycle/allow_provisioning", "not a boolean");
@@ -317,7 +348,7 @@ static int parse_lifecycle(ref_ctx *c, json_t *root, ds_reference *out)
         }
         out->allow_provisioning = json_is_true(v);
     }
-    return 0;
+    return rc;
 }
 
 static uint32_t tamper_bit_by_name(const char *s)
@@ -332,6 +363,7 @@ static int get_tamper_list(ref_ctx *c, json_t *o, const char *key, uint32_t *mas
 {
     char p[PTR_MAX], pi[PTR_MAX];
     json_t *arr = json_object_get(o, key);
+    int rc = 0;
 
     *mask = 0;
     if (arr == NULL)
@@ -347,20 +379,23 @@ static int get_tamper_list(ref_ctx *c, json_t *o, const char *key, uint32_t *mas
         ptr_index(pi, p, i);
         if (!json_is_string(v)) {
             ref_fail(c, pi, "not a string");
-            return -1;
+            rc = -1;
+            continue;
         }
         bit = tamper_bit_by_name(json_string_value(v));
         if (bit == 0 || strlen(json_string_value(v)) != json_string_length(v)) {
             ref_fail(c, pi, "unknown tamper bit (voltage, temperature, intrusion or locked)");
-            return -1;
+            rc = -1;
+            continue;
         }
         if (*mask & bit) {
             ref_fail(c, pi, "\"%s\" listed twice", ds_tamper_bit_name(bit));
-            return -1;
+            rc = -1;
+            continue;
         }
         *mask |= bit;
     }
-    return 0;
+    return rc;
 }
 
 static int parse_tamper(ref_ctx *c, json_t *root, ds_reference *out)
@@ -368,7 +403,7 @@ static int parse_tamper(ref_ctx *c, json_t *root, ds_reference *out)
     static const char *const keys[] = {"fail_on", "warn_on", "max_count", "new_events", NULL};
     json_t *o = json_object_get(root, "tamper"), *v;
     uint32_t both;
-    int word;
+    int word, rc = 0;
 
     out->tamper_new_events = DS_REF_SEV_FAIL;
     if (o == NULL) {
@@ -380,25 +415,30 @@ static int parse_tamper(ref_ctx *c, json_t *root, ds_reference *out)
         ref_fail(c, "/tamper", "not an object");
         return -1;
     }
-    if (check_keys(c, "/tamper", o, keys) != 0 || get_tamper_list(c, o, "fail_on", &out->tamper_fail) != 0 ||
-        get_tamper_list(c, o, "warn_on", &out->tamper_warn) != 0)
-        return -1;
+    if (check_keys(c, "/tamper", o, keys) != 0)
+        rc = -1;
+    if (get_tamper_list(c, o, "fail_on", &out->tamper_fail) != 0)
+        rc = -1;
+    if (get_tamper_list(c, o, "warn_on", &out->tamper_warn) != 0)
+        rc = -1;
     both = out->tamper_fail & out->tamper_warn;
     if (both != 0) {
         ref_fail(c, "/tamper/warn_on", "\"%s\" is also in /tamper/fail_on", ds_tamper_bit_name(both & -both));
-        return -1;
+        rc = -1;
     }
     if ((v = json_object_get(o, "max_count")) != NULL) {
         if (get_uint(c, "/tamper/max_count", v, &out->tamper_max_count) != 0)
-            return -1;
-        out->has_tamper_max_count = true;
+            rc = -1;
+        else
+            out->has_tamper_max_count = true;
     }
     if ((v = json_object_get(o, "new_events")) != NULL) {
         if (get_word(c, "/tamper/new_events", v, "fail", "warn", &word) != 0)
-            return -1;
-        out->tamper_new_events = word == 0 ? DS_REF_SEV_FAIL : DS_REF_SEV_WARN;
+            rc = -1;
+        else
+            out->tamper_new_events = word == 0 ? DS_REF_SEV_FAIL : DS_REF_SEV_WARN;
     }
-    return 0;
+    return rc;
 }
 
 static int parse_on_fail(ref_ctx *c, json_t *root, ds_reference *out)
@@ -427,35 +467,90 @@ static int parse_profile(ref_ctx *c, json_t *root, ds_reference *out)
     return 0;
 }
 
-static int parse_root(ref_ctx *c, json_t *root, ds_reference *out)
+/* The class: required in a reference document of its own; given by the
+ * caller (opts->class_name) inside a policy, where "class" may be repeated
+ * but must then be the same. */
+static int parse_class(ref_ctx *c, json_t *root, const ds_ref_parse_opts *opts, ds_reference *out)
+{
+    json_t *v = json_object_get(root, "class");
+    char name[DS_REF_MAX_NAME + 1];
+    if (opts->class_name != NULL) {
+        snprintf(out->class_name, sizeof out->class_name, "%s", opts->class_name);
+        if (v == NULL)
+            return 0;
+        if (get_name(c, "/class", v, name) != 0)
+            return -1;
+        if (strcmp(name, opts->class_name) != 0) {
+            ref_fail(c, "/class", "\"%s\" does not match the class \"%s\"", name, opts->class_name);
+            return -1;
+        }
+        return 0;
+    }
+    if (v == NULL) {
+        ref_fail(c, "/class", "missing");
+        return -1;
+    }
+    return get_name(c, "/class", v, out->class_name);
+}
+
+static int parse_root(ref_ctx *c, json_t *root, const ds_ref_parse_opts *opts, ds_reference *out)
 {
     static const char *const keys[] = {"class",           "components", "lifecycle", "tamper",
                                        "require_profile", "on_fail",    NULL};
-    json_t *v;
+    int rc = 0;
 
     if (!json_is_object(root)) {
         ref_fail(c, "", "not an object");
         return -1;
     }
     if (check_keys(c, "", root, keys) != 0)
+        rc = -1;
+    if (parse_class(c, root, opts, out) != 0)
+        rc = -1;
+    if (parse_components(c, root, out) != 0)
+        rc = -1;
+    if (parse_lifecycle(c, root, out) != 0)
+        rc = -1;
+    if (parse_tamper(c, root, out) != 0)
+        rc = -1;
+    if (parse_profile(c, root, out) != 0)
+        rc = -1;
+    if (opts->no_on_fail && json_object_get(root, "on_fail") != NULL) {
+        ref_fail(c, "/on_fail", "not in a policy's reference values: a policy says it in /actions/on_fail");
+        rc = -1;
+    } else if (parse_on_fail(c, root, out) != 0) {
+        rc = -1;
+    }
+    return rc;
+}
+
+/* see reference.h */
+int ds_reference_from_json(const struct json_t *obj, const ds_ref_parse_opts *opts, ds_reference *out)
+{
+    static const ds_ref_parse_opts none;
+    if (opts == NULL)
+        opts = &none;
+    ref_ctx c = {NULL, 0, 0, opts->base != NULL ? opts->base : "", opts->on_error, opts->on_error_ctx};
+    if (out == NULL)
         return -1;
-    if ((v = json_object_get(root, "class")) == NULL) {
-        ref_fail(c, "/class", "missing");
+    memset(out, 0, sizeof *out);
+    if (obj == NULL) {
+        ref_fail(&c, "", "missing");
         return -1;
     }
-    if (get_name(c, "/class", v, out->class_name) != 0)
+    /* jansson's getters take no const: the tree is only read here. */
+    if (parse_root(&c, (json_t *)(uintptr_t)obj, opts, out) != 0 || c.nerr != 0) {
+        memset(out, 0, sizeof *out);
         return -1;
-    if (parse_components(c, root, out) != 0 || parse_lifecycle(c, root, out) != 0 ||
-        parse_tamper(c, root, out) != 0 || parse_profile(c, root, out) != 0 ||
-        parse_on_fail(c, root, out) != 0)
-        return -1;
+    }
     return 0;
 }
 
 /* see reference.h */
 int ds_reference_parse(const char *json, size_t len, ds_reference *out, char *err, size_t errlen)
 {
-    ref_ctx c = {err, errlen};
+    static const ds_ref_parse_opts none;
+    ref_ctx c = {err, errlen, 0, "", NULL, NULL};
     json_error_t jerr;
     json_t *root;
     int rc;
@@ -480,14 +575,13 @@ int ds_reference_parse(const char *json, size_t len, ds_reference *out, char *er
         ref_fail(&c, "", "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
         return -1;
     }
-    rc = parse_root(&c, root, out);
+    rc = parse_root(&c, root, &none, out) != 0 || c.nerr != 0 ? -1 : 0;
     json_decref(root);
     if (rc != 0)
         memset(out, 0, sizeof *out);
     return rc;
 }
 
-/* Reads one dotted numeric part at s[*i..n): 1..9 digits. */
 static int version_part(const char *s, size_t n, size_t *i, uint32_t *v)
 {
     size_t digits = 0;

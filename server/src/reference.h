@@ -121,6 +121,32 @@ typedef struct ds_reference {
  */
 int ds_reference_parse(const char *json, size_t len, ds_reference *out, char *err, size_t errlen);
 
+/* Every error of a parse: the field as a JSON pointer in the whole document
+ * (opts->base prepended) and what is wrong with it. */
+typedef void (*ds_ref_error_fn)(const char *pointer, const char *message, void *ctx);
+
+/* How ds_reference_from_json reads the reference values embedded in a
+ * larger document (the "reference" section of a policy, policy.h). */
+typedef struct ds_ref_parse_opts {
+    const char *base;         /* JSON pointer of the object in its document ("" or NULL: the root) */
+    const char *class_name;   /* NULL: "class" is required, as in ds_reference_parse; else the class
+                                 is this one, and a "class" field, if present, must name it */
+    bool no_on_fail;          /* refuse "on_fail" (a policy has /actions/on_fail instead) */
+    ds_ref_error_fn on_error; /* called for EVERY error, in document order; may be NULL */
+    void *on_error_ctx;
+} ds_ref_parse_opts;
+
+/*
+ * Parses an already decoded jansson object (a json_t *) into *out with the
+ * same rules as ds_reference_parse, but without stopping at the first
+ * error: every field that can be judged on its own is judged, and each
+ * error goes to opts->on_error. Returns 0, or -1 (and *out zeroed) when
+ * there was any error. opts may be NULL (no base, class required, no
+ * callback).
+ */
+struct json_t;
+int ds_reference_from_json(const struct json_t *obj, const ds_ref_parse_opts *opts, ds_reference *out);
+
 /*
  * Compares two dotted numeric versions: one to DS_VERSION_MAX_PARTS decimal
  * parts of 1..9 digits separated by single dots ("1", "1.2", "10.0.3"; no
