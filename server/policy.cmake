@@ -8,3 +8,26 @@ target_link_libraries(drot_server_policy PUBLIC drot_server_verify PkgConfig::JA
 
 drot_add_test(test_policy SOURCES ${CMAKE_SOURCE_DIR}/tests/server/test_policy.c
               BACKENDS openssl LIBS drot_server_policy LABELS "server;policy")
+
+# The policy engine's tables (migration 007), written once against sql.h.
+add_library(drot_server_policy_store STATIC ${CMAKE_SOURCE_DIR}/server/src/policy_store.c)
+target_include_directories(drot_server_policy_store PUBLIC ${CMAKE_SOURCE_DIR}/server/src)
+target_link_libraries(drot_server_policy_store PUBLIC drot_server_store)
+
+# Its tests on both backends (tests/cmake/server_store.cmake's pattern and
+# cluster: the drot_pg fixture; the public schema, hence the lock).
+if(TARGET drot_server_store)
+  string(MD5 _drot_pgp_hash "${CMAKE_BINARY_DIR}")
+  string(SUBSTRING "${_drot_pgp_hash}" 0 10 _drot_pgp_hash)
+  add_executable(test_policy_store ${CMAKE_SOURCE_DIR}/tests/server/test_policy_store.c
+                                   ${CMAKE_SOURCE_DIR}/tests/server/store_fixture.c)
+  target_link_libraries(test_policy_store PRIVATE drot_server_policy_store PkgConfig::CMOCKA)
+  drot_use_crypto(test_policy_store openssl)
+  add_test(NAME test_policy_store_sqlite COMMAND test_policy_store)
+  set_tests_properties(test_policy_store_sqlite PROPERTIES
+    ENVIRONMENT "DROT_STORE_BACKEND=sqlite" LABELS "server;store;policy" TIMEOUT 120)
+  add_test(NAME test_policy_store_postgres COMMAND test_policy_store)
+  set_tests_properties(test_policy_store_postgres PROPERTIES
+    ENVIRONMENT "DROT_STORE_BACKEND=postgres;DROT_PG_URL_FILE=/tmp/drot-pg-${_drot_pgp_hash}/url"
+    FIXTURES_REQUIRED drot_pg RESOURCE_LOCK drot_pg_schema LABELS "server;store;policy" TIMEOUT 120)
+endif()

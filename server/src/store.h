@@ -191,6 +191,9 @@ typedef struct ds_attestation {
     ds_att_action action; /* read back by ds_attestation_list; ignored when recording */
 } ds_attestation;
 
+struct ds_store;
+struct ds_attest_outcome;
+
 /* Device-row changes that ds_attestation_record_update makes in the same
  * transaction as the attestation row. A zeroed struct asks for none. */
 typedef struct ds_attest_update {
@@ -198,6 +201,13 @@ typedef struct ds_attest_update {
     uint64_t tamper_count; /* 0..DS_TAMPER_COUNT_MAX */
     bool quarantine;       /* move the device to quarantined, if the state machine allows it */
     const char *reason;    /* status reason for that move (<= DS_REASON_MAX bytes); NULL = "" */
+    /* Called inside the transaction, after the attestation row is written
+     * (out->id set) and before the commit: what it writes on this store
+     * (sql.h) commits or rolls back with the row; a status other than DS_OK
+     * rolls everything back and is returned. NULL = none. (The policy
+     * engine's failed flag, actions and webhook events, policy_engine.h.) */
+    ds_status (*in_tx)(struct ds_store *store, const struct ds_attest_outcome *out, void *ctx);
+    void *in_tx_ctx;
 } ds_attest_update;
 
 /* What ds_attestation_record_update did. */

@@ -607,7 +607,10 @@ static ds_status pg_att_record(ds_store *base, const ds_attestation *a, const ds
     if (res != NULL) {
         out->id = PQntuples(res) == 1 ? g_int(res, 0, 0) : 0;
         PQclear(res);
-        r = pg_commit(s);
+        if (upd->in_tx != NULL)
+            r = upd->in_tx(base, out, upd->in_tx_ctx);
+        if (r == DS_OK)
+            r = pg_commit(s);
     }
     if (r != DS_OK) {
         memset(out, 0, sizeof *out);

@@ -676,7 +676,10 @@ static ds_status sq_att_record(ds_store *base, const ds_attestation *a, const ds
     bind_text(st, 7, ds_att_action_name(out->action));
     if ((r = sq_run(s, st, "attestation insert")) == DS_OK) {
         out->id = sqlite3_last_insert_rowid(s->db);
-        r = sq_commit(s);
+        if (u->in_tx != NULL)
+            r = u->in_tx(base, out, u->in_tx_ctx);
+        if (r == DS_OK)
+            r = sq_commit(s);
     }
     if (r != DS_OK) {
         memset(out, 0, sizeof *out);
