@@ -31,3 +31,31 @@ if(TARGET drot_server_store)
     ENVIRONMENT "DROT_STORE_BACKEND=postgres;DROT_PG_URL_FILE=/tmp/drot-pg-${_drot_pgp_hash}/url"
     FIXTURES_REQUIRED drot_pg RESOURCE_LOCK drot_pg_schema LABELS "server;store;policy" TIMEOUT 120)
 endif()
+
+# The engine in drot-server: cache, attestation hooks, plan/apply, the
+# background worker and webhook deliveries; and the admin routes. Wired once
+# drot-server exists (http.cmake), like admin.cmake.
+find_package(Threads REQUIRED)
+function(drot_policy_wire)
+  target_sources(drot-server PRIVATE ${CMAKE_SOURCE_DIR}/server/src/policy_engine.c
+                 ${CMAKE_SOURCE_DIR}/server/src/policy_attest.c ${CMAKE_SOURCE_DIR}/server/src/policy_plan.c
+                 ${CMAKE_SOURCE_DIR}/server/src/webhook.c ${CMAKE_SOURCE_DIR}/server/src/admin_policy.c)
+  target_link_libraries(drot-server PRIVATE drot_server_policy drot_server_policy_store PkgConfig::LIBCURL Threads::Threads)
+endfunction()
+cmake_language(DEFER CALL drot_policy_wire)
+
+# drotctl policy / device clear / webhooks (tools/drotctl_policy.c); the
+# parser is linked in for the offline `policy validate`.
+function(drot_policy_wire_drotctl)
+  target_sources(drotctl PRIVATE ${CMAKE_SOURCE_DIR}/tools/drotctl_policy.c)
+  target_link_libraries(drotctl PRIVATE drot_server_policy)
+endfunction()
+cmake_language(DEFER CALL drot_policy_wire_drotctl)
+
+# The webhook signature scheme and secret files (tests/server/test_webhook.c).
+if(LIBCURL_FOUND)
+  drot_add_test(test_webhook SOURCES ${CMAKE_SOURCE_DIR}/tests/server/test_webhook.c
+                ${CMAKE_SOURCE_DIR}/server/src/webhook.c
+                BACKENDS openssl LIBS drot_server_policy_store PkgConfig::LIBCURL OpenSSL::Crypto
+                LABELS "server;policy")
+endif()

@@ -11,6 +11,7 @@
  *   drotctl [GLOBAL] rotate|rotations|campaign ...     (drotctl_rotate.c)
  *   drotctl token inspect FILE [--key HEX|PEM] [--challenge HEX --exporter HEX]
  *   drotctl [--passphrase-file F] firmware sign|inspect ...   (drotctl_firmware.c)
+ *   drotctl [GLOBAL] policy|device|webhooks ...           (drotctl_policy.c)
  *
  * GLOBAL: --server URL --cert FILE --key FILE --ca FILE [--passphrase-file F]
  * (the operator key is decrypted in memory and given to libcurl as a blob).
@@ -68,6 +69,10 @@ static const char k_usage[] =
     "  audit  list the audit log, verify its hash chain and signed checkpoints, sign a checkpoint\n"
     "  revoke  revoke a device root key, a device certificate or an authority key (admin API)\n"
     "  revocations  list revocations; decode and check a signed revocation list\n"
+    "  policy  validate (offline), plan, apply, get, list a device class's policy; device\n"
+    "         status and the engine's actions (docs/policy.md)\n"
+    "  device  clear ID: end a device's failed state (FAIL stays failed until then)\n"
+    "  webhooks  the policy engine's webhook deliveries and their attempts\n"
     "\n"
     "GLOBAL options, before the command, for the admin API:\n"
     "  --server URL --cert FILE --key FILE --ca FILE [--passphrase-file FILE]\n"
@@ -1391,6 +1396,15 @@ int main(int argc, char **argv)
         return cmd_token(argc - ci, argv + ci);
     if (strcmp(argv[ci], "firmware") == 0)
         return drotctl_cmd_firmware(&g, argc - ci, argv + ci);
+    if (strcmp(argv[ci], "policy") == 0 || strcmp(argv[ci], "device") == 0 ||
+        strcmp(argv[ci], "webhooks") == 0) {
+        curl_global_init(CURL_GLOBAL_DEFAULT); /* drotctl_policy.c */
+        rc = argv[ci][0] == 'p'   ? drotctl_cmd_policy(&g, argc - ci, argv + ci)
+             : argv[ci][0] == 'd' ? drotctl_cmd_device(&g, argc - ci, argv + ci)
+                                  : drotctl_cmd_webhooks(&g, argc - ci, argv + ci);
+        curl_global_cleanup();
+        return rc;
+    }
     argv[1] = argv[ci];
     errmsg("unknown command '%s' (see 'drotctl --help')", argv[1]);
     return EXIT_USAGE;

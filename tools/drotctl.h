@@ -60,6 +60,10 @@ int drotctl_cmd_campaign(const admin_opts *g, int argc, char **argv);
 int drotctl_cmd_authority(const admin_opts *g, int argc, char **argv);
 /* drotctl_audit.c */
 int drotctl_cmd_audit(const admin_opts *g, int argc, char **argv);
+/* drotctl_policy.c */
+int drotctl_cmd_policy(const admin_opts *g, int argc, char **argv);
+int drotctl_cmd_device(const admin_opts *g, int argc, char **argv);
+int drotctl_cmd_webhooks(const admin_opts *g, int argc, char **argv);
 /* drotctl_firmware.c */
 int drotctl_cmd_firmware(const admin_opts *g, int argc, char **argv);
 /* drotctl_revocation.c */

@@ -1014,8 +1014,9 @@ static void server_help(srv_cmd which)
         break;
     case SRV_RUN:
         printf("usage: drot-agent run --server URL --ca FILE --storage DIR [--host-fw DIR] [--max-cycles N]\n"
-               "The daemon: enrolls if DIR holds no certificate, then attests every\n"
-               "next_attest_in seconds the server returns. On an error it retries after 1 s,\n"
+               "The daemon: enrolls if DIR holds no certificate, then attests when the server\n"
+               "says the next attestation is due (its class's policy interval, else its\n"
+               "next_attest_in). On an error it retries after 1 s,\n"
                "doubling up to 60 s, each delay with +-20%% jitter. One line per cycle on stderr.\n"
                "Rotation jobs the server names are carried out as with attest-once; firmware jobs\n"
                "step by step, one step per attestation, the next attestation 1 s after a test boot.\n"

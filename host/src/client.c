@@ -543,11 +543,13 @@ dh_status dh_server_enroll(dh_server *s, const uint8_t device_id[16], const uint
 }
 
 /* The attest answer's keys (docs/api.md): 1 verdict, 2 reasons, 3 next in,
- * 4 a job for the device, 5 a firmware job (both optional), 8 the
+ * 4 a job for the device, 5 a firmware job (both optional), 6 seconds until
+ * the next attestation is due (the class's policy; optional), 8 the
  * revocation list version. */
 #define ATTEST_KEYS    8
 #define ATTEST_KEY_JOB 4
 #define ATTEST_KEY_FW  5
+#define ATTEST_KEY_DUE 6
 #define ATTEST_KEY_REV 8
 
 /* {1: id uint, 2: kind uint, 3: mode uint} */
@@ -596,15 +598,14 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
         return st;
     drot_cbor_reader r;
     size_t n = 0;
-    uint64_t verdict = 0, next = 0;
+    uint64_t verdict = 0, next = 0, due = 0;
     bool have[ATTEST_KEYS + 1] = {false};
     drot_cbor_reader_init(&r, s->body, s->body_len);
     drot_status ds = drot_cbor_get_map(&r, &n);
     for (size_t i = 0; ds == DROT_OK && i < n; i++) {
         uint64_t k;
         ds = drot_cbor_get_uint(&r, &k);
-        if (ds != DROT_OK || k < 1 || k > ATTEST_KEYS || (k > ATTEST_KEY_FW && k < ATTEST_KEY_REV) ||
-            have[k]) {
+        if (ds != DROT_OK || k < 1 || k > ATTEST_KEYS || k == 7 || have[k]) {
             ds = DROT_E_MALFORMED;
             break;
         }
@@ -619,6 +620,8 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
             ds = drot_cbor_get_uint(&r, &out->revocation_version);
         else if (k == ATTEST_KEY_FW)
             ds = dh_fw_offer_read(&r, &out->fw);
+        else if (k == ATTEST_KEY_DUE)
+            ds = drot_cbor_get_uint(&r, &due);
         else
             ds = get_job(&r, &out->job);
     }
@@ -634,7 +637,9 @@ dh_status dh_server_attest(dh_server *s, const uint8_t challenge[32], const uint
         return fail(s, DH_E_PROTOCOL, "malformed attest answer from the server");
     }
     out->verdict = (uint32_t)verdict;
-    out->next_in = next;
+    /* The policy's due time (key 6), when the server sends one, is the one
+     * to follow; key 3 is the server's default interval. */
+    out->next_in = have[ATTEST_KEY_DUE] && due > 0 ? due : next;
     return DH_OK;
 }
 

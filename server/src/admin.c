@@ -651,8 +651,10 @@ void ds_admin_handle(ds_http_req *req, void *ctx)
             device_status(req, adm, id);
         } else if (n == 3 && get && strcmp(segs[2], "attestations") == 0) {
             device_history(req, adm, id, &q);
+        } else if (n == 3 && post && strcmp(segs[2], "clear") == 0) {
+            ds_admin_policy_clear(req, adm, id); /* admin_policy.c */
         } else if (n == 1 || n == 2 || strcmp(segs[2], "status") == 0 ||
-                   strcmp(segs[2], "attestations") == 0) {
+                   strcmp(segs[2], "attestations") == 0 || strcmp(segs[2], "clear") == 0) {
             fail(req, 405, "method_not_allowed", "method not allowed on %s", path);
         } else {
             fail(req, 404, "not_found", "no such admin route");
@@ -676,6 +678,8 @@ void ds_admin_handle(ds_http_req *req, void *ctx)
         ds_admin_revocations(req, adm, segs, n, &q);
     } else if (strcmp(segs[0], "firmware") == 0) {
         ds_admin_firmware(req, adm, segs, n, &q); /* admin_firmware.c */
+    } else if (strcmp(segs[0], "policies") == 0 || strcmp(segs[0], "webhooks") == 0) {
+        ds_admin_policy(req, adm, segs, n, &q);
     } else {
         fail(req, 404, "not_found", "no such admin route");
     }

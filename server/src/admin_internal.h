@@ -45,4 +45,9 @@ void ds_admin_revocations(ds_http_req *req, ds_admin *adm, char (*segs)[80], siz
 /* admin_firmware.c: /v1/admin/firmware/… (images, releases, rollouts, jobs, plan). */
 void ds_admin_firmware(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n, struct evkeyvalq *q);
 
+/* admin_policy.c: /v1/admin/policies… and /v1/admin/webhooks… (segs as
+ * above), and POST /v1/admin/devices/{id}/clear. */
+void ds_admin_policy(ds_http_req *req, ds_admin *adm, char (*segs)[80], size_t n, struct evkeyvalq *q);
+void ds_admin_policy_clear(ds_http_req *req, ds_admin *adm, const uint8_t id[16]);
+
 #endif

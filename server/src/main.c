@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/pem.h>
 
@@ -18,6 +19,7 @@
 #include "ca.h"
 #include "http.h"
 #include "keys.h"
+#include "policy_engine.h"
 #include "reference.h"
 #include "routes.h"
 #include "routes_revocation.h"
@@ -434,6 +436,8 @@ int main(int argc, char **argv)
     int version = 0;
     ds_admin adm;
     memset(&adm, 0, sizeof adm);
+    ds_pol_engine *pol = NULL;             /* docs/policy.md */
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* webhook deliveries */
 
     if (ds_store_open(o.db, &store, err, sizeof err) != DS_OK) {
         fprintf(stderr, "drot-server: --db: %s\n", err);
@@ -503,6 +507,11 @@ int main(int argc, char **argv)
             *c = '_';
     snprintf(server_id, sizeof server_id, "%.48s:%u", host, o.port);
     ds_app app = {store, &dca, ca_pem, refs, n_refs, o.ttl, (uint64_t)o.interval, ks, o.authority, server_id};
+    if ((pol = ds_pol_engine_new(o.db, server_id, (uint64_t)o.interval)) == NULL) {
+        fprintf(stderr, "drot-server: out of memory\n");
+        goto out;
+    }
+    app.policy = pol;
     if (ds_admin_init(&adm, &app, o.ref_dir, refs, n_refs) != 0) {
         fprintf(stderr, "drot-server: out of memory\n");
         goto out;
@@ -529,9 +538,14 @@ int main(int argc, char **argv)
     }
     ds_http_set_admin(h, ds_admin_handle, &adm);    /* /v1/admin/: docs/api.md */
     ds_http_set_device_gate(h, ds_rev_device_gate); /* revoked certificates: docs/revocation.md */
+    if (ds_pol_engine_start(pol, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "drot-server: %s\n", err);
+        goto out;
+    }
     fprintf(stderr, "drot-server: listening on %s:%u (TLS 1.3, %u thread%s)\n", o.host, o.port, o.threads,
             o.threads == 1 ? "" : "s");
     rc = ds_http_run(h);
+    ds_pol_engine_stop(pol); /* its appends, too, before the last checkpoint */
     /* Sign what this run appended, so that a restart leaves no unsigned tail. */
     ds_audit_checkpoint cp;
     ds_status cst = ds_audit_sign_head(store, ds_audit_server_signer(), &cp);
@@ -541,6 +555,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "drot-server: audit log: no checkpoint at shutdown: %s\n", ds_store_error(store));
     fprintf(stderr, "drot-server: stopped\n");
 out:
+    ds_pol_engine_free(pol); /* stops its worker first */
     ds_http_free(h);
     if (tls_key != NULL)
         ds_keys_release(ks, tls_key);
@@ -555,5 +570,6 @@ out:
     for (unsigned i = 1; i < DS_HTTP_MAX_THREADS; i++)
         ds_store_close(wstores[i]);
     ds_store_close(store);
+    curl_global_cleanup();
     return rc;
 }

@@ -463,6 +463,53 @@ ds_status ds_pol_key_age_due(ds_store *s, const char *cls, int64_t cutoff, ds_po
         a, 2, due_row, &c, NULL);
 }
 
+typedef struct tok_ctx {
+    uint8_t *token;
+    size_t len;
+    int64_t id;
+    bool oom;
+} tok_ctx;
+
+static int tok_row(const ds_sql_row *r, void *vctx)
+{
+    tok_ctx *c = vctx;
+    size_t n = 0;
+    const uint8_t *b = ds_sql_get_blob(r, 1, &n);
+    c->id = ds_sql_get_int(r, 0);
+    if (b != NULL && n > 0) {
+        c->token = malloc(n);
+        c->oom = c->token == NULL;
+        if (c->token != NULL) {
+            memcpy(c->token, b, n);
+            c->len = n;
+        }
+    }
+    return 1;
+}
+
+ds_status ds_pol_token(ds_store *s, const uint8_t device_id[DS_DEVICE_ID_LEN], int64_t id, uint8_t **token,
+                       size_t *len, int64_t *att_id)
+{
+    if (s == NULL || device_id == NULL || token == NULL || len == NULL || id < 0)
+        return DS_E_ARG;
+    tok_ctx c = {NULL, 0, 0, false};
+    ds_sql_val a[] = {ds_sql_blob(device_id, DS_DEVICE_ID_LEN), ds_sql_int(id)};
+    ds_status st =
+        ds_sql_exec(s,
+                    "SELECT id, token FROM attestations WHERE device_id = $1 AND ($2 = 0 OR id = $2) "
+                    "ORDER BY id DESC LIMIT 1",
+                    a, 2, tok_row, &c, NULL);
+    if (st == DS_OK && c.oom)
+        st = ds_store_fail(s, DS_E_NOMEM, "out of memory");
+    *token = st == DS_OK ? c.token : NULL;
+    *len = st == DS_OK ? c.len : 0;
+    if (att_id != NULL)
+        *att_id = c.id;
+    if (st != DS_OK)
+        free(c.token);
+    return st;
+}
+
 /* ---- actions ------------------------------------------------------------------------------ */
 
 ds_status ds_pol_action_add(ds_store *s, const ds_pol_action_new *a, int64_t now, int64_t *id)

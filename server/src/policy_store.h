@@ -135,6 +135,12 @@ ds_status ds_pol_mark_stale(ds_store *s, const char *cls, int64_t cutoff, int64_
 typedef int (*ds_pol_due_cb)(const uint8_t id[DS_DEVICE_ID_LEN], int64_t key_since, void *ctx);
 ds_status ds_pol_key_age_due(ds_store *s, const char *cls, int64_t cutoff, ds_pol_due_cb cb, void *ctx);
 
+/* The stored token of attestation id of the device, or of its latest
+ * attestation (id 0): a malloc'ed copy in *token (NULL when none is stored)
+ * and its length; *att_id (may be NULL) the attestation's id. */
+ds_status ds_pol_token(ds_store *s, const uint8_t device_id[DS_DEVICE_ID_LEN], int64_t id, uint8_t **token,
+                       size_t *len, int64_t *att_id);
+
 /* ---- actions ---------------------------------------------------------------------- */
 
 typedef struct ds_pol_action_new {

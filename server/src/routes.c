@@ -11,6 +11,7 @@
 
 #include "audit_server.h"
 #include "drot/cbor.h"
+#include "policy_engine.h"
 #include "revocation.h"
 #include "routes_firmware.h"
 #include "routes_internal.h"
@@ -214,6 +215,8 @@ bool ds_rt_verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev
     cd.has_tamper_count = dev->has_tamper_count;
     cd.tamper_count = dev->tamper_count;
     ds_ref_on_fail on_fail = DS_REF_ON_FAIL_NONE;
+    ds_pol_attest pa; /* the class's live policy replaces --reference (policy_engine.h) */
+    const ds_reference *pref = ds_pol_attest_begin(&pa, app->policy, app->store, dev, NULL);
     /* The reference values may be replaced by an admin PUT on another
      * worker (which holds the shared lock exclusively); verification only
      * reads them, and ds_check_token keeps its result on this worker's
@@ -221,14 +224,19 @@ bool ds_rt_verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev
      * the lock held shared. What is needed of the reference afterwards
      * (on_fail) is copied before the lock is released. */
     ds_http_shared_lock(req->http, false);
-    const ds_reference *ref = ds_rt_find_ref(app, dev->class_name);
+    const ds_reference *ref = pa.policy != NULL  ? pref
+                              : pa.load == DS_OK ? ds_rt_find_ref(app, dev->class_name)
+                                                 : NULL;
     if (ref == NULL) {
         memset(chk, 0, sizeof *chk);
         chk->verdict = DS_HTTP_VERDICT_FAIL;
         chk->num_reasons = 1;
         chk->is_fail[0] = true;
-        snprintf(chk->reasons[0], DS_CHECK_REASON_MAX, "reference: no reference values for class %s",
-                 dev->class_name);
+        if (pa.load != DS_OK)
+            snprintf(chk->reasons[0], DS_CHECK_REASON_MAX, "%s", pa.load_error);
+        else
+            snprintf(chk->reasons[0], DS_CHECK_REASON_MAX, "reference: no reference values for class %s",
+                     dev->class_name);
     } else {
         ds_check_token(token, token_len, ch, req->exporter, &cd, ref, chk);
         on_fail = ref->on_fail;
@@ -263,11 +271,13 @@ bool ds_rt_verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev
         quarantine_reason(chk, dev->class_name, why, sizeof why);
         upd.reason = why;
     }
+    ds_pol_attest_decide(&pa, chk, device_authenticated || chk->fresh, &upd);
     req->verdict = chk->verdict;
     ds_http_count_verdict(req->http, chk->verdict);
     ds_attest_outcome out;
     ds_status st = ds_attestation_record_update(app->store, &att, &upd, &out);
     if (st != DS_OK) {
+        ds_pol_attest_end(&pa, NULL);
         ds_http_reply_error(req, 500, DS_ERR_INTERNAL, "cannot record the attestation: %s",
                             ds_status_str(st));
         return false;
@@ -278,6 +288,7 @@ bool ds_rt_verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev
         snprintf(chk->reasons[chk->num_reasons++], DS_CHECK_REASON_MAX,
                  "action: device quarantined automatically (class %s, on_fail quarantine)", dev->class_name);
     }
+    ds_pol_attest_end(&pa, chk);
     return true;
 }
 
@@ -428,7 +439,8 @@ static void route_enroll(ds_http_req *req, void *ctx)
     drot_cbor_put_uint(&w, 3);
     drot_cbor_put_uint(&w, (uint64_t)chk.verdict);
     drot_cbor_put_uint(&w, 4);
-    drot_cbor_put_uint(&w, app->attest_interval);
+    drot_cbor_put_uint(&w, app->policy != NULL ? ds_pol_next_due(app->policy, app->store, dev.class_name)
+                                               : app->attest_interval);
     OPENSSL_free(pem);
     ds_rt_reply_map(req, &w);
 }
@@ -458,7 +470,9 @@ static void route_attest(ds_http_req *req, void *ctx)
     uint8_t buf[8192];
     drot_cbor_writer w;
     drot_cbor_writer_init(&w, buf, sizeof buf);
-    drot_cbor_put_map(&w, 4 + (has_job ? 1 : 0) + (has_fw ? 1 : 0));
+    bool has_due = app->policy != NULL; /* key 6: seconds until the next attestation is due */
+    uint64_t due = has_due ? ds_pol_next_due(app->policy, app->store, dev.class_name) : 0;
+    drot_cbor_put_map(&w, 4 + (has_job ? 1 : 0) + (has_fw ? 1 : 0) + (has_due ? 1 : 0));
     drot_cbor_put_uint(&w, 1);
     drot_cbor_put_uint(&w, (uint64_t)chk.verdict);
     drot_cbor_put_uint(&w, 2);
@@ -479,7 +493,11 @@ static void route_attest(ds_http_req *req, void *ctx)
     }
     if (has_fw)
         ds_fw_put_offer(&w, &fw); /* key 5 */
-    drot_cbor_put_uint(&w, 8);    /* the current revocation list version (docs/revocation.md) */
+    if (has_due) {
+        drot_cbor_put_uint(&w, 6);
+        drot_cbor_put_uint(&w, due);
+    }
+    drot_cbor_put_uint(&w, 8); /* the current revocation list version (docs/revocation.md) */
     drot_cbor_put_uint(&w, rev_version);
     ds_rt_reply_map(req, &w);
 }

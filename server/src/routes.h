@@ -59,11 +59,12 @@ typedef struct ds_app {
     const char *ca_pem; /* the device CA certificate (PEM), returned as ca_chain */
     const ds_reference *refs;
     size_t n_refs;
-    int64_t challenge_ttl;    /* seconds */
-    uint64_t attest_interval; /* seconds */
-    ds_keystore *keys;        /* key custody: the authority key signs DRoT messages (exclusive lock) */
-    const char *authority;    /* the custody name of the authority key that signs ("authority") */
-    const char *server_id;    /* this process, as job lease owner ("host:pid") */
+    int64_t challenge_ttl;        /* seconds */
+    uint64_t attest_interval;     /* seconds */
+    ds_keystore *keys;            /* key custody: the authority key signs DRoT messages (exclusive lock) */
+    const char *authority;        /* the custody name of the authority key that signs ("authority") */
+    const char *server_id;        /* this process, as job lease owner ("host:pid") */
+    struct ds_pol_engine *policy; /* the policy engine (policy_engine.h); NULL: none */
 } ds_app;
 
 extern const ds_route ds_device_routes[];

@@ -291,7 +291,8 @@ typedef struct dh_server_verdict {
     uint32_t verdict; /* 1 PASS, 2 WARN, 3 FAIL */
     size_t num_reasons;
     char reasons[DH_SERVER_MAX_REASONS][DH_SERVER_REASON_MAX];
-    uint64_t next_in; /* next_attest_in, seconds */
+    uint64_t next_in; /* seconds until the next attestation: the policy's due time (key 6) when the
+                         server sends one, else next_attest_in (key 3) */
     bool has_job;
     dh_server_job job;
     bool has_revocation_version; /* attest answer key 8 was present */
