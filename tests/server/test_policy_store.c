@@ -16,7 +16,8 @@
  *   Test 6: actions: dedupe, claim with a lease, finish only by the holder, lists
  *   Test 7: key age: old keys are due; open jobs, a failed rotation of this key
  *           and a fresh key are not
- *   Test 8: the policy's campaign: created once, reused, refused with other settings
+ *   Test 8: the policy's campaign: created once, reused, refused with other settings; it
+ *           never has more than max_parallel jobs issued
  *   Test 9: webhook deliveries: back-off, a 2xx ends it for good, max_attempts
  *           fails it, only the lease holder records, every attempt kept
  *   Test 10: a status change inside the attestation's transaction, and its rollback
@@ -564,6 +565,23 @@ static void test_campaign(void **state)
                      DS_OK);
     assert_false(created);
     assert_int_equal(c2, c1);
+    /* its staged rollout never exceeds max_parallel: the third issue is refused */
+    register_n(f, 1, 4, "sim-v1");
+    int64_t jobs[4];
+    for (uint32_t n = 1; n <= 4; n++) {
+        activate(f, n);
+        uint8_t id[DS_DEVICE_ID_LEN];
+        make_id(n, id);
+        assert_int_equal(
+            ds_job_create(f->s, id, DS_JOB_ROTATE_ROOT, DS_JOB_MODE_SERVER, 3, c1, 100, &jobs[n - 1]), DS_OK);
+    }
+    uint8_t pub[DS_DRK_PUB_LEN], nonce[DS_NONCE_LEN] = {1}, tbs[DS_DIGEST_LEN] = {2};
+    for (int k = 0; k < 4; k++) {
+        make_key(9000 + (uint32_t)k, pub);
+        assert_int_equal(ds_job_issue(f->s, jobs[k], "srv", 0, pub, nonce, tbs, 110),
+                         k < 2 ? DS_OK : DS_E_BUSY);
+    }
+    assert_int_equal(raw_scalar(f, "SELECT count(*) FROM rotation_jobs WHERE state = 'issued'"), 2);
     assert_int_equal(ds_pol_campaign_ensure(f->s, "sim-v1", 3, DS_JOB_MODE_DEVICE, 2, 3, 101, &c3, &created),
                      DS_E_CONFLICT);
     assert_int_equal(c3, c1);
