@@ -137,6 +137,15 @@ static int failed_row(const ds_sql_row *r, void *ctx)
     return 1;
 }
 
+/* One audit entry inside the attestation's transaction (it rolls back with it). */
+static ds_status audit(ds_store *s, const ds_pol_attest *pa, const char *action, json_t *detail)
+{
+    char actor[160], hx[2 * DS_DEVICE_ID_LEN + 1];
+    ds_pol_actor(pa->class_name, pa->policy != NULL ? pa->policy->version : 0, actor);
+    ds_pol_hex(pa->device_id, DS_DEVICE_ID_LEN, hx);
+    return ds_pol_audit(s, actor, action, hx, detail);
+}
+
 static ds_status record(ds_store *s, ds_pol_attest *pa, const struct ds_attest_outcome *out, size_t i,
                         const char *state, const char *result, int64_t now)
 {
@@ -165,8 +174,13 @@ static ds_status act(ds_store *s, ds_pol_attest *pa, const struct ds_attest_outc
     ds_status st = DS_OK;
     switch (a->kind) {
     case DS_POL_QUARANTINE: /* made by the store's own update (store.h invariant 3) */
-        if (out->action == DS_ACTION_QUARANTINED)
-            return record(s, pa, out, i, "done", "quarantined", now);
+        if (out->action == DS_ACTION_QUARANTINED) {
+            st = audit(s, pa, "device.status",
+                       json_pack("{s:s, s:s, s:s, s:s, s:I}", "from", ds_device_status_name(out->prev_status),
+                                 "to", "quarantined", "reason", pa->quarantine_reason, "cause", cause,
+                                 "attestation_id", (json_int_t)out->id));
+            return st != DS_OK ? st : record(s, pa, out, i, "done", "quarantined", now);
+        }
         snprintf(result, sizeof result, "%s",
                  out->status == DS_DEV_QUARANTINED ? "already quarantined" : "not allowed");
         return record(s, pa, out, i, out->status == DS_DEV_QUARANTINED ? "done" : "failed", result, now);
@@ -179,12 +193,22 @@ static ds_status act(ds_store *s, ds_pol_attest *pa, const struct ds_attest_outc
         if (changed)
             add_done(pa, "action: device revoked automatically (policy %s@%lld, %s)", pa->class_name, v,
                      cause);
+        if (changed &&
+            (st = audit(s, pa, "device.status",
+                        json_pack("{s:s, s:s, s:s, s:I}", "to", "revoked", "reason", reason, "cause", cause,
+                                  "attestation_id", (json_int_t)out->id))) != DS_OK)
+            return st;
         return record(s, pa, out, i, changed ? "done" : "failed", changed ? "revoked" : "not allowed", now);
     case DS_POL_NOTIFY: {
         json_t *extra = json_pack("{s:I, s:s}", "attestation_id", (json_int_t)out->id, "verdict", "FAIL");
         st = ds_pol_notify(s, pa->policy, a->webhook, pa->tamper ? "device.tamper" : "device.failed",
                            pa->device_id, pa->reasons, now, extra, result, sizeof result);
         json_decref(extra);
+        if (st == DS_OK)
+            st = audit(s, pa, "webhook.queue",
+                       json_pack("{s:s, s:s, s:s, s:s}", "webhook", a->webhook, "event",
+                                 pa->tamper ? "device.tamper" : "device.failed", "cause", cause, "result",
+                                 result));
         if (st != DS_OK)
             return st;
         add_done(pa, "action: %s (policy %s@%lld, %s)", result, pa->class_name, v, cause);
@@ -197,6 +221,11 @@ static ds_status act(ds_store *s, ds_pol_attest *pa, const struct ds_attest_outc
                  a->kind == DS_POL_ROTATE ? "root key rotation" : "firmware update", pa->class_name, v,
                  cause);
         pa->pending = true;
+        if ((st = audit(s, pa, "policy.action",
+                        json_pack("{s:s, s:s, s:s, s:I}", "action", ds_pol_action_name(a->kind), "cause",
+                                  cause, "state", "pending", "attestation_id", (json_int_t)out->id))) !=
+            DS_OK)
+            return st;
         return record(s, pa, out, i, "pending", "", now);
     }
     return DS_OK;
@@ -211,8 +240,16 @@ static ds_status hook(ds_store *s, const struct ds_attest_outcome *out, void *ct
                                            now, &was_stale, &newly_failed);
     if (st != DS_OK)
         return st;
-    if (was_stale)
+    if (was_stale) {
         add_done(pa, "policy: the device was stale; this attestation ends that");
+        if ((st = audit(s, pa, "policy.fresh", json_pack("{s:I}", "attestation_id", (json_int_t)out->id))) !=
+            DS_OK)
+            return st;
+    }
+    if (newly_failed && (st = audit(s, pa, "policy.failed",
+                                    json_pack("{s:I, s:b, s:s}", "attestation_id", (json_int_t)out->id,
+                                              "tamper", pa->tamper, "reasons", pa->reasons))) != DS_OK)
+        return st;
     if (!pa->own_fail) { /* FAIL stays failed: a PASS says so */
         failed_info f = {false, 0, 0};
         ds_sql_val a[] = {ds_sql_blob(pa->device_id, DS_DEVICE_ID_LEN)};

@@ -61,6 +61,14 @@ void ds_pol_hex(const uint8_t *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+void ds_pol_actor(const char *cls, int64_t version, char out[160])
+{
+    if (version > 0)
+        snprintf(out, 160, "policy:%s@%lld", cls, (long long)version);
+    else
+        snprintf(out, 160, "server");
+}
+
 ds_pol_engine *ds_pol_engine_new(const char *db_url, const char *owner, uint64_t default_interval)
 {
     ds_pol_engine *e = calloc(1, sizeof *e);
@@ -294,6 +302,13 @@ static ds_status write_missed(ds_store *s, const uint8_t id[DS_DEVICE_ID_LEN], i
             "drot-server: policy %s@%lld: device %s is stale (episode %lld): %zu on_missed action(s)\n",
             c->p->class_name, (long long)c->p->version, hx, (long long)episode,
             c->p->n_actions[DS_POL_ON_MISSED]);
+    char actor[160];
+    ds_pol_actor(c->p->class_name, c->p->version, actor);
+    ds_status ast = ds_pol_audit(s, actor, "policy.stale", hx,
+                                 json_pack("{s:I, s:I}", "episode", (json_int_t)episode, "on_missed",
+                                           (json_int_t)c->p->n_actions[DS_POL_ON_MISSED]));
+    if (ast != DS_OK)
+        return ast;
     for (size_t i = 0; i < c->p->n_actions[DS_POL_ON_MISSED]; i++) {
         const ds_pol_action *a = &c->p->actions[DS_POL_ON_MISSED][i];
         snprintf(key, sizeof key, "missed:%s:%lld:%s:%s", hx, (long long)episode, ds_pol_action_name(a->kind),
@@ -366,6 +381,12 @@ static void act_status(ds_store *s, const ds_pol_action_row *a, ds_device_status
     }
     snprintf(result, cap, "%s", ds_device_status_name(to));
     *ok = true;
+    char actor[160], hx[2 * DS_DEVICE_ID_LEN + 1];
+    ds_pol_actor(a->class_name, a->policy_version, actor);
+    ds_pol_hex(a->device_id, DS_DEVICE_ID_LEN, hx);
+    (void)ds_pol_audit(s, actor, "device.status", hx,
+                       json_pack("{s:s, s:s, s:s, s:s}", "from", ds_device_status_name(d.status), "to",
+                                 ds_device_status_name(to), "reason", reason, "cause", a->cause));
 }
 
 typedef struct notify_tx {
@@ -381,13 +402,21 @@ static ds_status notify_in_tx(ds_store *s, void *vctx)
     notify_tx *c = vctx;
     char reasons[200];
     snprintf(reasons, sizeof reasons,
-             "missed-attestations: no attestation for over %lld s (%u × %u s and grace)",
+             "missed-attestations: no attestation for over %lld s (%u x %u s and grace)",
              (long long)ds_policy_stale_after(c->p), c->p->missed_limit, c->p->interval_s);
     const char *event = strcmp(c->a->cause, "on_missed") == 0   ? "device.stale"
                         : strcmp(c->a->cause, "on_tamper") == 0 ? "device.tamper"
                                                                 : "device.failed";
     ds_status st = ds_pol_notify(s, c->p, c->a->target, event, c->a->has_device ? c->a->device_id : NULL,
                                  reasons, ds_store_now(), NULL, c->result, sizeof c->result);
+    char actor[160], hx[2 * DS_DEVICE_ID_LEN + 1] = "";
+    ds_pol_actor(c->a->class_name, c->a->policy_version, actor);
+    if (c->a->has_device)
+        ds_pol_hex(c->a->device_id, DS_DEVICE_ID_LEN, hx);
+    if (st == DS_OK)
+        st = ds_pol_audit(s, actor, "webhook.queue", hx,
+                          json_pack("{s:s, s:s, s:s, s:s}", "webhook", c->a->target, "event", event, "cause",
+                                    c->a->cause, "result", c->result));
     if (st == DS_OK)
         st = ds_pol_action_finish(s, c->a->id, c->e->owner, "done", c->result, ds_store_now());
     return st;
@@ -427,6 +456,14 @@ static void run_action(ds_pol_engine *e, ds_store *s, const ds_pol_action_row *a
             snprintf(result, sizeof result, "rotation job %lld (%s mode)", (long long)job,
                      mode == DS_JOB_MODE_DEVICE ? "device" : "server");
             state = "done";
+            char actor[160], hx[2 * DS_DEVICE_ID_LEN + 1], subject[32];
+            ds_pol_actor(a->class_name, a->policy_version, actor);
+            ds_pol_hex(a->device_id, DS_DEVICE_ID_LEN, hx);
+            snprintf(subject, sizeof subject, "job:%lld", (long long)job);
+            (void)ds_pol_audit(s, actor, "rotation.create", subject,
+                               json_pack("{s:s, s:s, s:s}", "device_id", hx, "mode",
+                                         mode == DS_JOB_MODE_DEVICE ? "device" : "server", "cause",
+                                         a->cause));
         } else {
             snprintf(result, sizeof result, "no rotation job: %s", ds_store_error(s));
         }
@@ -439,6 +476,15 @@ static void run_action(ds_pol_engine *e, ds_store *s, const ds_pol_action_row *a
     free(p);
     if (strcmp(state, "pending") == 0)
         return;
+    if (strcmp(state, "done") != 0) { /* what changed something has its own entry above */
+        char actor[160], hx[2 * DS_DEVICE_ID_LEN + 1] = "";
+        ds_pol_actor(a->class_name, a->policy_version, actor);
+        if (a->has_device)
+            ds_pol_hex(a->device_id, DS_DEVICE_ID_LEN, hx);
+        (void)ds_pol_audit(s, actor, "policy.action", hx,
+                           json_pack("{s:I, s:s, s:s, s:s, s:s}", "action_id", (json_int_t)a->id, "action",
+                                     a->action, "cause", a->cause, "state", state, "result", result));
+    }
     if (ds_pol_action_finish(s, a->id, e->owner, state, result, ds_store_now()) != DS_OK)
         fprintf(stderr, "drot-server: policy action %lld: %s\n", (long long)a->id, ds_store_error(s));
     else

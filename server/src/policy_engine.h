@@ -135,6 +135,10 @@ ds_status ds_pol_plan(ds_pol_engine *e, ds_store *s, const ds_policy *np, const 
 int ds_pol_reverify(const uint8_t *token, size_t len, const ds_device *dev, const ds_reference *ref,
                     char *reasons, size_t cap);
 
+/* The audit log's actor for what a policy does: "policy:<class>@<version>",
+ * or "server" when version is 0 (no policy). */
+void ds_pol_actor(const char *cls, int64_t version, char out[160]);
+
 /* Lower-case hex of p[0..n) into out[2n + 1]. */
 void ds_pol_hex(const uint8_t *p, size_t n, char *out);
 

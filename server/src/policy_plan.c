@@ -139,10 +139,26 @@ static ds_status policy_campaign(ds_store *s, const ds_policy *p, int64_t now, i
     st = ds_campaign_set_state(s, *cid, DS_CAMPAIGN_CANCELLED, why, now);
     if (st != DS_OK)
         return st;
+    char actor[160], subject[32];
+    ds_pol_actor(p->class_name, p->version, actor);
+    snprintf(subject, sizeof subject, "campaign:%lld", (long long)*cid);
+    (void)ds_pol_audit(s, actor, "campaign.state", subject,
+                       json_pack("{s:s, s:s}", "to", "cancelled", "reason", why));
     fprintf(stderr, "drot-server: policy %s@%lld: campaign %lld %s\n", p->class_name, (long long)p->version,
             (long long)*cid, why);
     return ds_pol_campaign_ensure(s, p->class_name, p->version, p->rotation_mode, p->max_parallel,
                                   DS_POL_JOB_ATTEMPTS, now, cid, created);
+}
+
+static void audit_campaign(ds_store *s, const ds_policy *p, int64_t cid)
+{
+    char actor[160], subject[32];
+    ds_pol_actor(p->class_name, p->version, actor);
+    snprintf(subject, sizeof subject, "campaign:%lld", (long long)cid);
+    (void)ds_pol_audit(s, actor, "campaign.create", subject,
+                       json_pack("{s:s, s:s, s:I, s:s}", "class", p->class_name, "mode",
+                                 p->rotation_mode == DS_JOB_MODE_DEVICE ? "device" : "server", "max_parallel",
+                                 (json_int_t)p->max_parallel, "cause", "key_age"));
 }
 
 ds_status ds_pol_key_rotations(ds_store *s, const ds_policy *p, bool apply, const char *cause, int64_t now,
@@ -162,6 +178,8 @@ ds_status ds_pol_key_rotations(ds_store *s, const ds_policy *p, bool apply, cons
     const char *mode = p->rotation_mode == DS_JOB_MODE_DEVICE ? "device" : "server";
     if (st == DS_OK && apply && d.n > 0)
         st = policy_campaign(s, p, now, &cid, &created);
+    if (st == DS_OK && created)
+        audit_campaign(s, p, cid);
     for (size_t i = 0; st == DS_OK && i < d.n; i++) {
         char hx[2 * DS_DEVICE_ID_LEN + 1], result[DS_POL_RESULT_MAX + 1], target[32] = "";
         ds_pol_hex(d.ids[i], DS_DEVICE_ID_LEN, hx);
@@ -182,6 +200,13 @@ ds_status ds_pol_key_rotations(ds_store *s, const ds_policy *p, bool apply, cons
                 snprintf(target, sizeof target, "job %lld", (long long)job);
                 snprintf(result, sizeof result, "rotation job %lld in campaign %lld (key from %lld, %s mode)",
                          (long long)job, (long long)cid, (long long)d.since[i], mode);
+                char actor[160], subject[32];
+                ds_pol_actor(p->class_name, p->version, actor);
+                snprintf(subject, sizeof subject, "job:%lld", (long long)job);
+                (void)ds_pol_audit(s, actor, "rotation.create", subject,
+                                   json_pack("{s:s, s:s, s:I, s:s, s:I}", "device_id", hx, "mode", mode,
+                                             "campaign", (json_int_t)cid, "cause", cause, "key_since",
+                                             (json_int_t)d.since[i]));
             } else {
                 snprintf(result, sizeof result, "no rotation job: %s", ds_store_error(s));
                 json_object_set_new(e, "error", json_string(result));
@@ -350,6 +375,12 @@ static ds_status plan_firmware(plan_ctx *c, json_t *fw)
             ds_status st = ds_pol_action_add(c->s, &n, c->now, NULL);
             if (st != DS_OK)
                 return st;
+            char actor[160];
+            ds_pol_actor(c->np->class_name, c->np->version, actor);
+            (void)ds_pol_audit(c->s, actor, "policy.action", c->np->class_name,
+                               json_pack("{s:s, s:s, s:s, s:s, s:s}", "action", "update", "component",
+                                         f->component, "version", f->version, "state", "skipped", "result",
+                                         note));
         }
     }
     return DS_OK;

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "audit.h"
 #include "sql.h"
 #include "store_internal.h"
 
@@ -30,6 +33,33 @@ static bool class_ok(const char *s)
               *c == '_' || *c == '-'))
             return false;
     return true;
+}
+
+/* ---- the audit log ----------------------------------------------------------------------- */
+
+ds_status ds_pol_audit(ds_store *s, const char *actor, const char *action, const char *subject,
+                       json_t *detail)
+{
+    char *text = detail != NULL ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(detail);
+    if (detail != NULL && text == NULL)
+        return ds_store_fail(s, DS_E_NOMEM, "audit: out of memory");
+    ds_status st = ds_audit_append(s, actor, action, subject != NULL ? subject : "", text);
+    if (st != DS_OK)
+        fprintf(stderr, "drot-server: audit %s %s %s: %s\n", actor, action, subject != NULL ? subject : "",
+                ds_store_error(s));
+    free(text);
+    return st;
+}
+
+static void hexid(const uint8_t *id, char out[2 * DS_DEVICE_ID_LEN + 1])
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < DS_DEVICE_ID_LEN; i++) {
+        out[2 * i] = d[id[i] >> 4];
+        out[2 * i + 1] = d[id[i] & 15];
+    }
+    out[2 * DS_DEVICE_ID_LEN] = '\0';
 }
 
 /* ---- policies ------------------------------------------------------------------------ */
@@ -59,10 +89,15 @@ static ds_status put_tx(ds_store *s, void *vctx)
             "policy version %lld of class %s is not above the live version %lld: give it version "
             "%lld or more",
             (long long)c->version, c->cls, (long long)live, (long long)live + 1);
-    return ds_sql_exec(s,
-                       "INSERT INTO policies (class, version, document, applied_at, applied_by) "
-                       "VALUES ($1, $2, $3, $4, $5)",
-                       a, 5, NULL, NULL, NULL);
+    st = ds_sql_exec(s,
+                     "INSERT INTO policies (class, version, document, applied_at, applied_by) "
+                     "VALUES ($1, $2, $3, $4, $5)",
+                     a, 5, NULL, NULL, NULL);
+    if (st == DS_OK)
+        st = ds_pol_audit(
+            s, c->by, "policy.apply", c->cls,
+            json_pack("{s:I, s:I}", "version", (json_int_t)c->version, "previous", (json_int_t)live));
+    return st;
 }
 
 ds_status ds_pol_put(ds_store *s, const char *cls, int64_t version, const char *doc, const char *by,
@@ -285,24 +320,42 @@ ds_status ds_pol_note_attestation(ds_store *s, const uint8_t id[DS_DEVICE_ID_LEN
     return st;
 }
 
-ds_status ds_pol_clear_failed(ds_store *s, const uint8_t id[DS_DEVICE_ID_LEN], const char *by,
-                              const char *why, int64_t now)
+typedef struct clear_ctx {
+    const uint8_t *id;
+    const char *by, *why;
+    int64_t now;
+} clear_ctx;
+
+static ds_status clear_tx(ds_store *s, void *vctx)
 {
-    if (s == NULL || id == NULL || !text_ok(by, DS_POL_BY_MAX) || !text_ok(why, DS_REASON_MAX))
-        return s == NULL ? DS_E_ARG : ds_store_fail(s, DS_E_ARG, "clear: bad device, author or reason");
-    ds_sql_val a[] = {ds_sql_blob(id, DS_DEVICE_ID_LEN), ds_sql_int(now), ds_sql_text(by), ds_sql_text(why)};
+    clear_ctx *c = vctx;
+    char hx[2 * DS_DEVICE_ID_LEN + 1];
+    ds_sql_val a[] = {ds_sql_blob(c->id, DS_DEVICE_ID_LEN), ds_sql_int(c->now), ds_sql_text(c->by),
+                      ds_sql_text(c->why)};
     int64_t n = 0, have = 0;
     ds_status st = ds_sql_exec(s,
                                "UPDATE device_policy_state SET failed = 0, cleared_at = $2, cleared_by = $3, "
                                "clear_reason = $4, updated_at = $2 WHERE device_id = $1 AND failed = 1",
                                a, 4, NULL, NULL, &n);
-    if (st != DS_OK || n > 0)
-        return st;
-    st = ds_sql_int1(s, "SELECT count(*) FROM devices WHERE device_id = $1", a, 1, &have, NULL);
+    if (st == DS_OK && n > 0) {
+        hexid(c->id, hx);
+        return ds_pol_audit(s, c->by, "policy.clear", hx, json_pack("{s:s}", "reason", c->why));
+    }
+    if (st == DS_OK)
+        st = ds_sql_int1(s, "SELECT count(*) FROM devices WHERE device_id = $1", a, 1, &have, NULL);
     if (st != DS_OK)
         return st;
     return have == 0 ? ds_store_fail(s, DS_E_NOT_FOUND, "no such device")
                      : ds_store_fail(s, DS_E_CONFLICT, "the device is not failed: nothing to clear");
+}
+
+ds_status ds_pol_clear_failed(ds_store *s, const uint8_t id[DS_DEVICE_ID_LEN], const char *by,
+                              const char *why, int64_t now)
+{
+    if (s == NULL || id == NULL || !text_ok(by, DS_POL_BY_MAX) || !text_ok(why, DS_REASON_MAX))
+        return s == NULL ? DS_E_ARG : ds_store_fail(s, DS_E_ARG, "clear: bad device, author or reason");
+    clear_ctx c = {id, by, why, now};
+    return ds_sql_tx(s, clear_tx, &c);
 }
 
 typedef struct status_ctx {
@@ -917,6 +970,13 @@ static ds_status done_tx(ds_store *s, void *vctx)
             "INSERT INTO webhook_attempts (delivery, attempt, at, http_status, error, duration_ms) "
             "VALUES ($1, $2, $3, $4, $5, $6)",
             b, 6, NULL, NULL, NULL);
+    if (st == DS_OK && strcmp(c->state, "pending") != 0) {
+        char subject[48];
+        snprintf(subject, sizeof subject, "delivery:%lld", (long long)c->id);
+        st = ds_pol_audit(s, "server", ok ? "webhook.delivered" : "webhook.failed", subject,
+                          json_pack("{s:I, s:I, s:s}", "attempts", (json_int_t)n, "http_status",
+                                    (json_int_t)c->status, "error", err));
+    }
     return st;
 }
 

@@ -37,6 +37,30 @@
 #define DS_POL_RESULT_MAX 255 /* an action's result text */
 #define DS_POL_NAME       64
 
+/* ---- the audit log (audit.h) ------------------------------------------------------ */
+
+struct json_t;
+
+/* Appends one audit entry (ds_audit_append) whose detail is the JSON object
+ * detail (consumed; NULL = {}), inside the caller's transaction when one is
+ * open (the entry then commits or rolls back with what it records).
+ * Outside one, a failure is also written to stderr: the operation it
+ * records has happened already. */
+ds_status ds_pol_audit(ds_store *s, const char *actor, const char *action, const char *subject,
+                       struct json_t *detail);
+
+/* ---- the audit log (audit.h) ------------------------------------------------------ */
+
+struct json_t;
+
+/* Appends one audit entry (ds_audit_append) whose detail is the JSON object
+ * detail (consumed; NULL = {}), inside the caller's transaction when one is
+ * open (the entry then commits or rolls back with what it records).
+ * Outside one, a failure is also written to stderr: the operation it
+ * records has happened already. */
+ds_status ds_pol_audit(ds_store *s, const char *actor, const char *action, const char *subject,
+                       struct json_t *detail);
+
 /* ---- policies ---------------------------------------------------------------- */
 
 typedef struct ds_pol_row {
@@ -52,8 +76,9 @@ typedef int (*ds_pol_row_cb)(const ds_pol_row *r, void *ctx);
 
 /* Stores version `version` of class cls (P1): in one transaction holding
  * the class's lock, refuses a version not above the live one
- * (DS_E_CONFLICT, the message names both), then inserts. DS_E_ARG for a bad
- * class, version < 1, an empty document or by. */
+ * (DS_E_CONFLICT, the message names both), then inserts, with its audit
+ * entry (policy.apply, actor by). DS_E_ARG for a bad class, version < 1,
+ * an empty document or by. */
 ds_status ds_pol_put(ds_store *s, const char *cls, int64_t version, const char *doc, const char *by,
                      int64_t now);
 /* The live (highest) version of cls; 0 when the class has no policy. */
@@ -105,8 +130,9 @@ ds_status ds_pol_note_attestation(ds_store *s, const uint8_t id[DS_DEVICE_ID_LEN
                                   bool fail, bool tamper, const char *reasons, int64_t now, bool *was_stale,
                                   bool *newly_failed);
 
-/* Clears the failed flag (P3), recording who, why and when. DS_E_NOT_FOUND:
- * no such device; DS_E_CONFLICT: it is not failed (nothing written). */
+/* Clears the failed flag (P3), recording who, why and when, with its audit
+ * entry (policy.clear, actor by), in one transaction. DS_E_NOT_FOUND: no
+ * such device; DS_E_CONFLICT: it is not failed (nothing written). */
 ds_status ds_pol_clear_failed(ds_store *s, const uint8_t id[DS_DEVICE_ID_LEN], const char *by,
                               const char *why, int64_t now);
 

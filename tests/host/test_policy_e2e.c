@@ -26,7 +26,8 @@
  *      firmware component recorded but not rolled out), and records them;
  *      the rotations then complete at the devices' next attestations
  *   5. the demo case: a policy whose on_fail quarantines; the device attests
- *      FAIL and is quarantined in the same request, the webhook told
+ *      FAIL and is quarantined in the same request, the webhook told; and
+ *      every change the engine made, from all five tests, is in the audit log
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -885,6 +886,29 @@ static void age_keys(void)
     sqlite3_close(db);
 }
 
+/* One number from the server's SQLite database, read directly. */
+static long long sql_count(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static long long sql_count(const char *fmt, ...)
+{
+    char q[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof q, fmt, ap);
+    va_end(ap);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    assert_int_equal(sqlite3_open_v2(G.dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (v < 0)
+        fail_msg("query failed: %s", q);
+    return v;
+}
+
 static void test_plan_apply(void **state)
 {
     (void)state;
@@ -1050,6 +1074,37 @@ static void test_quarantine_on_fail(void **state)
     assert_int_equal(jint(ev, "policy_version"), 5);
     assert_true(jint(ev, "attestation_id") > 0);
     json_decref(ev);
+
+    /* everything the engine changed is in the audit log */
+    assert_int_equal(sql_count("SELECT count(*) FROM audit_log WHERE action = 'policy.apply'"), 7);
+    assert_int_equal(sql_count("SELECT count(*) FROM audit_log WHERE action = 'policy.apply' AND actor = "
+                               "'operator:admin' AND subject = 'sim-v1' AND detail LIKE '%%\"version\":5%%'"),
+                     1);
+    assert_int_equal(sql_count("SELECT count(*) FROM audit_log WHERE action = 'policy.clear'"), 2);
+    assert_int_equal(sql_count("SELECT count(*) FROM audit_log WHERE action = 'policy.clear' AND actor = "
+                               "'policy:sim-v1@4' AND subject = '%s'",
+                               G.devid[2]),
+                     1);
+    assert_int_equal(sql_count("SELECT count(*) FROM audit_log WHERE action = 'policy.stale' AND actor = "
+                               "'policy:sim-s@1' AND subject = '%s'",
+                               G.devid[0]),
+                     1);
+    assert_int_equal(sql_count("SELECT count(*) FROM audit_log WHERE action = 'device.status' AND actor = "
+                               "'policy:sim-v1@5' AND subject = '%s' AND detail LIKE '%%quarantined%%'",
+                               G.devid[2]),
+                     1);
+    assert_int_equal(sql_count("SELECT count(*) FROM audit_log WHERE action = 'device.status' AND actor = "
+                               "'policy:sim-s@1' AND subject = '%s'",
+                               G.devid[0]),
+                     1);
+    assert_int_equal(sql_count("SELECT count(*) FROM audit_log WHERE action = 'rotation.create' AND actor = "
+                               "'policy:sim-v1@4'"),
+                     2);
+    assert_true(sql_count("SELECT count(*) FROM audit_log WHERE action = 'webhook.delivered'") >= 3);
+    assert_int_equal(
+        sql_count("SELECT count(*) FROM audit_log WHERE action = 'policy.failed' AND subject = '%s'",
+                  G.devid[1]),
+        1);
 }
 
 int main(void)
