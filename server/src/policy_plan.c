@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drot_crypto.h"
 #include "policy_store.h"
 #include "verify.h"
 #include "webhook.h"
@@ -390,7 +391,7 @@ static ds_status plan_firmware(plan_ctx *c, json_t *fw)
  * fail at each attempt. */
 static ds_status check_secrets(const ds_policy *np, char *err, size_t errlen)
 {
-    static uint8_t buf[DS_WH_SECRET_MAX];
+    uint8_t buf[DS_WH_SECRET_MAX]; /* on this request's stack: plans run on several workers at once */
     for (size_t i = 0; i < np->n_webhooks; i++) {
         size_t n = 0;
         char why[400];
@@ -398,7 +399,7 @@ static ds_status check_secrets(const ds_policy *np, char *err, size_t errlen)
             snprintf(err, errlen, "/webhooks/%s/secret_file: %s", np->webhooks[i].name, why);
             return DS_E_ARG;
         }
-        memset(buf, 0, sizeof buf);
+        drot_wipe(buf, sizeof buf);
     }
     return DS_OK;
 }
