@@ -10,8 +10,9 @@
  *
  *   1. invalid policies: drotctl policy validate names the field of every
  *      error, each error class; the server refuses a class that is not the
- *      URL's, a document that is not JSON or too large, a secret file it
- *      cannot read, and a version not above the live one; nothing is stored
+ *      URL's, a document that is not JSON or too large, a request without an
+ *      operator certificate, a secret file it cannot read, and a version not
+ *      above the live one (the same document sent again); nothing is stored
  *   2. continuous attestation: the agent daemon follows the policy's 1 s
  *      interval (the server's default is an hour); stopped, dev0 goes stale
  *      and on_missed runs once: quarantine, and a webhook event the receiver
@@ -498,8 +499,10 @@ static void expect_invalid(const char *file, const char *const *want)
     }
 }
 
-/* A raw admin request (the operator key decrypted by libcurl); HTTP status, body in *out. */
-static long raw_admin(const char *method, const char *path, const char *body, size_t len, char **out)
+/* A raw admin request (the operator key decrypted by libcurl; with_cert
+ * false: no client certificate at all); HTTP status, body in *out. */
+static long raw_admin_as(bool with_cert, const char *method, const char *path, const char *body, size_t len,
+                         char **out)
 {
     char url[300], cert[300], key[300];
     snprintf(url, sizeof url, "%s%s", G.srv.url, path);
@@ -511,9 +514,11 @@ static long raw_admin(const char *method, const char *path, const char *body, si
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CAINFO, G.ca);
-    curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
-    curl_easy_setopt(c, CURLOPT_SSLKEY, key);
-    curl_easy_setopt(c, CURLOPT_KEYPASSWD, getenv("DROT_KEY_PASSPHRASE"));
+    if (with_cert) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+        curl_easy_setopt(c, CURLOPT_KEYPASSWD, getenv("DROT_KEY_PASSPHRASE"));
+    }
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -528,6 +533,11 @@ static long raw_admin(const char *method, const char *path, const char *body, si
     if (rc != CURLE_OK)
         fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
     return code;
+}
+
+static long raw_admin(const char *method, const char *path, const char *body, size_t len, char **out)
+{
+    return raw_admin_as(true, method, path, body, len, out);
 }
 
 static void test_invalid(void **state)
@@ -627,6 +637,9 @@ static void test_invalid(void **state)
     memset(huge, ' ', big);
     assert_int_equal(raw_admin("POST", "/v1/admin/policies/sim-v1", huge, big, &body), 413);
     free(huge);
+    free(body);
+    /* without an operator certificate: refused before the route runs */
+    assert_int_equal(raw_admin_as(false, "POST", "/v1/admin/policies/sim-v1", doc, strlen(doc), &body), 401);
     free(body);
     l = admin_ok("policy list --json");
     assert_int_equal(json_array_size(json_object_get(l, "policies")), 0);
