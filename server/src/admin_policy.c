@@ -23,31 +23,20 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "admin_internal.h"
+#include "audit_server.h"
 #include "policy.h"
 #include "policy_engine.h"
 #include "policy_store.h"
 
-/* "operator:<CN of the client certificate>", printable ASCII only. */
+/* "operator:<CN of the client certificate>" (audit_server.h). */
 static void operator_actor(ds_http_req *req, char *out, size_t cap)
 {
-    char cn[65] = "";
-    struct evhttp_connection *conn = evhttp_request_get_connection(req->ev);
-    struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
-    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
-    X509 *peer = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
-    if (peer != NULL &&
-        X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn) < 0)
-        cn[0] = '\0';
-    for (char *c = cn; *c != '\0'; c++)
-        if (*c <= 0x20 || *c >= 0x7f)
-            *c = '_';
-    snprintf(out, cap, "operator:%s", cn[0] != '\0' ? cn : "unknown");
+    char actor[DS_AUDIT_ACTOR_MAX + 1];
+    ds_audit_actor_operator(req, actor);
+    snprintf(out, cap, "%s", actor);
 }
 
 /* ---- bodies and errors ------------------------------------------------------------------- */

@@ -173,14 +173,10 @@ static ds_status act(ds_store *s, ds_pol_attest *pa, const struct ds_attest_outc
     bool changed = false;
     ds_status st = DS_OK;
     switch (a->kind) {
-    case DS_POL_QUARANTINE: /* made by the store's own update (store.h invariant 3) */
-        if (out->action == DS_ACTION_QUARANTINED) {
-            st = audit(s, pa, "device.status",
-                       json_pack("{s:s, s:s, s:s, s:s, s:I}", "from", ds_device_status_name(out->prev_status),
-                                 "to", "quarantined", "reason", pa->quarantine_reason, "cause", cause,
-                                 "attestation_id", (json_int_t)out->id));
-            return st != DS_OK ? st : record(s, pa, out, i, "done", "quarantined", now);
-        }
+    case DS_POL_QUARANTINE: /* made by the store's own update (store.h invariant 3); its audit
+                               entry is routes.c's device.quarantine (audit_server.h) */
+        if (out->action == DS_ACTION_QUARANTINED)
+            return record(s, pa, out, i, "done", "quarantined", now);
         snprintf(result, sizeof result, "%s",
                  out->status == DS_DEV_QUARANTINED ? "already quarantined" : "not allowed");
         return record(s, pa, out, i, out->status == DS_DEV_QUARANTINED ? "done" : "failed", result, now);

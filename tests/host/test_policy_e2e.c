@@ -1102,10 +1102,11 @@ static void test_quarantine_on_fail(void **state)
                                "'policy:sim-s@1' AND subject = '%s'",
                                G.devid[0]),
                      1);
-    assert_int_equal(sql_count("SELECT count(*) FROM audit_log WHERE action = 'device.status' AND actor = "
-                               "'policy:sim-v1@5' AND subject = '%s' AND detail LIKE '%%quarantined%%'",
-                               G.devid[2]),
-                     1);
+    assert_int_equal(
+        sql_count("SELECT count(*) FROM audit_log WHERE action = 'device.quarantine' AND subject = "
+                  "'%s' AND detail LIKE '%%policy sim-v1@5, on_fail%%'",
+                  G.devid[2]),
+        1);
     assert_int_equal(sql_count("SELECT count(*) FROM audit_log WHERE action = 'device.status' AND actor = "
                                "'policy:sim-s@1' AND subject = '%s'",
                                G.devid[0]),
