@@ -387,9 +387,11 @@ static int count_actions(int i, const char *cause, const char *action, const cha
     json_t *r = admin_ok("policy actions %s --device %s --json", k_class[i], G.devid[i]), *a;
     size_t k;
     int n = 0;
-    json_array_foreach(json_object_get(r, "actions"), k, a) n +=
-        strcmp(jtext(a, "cause"), cause) == 0 && strcmp(jtext(a, "action"), action) == 0 &&
-        (state == NULL || strcmp(jtext(a, "state"), state) == 0);
+    json_array_foreach(json_object_get(r, "actions"), k, a)
+    {
+        n += strcmp(jtext(a, "cause"), cause) == 0 && strcmp(jtext(a, "action"), action) == 0 &&
+             (state == NULL || strcmp(jtext(a, "state"), state) == 0);
+    }
     json_decref(r);
     return n;
 }
@@ -700,7 +702,7 @@ static void test_stale_and_webhook(void **state)
     write_file(
         "s1.json",
         "{\"class\": \"sim-s\", \"version\": 1, " REF_OK ", \"attestation\": {\"interval_s\": 1, "
-        "\"missed_limit\": 2}, \"actions\": {\"on_missed\": [\"quarantine\", {\"notify\": {\"webhook\": "
+        "\"missed_limit\": 4}, \"actions\": {\"on_missed\": [\"quarantine\", {\"notify\": {\"webhook\": "
         "\"ops\"}}]}, %s}",
         hooks(5, 1));
     json_t *a = admin_ok("policy apply '%s' --json", P("s1.json"));
@@ -730,27 +732,36 @@ static void test_stale_and_webhook(void **state)
     free(text);
     assert_false(stale(0));
 
-    /* silent: stale after 1 x 2 + 1 s, on_missed once */
+    /* silent: stale after 1 x 4 + 1 s; on_missed runs once per episode (a
+     * slow build may see an episode while the agent still ran: each counts) */
     agent_stop(0);
-    if (!wait_for(stale, 0, 10000))
+    if (!wait_for(stale, 0, 15000))
         fail_msg("dev0 did not go stale (server log %s)", G.srv.log);
-    if (!wait_for(quarantined, 0, 5000))
+    if (!wait_for(quarantined, 0, 10000))
         fail_msg("dev0 was not quarantined by on_missed");
     d = device(0);
     assert_non_null(strstr(jtext(d, "status_reason"), "automatic quarantine (policy sim-s@1, on_missed)"));
     json_decref(d);
-    if (!wait_for(stale_delivered, 0, 15000))
+    if (!wait_for(stale_delivered, 0, 20000))
         fail_msg("the receiver never accepted the stale event");
     sleep(3); /* more sweeps: nothing runs twice */
-    assert_int_equal(count_actions(0, "on_missed", "quarantine", "done"), 1);
-    assert_int_equal(count_actions(0, "on_missed", "notify", "done"), 1);
-    hit h[8];
-    size_t n = hits_for(&G.rx, "device.stale", G.devid[0], h, 8);
-    assert_int_equal(n, 3); /* refused twice, accepted once, never again */
+    json_t *st = standing(0);
+    long long episodes = jint(st, "stale_episodes");
+    json_decref(st);
+    assert_true(episodes >= 1);
+    assert_int_equal(count_actions(0, "on_missed", "quarantine", "done"), episodes);
+    assert_int_equal(count_actions(0, "on_missed", "notify", "done"), episodes);
+    hit all[16], h[8];
+    size_t na = hits_for(&G.rx, "device.stale", G.devid[0], all, 16), n = 0;
+    assert_true(na >= 3 && na <= 16);
+    for (size_t k = 0; k < na; k++) /* the first delivery's attempts */
+        if (strcmp(all[k].delivery, all[0].delivery) == 0 && n < 8)
+            h[n++] = all[k];
+    assert_int_equal(n, 3);                     /* refused twice, accepted once, never again */
+    assert_int_equal(na, 3 * (size_t)episodes); /* one event per episode */
     for (size_t k = 0; k < n; k++) {
         assert_true(h[k].sig_ok);
         assert_true(h[k].fresh);
-        assert_string_equal(h[k].delivery, h[0].delivery);
         assert_string_equal(h[k].body, h[0].body); /* the same event, re-signed */
         assert_int_equal(h[k].answered, k < 2 ? 500 : 200);
     }
@@ -765,8 +776,11 @@ static void test_stale_and_webhook(void **state)
     json_decref(ev);
     json_t *w = admin_ok("webhooks deliveries --json"), *x, *found = NULL;
     size_t k;
-    json_array_foreach(json_object_get(w, "deliveries"), k,
-                       x) if (strcmp(jtext(x, "delivery_id"), h[0].delivery) == 0) found = x;
+    json_array_foreach(json_object_get(w, "deliveries"), k, x)
+    {
+        if (strcmp(jtext(x, "delivery_id"), h[0].delivery) == 0)
+            found = x;
+    }
     assert_non_null(found);
     assert_string_equal(jtext(found, "state"), "delivered");
     assert_int_equal(jint(found, "attempts"), 3);
@@ -781,7 +795,7 @@ static void test_stale_and_webhook(void **state)
 
     /* the next attestation ends the episode */
     agent_start(0);
-    if (!wait_for(not_stale, 0, 8000))
+    if (!wait_for(not_stale, 0, 15000))
         fail_msg("an attestation did not end dev0's stale episode");
     /* calm the class down for the other tests: no attestation section any more */
     write_file("s2.json", "{\"class\": \"sim-s\", \"version\": 2, " REF_OK "}");
@@ -802,6 +816,7 @@ static bool tamper_delivered(int i)
 static void test_fail_stays_failed(void **state)
 {
     (void)state;
+    G.rx.fail_first = 0;
     write_file("v2.json",
                "{\"class\": \"sim-v1\", \"version\": 2, " REF_OK
                ", \"actions\": {\"on_tamper\": [{\"notify\": {\"webhook\": \"ops\"}}]}, %s}",
@@ -824,7 +839,7 @@ static void test_fail_stays_failed(void **state)
     assert_true(json_is_true(json_object_get(s, "failed")));
     assert_true(json_is_true(json_object_get(s, "failed_tamper")));
     json_decref(s);
-    if (!wait_for(tamper_delivered, 1, 8000))
+    if (!wait_for(tamper_delivered, 1, 15000))
         fail_msg("the tamper event did not reach the receiver");
     hit h[2];
     assert_int_equal(hits_for(&G.rx, "device.tamper", G.devid[1], h, 2), 1);
@@ -844,9 +859,15 @@ static void test_fail_stays_failed(void **state)
     write_file("v3.json", "{\"class\": \"sim-v1\", \"version\": 3, " REF_OK "}");
     json_t *plan = admin_ok("policy plan '%s' --json", P("v3.json")), *dv;
     size_t k;
-    json_array_foreach(json_object_get(plan, "devices"), k,
-                       dv) if (strcmp(jtext(dv, "device_id"), G.devid[1]) == 0)
-        assert_false(json_is_true(json_object_get(dv, "clear_failed")));
+    int seen = 0;
+    json_array_foreach(json_object_get(plan, "devices"), k, dv)
+    {
+        if (strcmp(jtext(dv, "device_id"), G.devid[1]) == 0) {
+            assert_false(json_is_true(json_object_get(dv, "clear_failed")));
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 1);
     json_decref(plan);
     /* an operator does, once, with a reason */
     char args[200];
@@ -1078,7 +1099,7 @@ static void test_quarantine_on_fail(void **state)
     json_decref(d);
     assert_int_equal(count_actions(2, "on_fail", "quarantine", "done"), 1);
     assert_int_equal(count_actions(2, "on_fail", "notify", "done"), 1);
-    if (!wait_for(failed_delivered, 2, 8000))
+    if (!wait_for(failed_delivered, 2, 15000))
         fail_msg("the failure event did not reach the receiver");
     hit h[4];
     size_t n = hits_for(&G.rx, "device.failed", G.devid[2], h, 4);
@@ -1098,10 +1119,12 @@ static void test_quarantine_on_fail(void **state)
                                "'policy:sim-v1@4' AND subject = '%s'",
                                G.devid[2]),
                      1);
-    assert_int_equal(sql_count("SELECT count(*) FROM audit_log WHERE action = 'policy.stale' AND actor = "
-                               "'policy:sim-s@1' AND subject = '%s'",
-                               G.devid[0]),
-                     1);
+    assert_int_equal(
+        sql_count("SELECT count(*) FROM audit_log WHERE action = 'policy.stale' AND actor = "
+                  "'policy:sim-s@1' AND subject = '%s'",
+                  G.devid[0]),
+        sql_count("SELECT stale_episodes FROM device_policy_state WHERE hex(device_id) = upper('%s')",
+                  G.devid[0]));
     assert_int_equal(
         sql_count("SELECT count(*) FROM audit_log WHERE action = 'device.quarantine' AND subject = "
                   "'%s' AND detail LIKE '%%policy sim-v1@5, on_fail%%'",
