@@ -10,7 +10,8 @@ drot_add_test(test_policy SOURCES ${CMAKE_SOURCE_DIR}/tests/server/test_policy.c
               BACKENDS openssl LIBS drot_server_policy LABELS "server;policy")
 
 # The policy engine's tables (migration 007), written once against sql.h.
-add_library(drot_server_policy_store STATIC ${CMAKE_SOURCE_DIR}/server/src/policy_store.c)
+add_library(drot_server_policy_store STATIC ${CMAKE_SOURCE_DIR}/server/src/policy_store.c
+                                            ${CMAKE_SOURCE_DIR}/server/src/webhook_store.c)
 target_include_directories(drot_server_policy_store PUBLIC ${CMAKE_SOURCE_DIR}/server/src)
 target_link_libraries(drot_server_policy_store PUBLIC drot_server_store)
 
