@@ -188,11 +188,17 @@ static void print_plan(const json_t *r, bool applied)
     json_array_foreach(json_object_get(r, "actions"), i, d)
     {
         const char *a = jstr(d, "action");
-        if (strcmp(a, "update") == 0)
-            printf("  update  %s -> %s (at most %lld in flight): %s\n", jstr(d, "component"),
+        if (strcmp(a, "update") == 0) {
+            char roll[48] = "";
+            if (json_is_integer(json_object_get(d, "rollout_id")))
+                snprintf(roll, sizeof roll, ": rollout %lld",
+                         (long long)json_integer_value(json_object_get(d, "rollout_id")));
+            printf("  update  %s -> %s, at most %lld in flight: %zu device(s)%s%s%s\n", jstr(d, "component"),
                    jstr(d, "version"), (long long)json_integer_value(json_object_get(d, "max_in_flight")),
-                   jstr(d, "note"));
-        else if (strcmp(a, "rotate") == 0 && json_object_get(d, "job_id") != NULL)
+                   json_array_size(json_object_get(d, "devices")), roll,
+                   json_object_get(d, "error") != NULL ? ": " : "",
+                   json_object_get(d, "error") != NULL ? jstr(d, "error") : "");
+        } else if (strcmp(a, "rotate") == 0 && json_object_get(d, "job_id") != NULL)
             printf("  rotate  %s: job %lld in campaign %lld (%s mode)\n", jstr(d, "device_id"),
                    (long long)json_integer_value(json_object_get(d, "job_id")),
                    (long long)json_integer_value(json_object_get(d, "campaign_id")), jstr(d, "mode"));

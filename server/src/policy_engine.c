@@ -23,6 +23,7 @@
 
 #include <curl/curl.h>
 
+#include "firmware.h"
 #include "policy_store.h"
 #include "sql.h"
 #include "store_internal.h"
@@ -422,6 +423,32 @@ static ds_status notify_in_tx(ds_store *s, void *vctx)
     return st;
 }
 
+/* update: the staged rollout of each component of the policy's /firmware
+ * (firmware.h fw_rollout_ensure: an open rollout of the release is kept). */
+static void run_update(ds_store *s, const ds_pol_action_row *a, const ds_policy *p, char *result, size_t cap,
+                       bool *ok)
+{
+    char actor[160], err[300];
+    size_t o = 0;
+    ds_pol_actor(a->class_name, a->policy_version, actor);
+    *ok = true;
+    result[0] = '\0';
+    for (size_t i = 0; i < p->n_firmware && o < cap; i++) {
+        const ds_pol_firmware *f = &p->firmware[i];
+        int64_t rollout = 0;
+        ds_status st = fw_rollout_ensure(s, a->class_name, f->component, f->version, f->max_in_flight, actor,
+                                         &rollout, err, sizeof err);
+        int w = st != DS_OK   ? snprintf(result + o, cap - o, "%s%s %s: %s", o ? "; " : "", f->component,
+                                         f->version, err)
+                : rollout > 0 ? snprintf(result + o, cap - o, "%s%s %s: rollout %lld", o ? "; " : "",
+                                         f->component, f->version, (long long)rollout)
+                              : snprintf(result + o, cap - o, "%s%s %s: every device runs it", o ? "; " : "",
+                                         f->component, f->version);
+        o += w > 0 ? (size_t)w : 0;
+        *ok = *ok && st == DS_OK;
+    }
+}
+
 static void run_action(ds_pol_engine *e, ds_store *s, const ds_pol_action_row *a)
 {
     char result[DS_POL_RESULT_MAX + 1] = "", err[200];
@@ -468,8 +495,12 @@ static void run_action(ds_pol_engine *e, ds_store *s, const ds_pol_action_row *a
             snprintf(result, sizeof result, "no rotation job: %s", ds_store_error(s));
         }
     } else if (strcmp(a->action, "update") == 0) {
-        snprintf(result, sizeof result, "not carried out: this server has no firmware rollouts (firmware.h)");
-        state = "skipped";
+        if (ds_pol_load_version(s, a->class_name, a->policy_version, &p, err, sizeof err) != DS_OK) {
+            snprintf(result, sizeof result, "%s", err);
+        } else {
+            run_update(s, a, p, result, sizeof result, &ok);
+            state = ok ? "done" : "failed";
+        }
     } else {
         snprintf(result, sizeof result, "unknown action %s", a->action);
     }

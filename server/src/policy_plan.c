@@ -12,8 +12,10 @@
  *            no longer fail (not a tamper failure: only an operator clears that)
  *   rotate   a root-key rotation for each active device whose key is older than
  *            keys.max_age_days, in the class's policy campaign (keys.max_parallel)
- *   update   each component of /firmware: recorded, not carried out: this
- *            server has no firmware rollouts yet (firmware.h is engineer C's)
+ *   update   each component of /firmware: the staged rollout of its
+ *            published release (firmware.h fw_rollout_ensure, at most
+ *            max_in_flight devices updating at once), to the devices
+ *            fw_rollout_plan lists
  *
  * What is reported but done later, by the worker or the devices: a new
  * interval (told at each device's next attestation), devices that would be
@@ -29,6 +31,7 @@
 #include <string.h>
 
 #include "drot_crypto.h"
+#include "firmware.h"
 #include "policy_store.h"
 #include "verify.h"
 #include "webhook.h"
@@ -358,31 +361,96 @@ static ds_status plan_device(plan_ctx *c, const ds_pol_devstate *d, json_t *out)
     return st;
 }
 
+static void fw_device(const uint8_t id[16], const char *current, void *ctx)
+{
+    char hx[2 * DS_DEVICE_ID_LEN + 1];
+    ds_pol_hex(id, DS_DEVICE_ID_LEN, hx);
+    json_array_append_new(
+        ctx, json_pack("{s:s, s:o}", "device_id", hx, "current_version",
+                       current != NULL && current[0] != '\0' ? json_string(current) : json_null()));
+}
+
+static void fw_none(const uint8_t id[16], const char *current, void *ctx)
+{
+    (void)id;
+    (void)current;
+    (void)ctx;
+}
+
+/* Every component of /firmware must name a published release: else the
+ * update could never be carried out (checked before anything is stored). */
+static ds_status check_releases(ds_store *s, const ds_policy *np, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < np->n_firmware; i++) {
+        const ds_pol_firmware *f = &np->firmware[i];
+        ds_status st = fw_rollout_plan(s, np->class_name, f->component, f->version, fw_none, NULL);
+        if (st == DS_E_NOT_FOUND) {
+            snprintf(err, errlen,
+                     "/firmware/%s/version: no published release of %s version %s: publish it first "
+                     "(drotctl firmware publish)",
+                     f->component, f->component, f->version);
+            return DS_E_ARG;
+        }
+        if (st != DS_OK)
+            return st;
+    }
+    return DS_OK;
+}
+
+/* Each component's staged rollout (firmware.h): the devices it would give a
+ * job (fw_rollout_plan), and with apply the rollout itself
+ * (fw_rollout_ensure, idempotent: an open rollout of the release is kept). */
 static ds_status plan_firmware(plan_ctx *c, json_t *fw)
 {
-    static const char note[] = "not carried out: this server has no firmware rollouts yet";
+    char actor[160], err[300];
+    ds_pol_actor(c->np->class_name, c->np->version, actor);
     for (size_t i = 0; i < c->np->n_firmware; i++) {
         const ds_pol_firmware *f = &c->np->firmware[i];
-        json_t *a = json_pack("{s:s, s:s, s:s, s:I, s:b, s:s}", "action", "update", "component", f->component,
-                              "version", f->version, "max_in_flight", (json_int_t)f->max_in_flight,
-                              "executed", 0, "note", note);
+        json_t *devs = json_array();
+        ds_status st =
+            devs != NULL ? fw_rollout_plan(c->s, c->np->class_name, f->component, f->version, fw_device, devs)
+                         : DS_E_NOMEM;
+        if (st != DS_OK) {
+            json_decref(devs);
+            return st;
+        }
+        json_t *a =
+            json_pack("{s:s, s:s, s:s, s:I, s:o}", "action", "update", "component", f->component, "version",
+                      f->version, "max_in_flight", (json_int_t)f->max_in_flight, "devices", devs);
         if (a == NULL)
             return DS_E_NOMEM;
         json_array_append(fw, a);
         json_array_append_new(c->actions, a);
-        if (c->apply) {
-            ds_pol_action_new n = {NULL,         c->np->class_name, c->np->version, "apply", "update",
-                                   f->component, "skipped",         note,           0,       NULL};
-            ds_status st = ds_pol_action_add(c->s, &n, c->now, NULL);
-            if (st != DS_OK)
-                return st;
-            char actor[160];
-            ds_pol_actor(c->np->class_name, c->np->version, actor);
-            (void)ds_pol_audit(c->s, actor, "policy.action", c->np->class_name,
-                               json_pack("{s:s, s:s, s:s, s:s, s:s}", "action", "update", "component",
-                                         f->component, "version", f->version, "state", "skipped", "result",
-                                         note));
-        }
+        if (!c->apply)
+            continue;
+        int64_t rollout = 0;
+        char result[DS_POL_RESULT_MAX + 1], target[DS_POL_NAME + 1];
+        st = fw_rollout_ensure(c->s, c->np->class_name, f->component, f->version, f->max_in_flight, actor,
+                               &rollout, err, sizeof err);
+        if (st == DS_OK && rollout > 0)
+            snprintf(result, sizeof result, "rollout %lld of %s %s (at most %u in flight)",
+                     (long long)rollout, f->component, f->version, f->max_in_flight);
+        else if (st == DS_OK)
+            snprintf(result, sizeof result, "every device runs %s %s already: no rollout", f->component,
+                     f->version);
+        else
+            snprintf(result, sizeof result, "no rollout: %.200s", err);
+        json_object_set_new(a, "rollout_id", rollout > 0 ? json_integer(rollout) : json_null());
+        if (st != DS_OK)
+            json_object_set_new(a, "error", json_string(result));
+        snprintf(target, sizeof target, "%s", f->component);
+        ds_pol_action_new n = {NULL,
+                               c->np->class_name,
+                               c->np->version,
+                               "apply",
+                               "update",
+                               target,
+                               st == DS_OK ? "done" : "failed",
+                               result,
+                               0,
+                               NULL};
+        if ((st = ds_pol_action_add(c->s, &n, c->now, NULL)) != DS_OK)
+            return st;
     }
     return DS_OK;
 }
@@ -426,6 +494,8 @@ ds_status ds_pol_plan(ds_pol_engine *e, ds_store *s, const ds_policy *np, const 
     }
     if (st == DS_OK)
         st = check_secrets(np, err, errlen);
+    if (st == DS_OK)
+        st = check_releases(s, np, err, errlen);
     if (st == DS_OK && apply && (st = ds_pol_put(s, np->class_name, np->version, doc, actor, now)) != DS_OK)
         snprintf(err, errlen, "%s", ds_store_error(s));
     if (st == DS_OK && (st = ds_pol_device_states(s, np->class_name, state_row, &st_list)) == DS_OK &&

@@ -21,13 +21,16 @@
  *   3. FAIL stays failed: a tamper FAIL (a voltage glitch, power cycle),
  *      then a PASS: still failed, the answer says so; a policy cannot clear a
  *      tamper failure; drotctl device clear can, once
- *   4. plan vs apply: the plan changes nothing; apply carries out exactly
- *      the actions the plan listed (a failed flag the new reference values
+ *   4. plan vs apply: a firmware section naming an unpublished release is
+ *      refused; the plan changes nothing; apply carries out exactly the
+ *      actions the plan listed (a failed flag the new reference values
  *      clear, rotations by key age in a campaign of max_parallel 1, a
- *      firmware component recorded but not rolled out), and records them;
- *      the rotations then complete at the devices' next attestations
+ *      firmware rollout of max_in_flight 1 with a job for exactly the
+ *      devices the plan named), and records them; the rotations then
+ *      complete at the devices' next attestations
  *   5. the demo case: a policy whose on_fail quarantines; the device attests
- *      FAIL and is quarantined in the same request, the webhook told; and
+ *      FAIL and is quarantined in the same request, the webhook told, the
+ *      firmware rollout ensured by the worker (update); and
  *      every change the engine made, from all five tests, is in the audit log
  */
 #define _GNU_SOURCE
@@ -907,6 +910,23 @@ static void action_set(const json_t *r, char *out, size_t cap)
         snprintf(out + strlen(out), cap - strlen(out), "%s ", items[i]);
 }
 
+/* The device ids of an array of {"device_id"} objects, sorted, space-separated. */
+static void device_set(const json_t *arr, char *out, size_t cap)
+{
+    char items[16][40];
+    size_t n = 0, k;
+    json_t *d;
+    json_array_foreach(arr, k, d)
+    {
+        assert_true(n < 16);
+        snprintf(items[n++], sizeof items[0], "%s", jtext(d, "device_id"));
+    }
+    qsort(items, n, sizeof items[0], (int (*)(const void *, const void *))strcmp);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + strlen(out), cap - strlen(out), "%s ", items[i]);
+}
+
 static void age_keys(void)
 {
     sqlite3 *db = NULL;
@@ -969,16 +989,38 @@ static void test_plan_apply(void **state)
     assert_non_null(strstr(G.o.out, "comp-svn"));
     assert_true(failed(2));
 
-    /* v4: sane values again (they clear dev2), keys older than 10 days, firmware */
+    /* v4: sane values again (they clear dev2), keys older than 10 days, firmware: a
+     * HOST-OS release, which must be published first */
     age_keys();
+    char planned[1000], applied[1000], recorded[1000], want[1000];
+    write_file("v4.json", "{\"class\": \"sim-v1\", \"version\": 4, " REF_OK
+                          ", \"firmware\": {\"HOST-OS\": {\"version\": \"1.1\", \"max_in_flight\": 1}}}");
+    assert_int_equal(admin_rc_f("policy plan '%s'", P("v4.json")), 1);
+    assert_non_null(
+        strstr(G.o.err, "/firmware/HOST-OS/version: no published release of HOST-OS version 1.1"));
+    assert_int_equal(
+        apm_proc_sh("head -c 8192 /dev/urandom > '%s' && '%s' firmware sign --dir '%s' --component "
+                    "HOST-OS --version 1.1 --svn 1 --out '%s' '%s' >/dev/null",
+                    P("os11.img"), DROTCTL_BIN, G.keys, P("os11.man"), P("os11.img")),
+        0);
+    json_decref(admin_ok("firmware publish '%s' '%s' --json", P("os11.man"), P("os11.img")));
     write_file("v4.json",
                "{\"class\": \"sim-v1\", \"version\": 4, " REF_OK
                ", \"keys\": {\"max_age_days\": 10, \"rotation_mode\": \"server\", \"max_parallel\": 1}, "
-               "\"firmware\": {\"APM\": {\"version\": \"1.1\", \"max_in_flight\": 1}}}");
+               "\"firmware\": {\"HOST-OS\": {\"version\": \"1.1\", \"max_in_flight\": 1}}}");
     plan = admin_ok("policy plan '%s' --json", P("v4.json"));
-    char planned[1000], applied[1000], recorded[1000], want[1000];
+    char fw_planned[200] = "", fw_applied[200] = "";
+    json_t *a;
+    json_array_foreach(json_object_get(plan, "actions"), k, a)
+    {
+        if (strcmp(jtext(a, "action"), "update") == 0)
+            device_set(json_object_get(a, "devices"), fw_planned, sizeof fw_planned);
+    }
+    snprintf(want, sizeof want, "%s %s ", strcmp(G.devid[1], G.devid[2]) < 0 ? G.devid[1] : G.devid[2],
+             strcmp(G.devid[1], G.devid[2]) < 0 ? G.devid[2] : G.devid[1]);
+    assert_string_equal(fw_planned, want); /* both devices of the class would be updated */
     action_set(plan, planned, sizeof planned);
-    snprintf(want, sizeof want, "clear:%s rotate:%s rotate:%s update:APM ", G.devid[2],
+    snprintf(want, sizeof want, "clear:%s rotate:%s rotate:%s update:HOST-OS ", G.devid[2],
              strcmp(G.devid[1], G.devid[2]) < 0 ? G.devid[1] : G.devid[2],
              strcmp(G.devid[1], G.devid[2]) < 0 ? G.devid[2] : G.devid[1]);
     assert_string_equal(planned, want);
@@ -995,8 +1037,7 @@ static void test_plan_apply(void **state)
     json_t *ap = admin_ok("policy apply '%s' --json", P("v4.json"));
     action_set(ap, applied, sizeof applied);
     assert_string_equal(applied, planned);
-    long long campaign = 0;
-    json_t *a;
+    long long campaign = 0, rollout = 0;
     json_array_foreach(json_object_get(ap, "actions"), k, a)
     {
         if (strcmp(jtext(a, "action"), "rotate") == 0) {
@@ -1005,9 +1046,24 @@ static void test_plan_apply(void **state)
             campaign = jint(a, "campaign_id");
         }
         if (strcmp(jtext(a, "action"), "update") == 0)
-            assert_false(json_is_true(json_object_get(a, "executed")));
+            rollout = jint(a, "rollout_id");
     }
     json_decref(ap);
+    /* the firmware rollout apply started has a job for exactly the planned devices, staged 1 at a time */
+    assert_true(rollout > 0);
+    json_t *ro = admin_ok("firmware rollout-show %lld --json", rollout);
+    assert_int_equal(
+        jint(json_object_get(ro, "rollout") ? json_object_get(ro, "rollout") : ro, "max_in_flight"), 1);
+    json_decref(ro);
+    json_t *jobs = admin_ok("firmware jobs --rollout %lld --json", rollout), *ids = json_array(), *j;
+    json_array_foreach(json_object_get(jobs, "jobs"), k, j)
+    {
+        json_array_append_new(ids, json_pack("{s:s}", "device_id", jtext(j, "device_id")));
+    }
+    device_set(ids, fw_applied, sizeof fw_applied);
+    assert_string_equal(fw_applied, fw_planned);
+    json_decref(ids);
+    json_decref(jobs);
     /* what apply did is recorded, action by action */
     json_t *acts = admin_ok("policy actions sim-v1 --json");
     json_t *rec = json_pack("{s:[]}", "actions");
@@ -1020,8 +1076,7 @@ static void test_plan_apply(void **state)
                 ? json_pack("{s:s, s:s}", "action", "update", "component", jtext(a, "target"))
                 : json_pack("{s:s, s:s}", "action", jtext(a, "action"), "device_id", jtext(a, "device_id"));
         json_array_append_new(json_object_get(rec, "actions"), e);
-        assert_string_equal(jtext(a, "state"),
-                            strcmp(jtext(a, "action"), "update") == 0 ? "skipped" : "done");
+        assert_string_equal(jtext(a, "state"), "done");
     }
     action_set(rec, recorded, sizeof recorded);
     assert_string_equal(recorded, planned);
@@ -1077,14 +1132,21 @@ static bool failed_delivered(int i)
     return n > 0 && h[n - 1].answered == 200;
 }
 
+static bool update_done(int i)
+{
+    return count_actions(i, "on_fail", "update", "done") == 1;
+}
+
 static void test_quarantine_on_fail(void **state)
 {
     (void)state;
-    write_file("v5.json",
-               "{\"class\": \"sim-v1\", \"version\": 5, \"reference\": {\"components\": [{\"type\": \"APM\", "
-               "\"min_svn\": 99}]}, \"actions\": {\"on_fail\": [\"quarantine\", {\"notify\": {\"webhook\": "
-               "\"ops\"}}]}, %s}",
-               hooks(3, 1));
+    write_file(
+        "v5.json",
+        "{\"class\": \"sim-v1\", \"version\": 5, \"reference\": {\"components\": [{\"type\": \"APM\", "
+        "\"min_svn\": 99}]}, \"firmware\": {\"HOST-OS\": {\"version\": \"1.1\", \"max_in_flight\": 1}}, "
+        "\"actions\": {\"on_fail\": [\"quarantine\", {\"notify\": {\"webhook\": \"ops\"}}, \"update\"]}, "
+        "%s}",
+        hooks(3, 1));
     json_decref(admin_ok("policy apply '%s' --json", P("v5.json")));
     assert_int_equal(attest_once(2), 1);
     assert_non_null(strstr(G.o.out, "comp-svn"));
@@ -1099,6 +1161,21 @@ static void test_quarantine_on_fail(void **state)
     json_decref(d);
     assert_int_equal(count_actions(2, "on_fail", "quarantine", "done"), 1);
     assert_int_equal(count_actions(2, "on_fail", "notify", "done"), 1);
+    /* update: the worker ensures the firmware rollout (the open one is kept) */
+    if (!wait_for(update_done, 2, 10000))
+        fail_msg("the on_fail update was not carried out");
+    json_t *acts = admin_ok("policy actions sim-v1 --device %s --json", G.devid[2]), *a;
+    size_t k;
+    int updates = 0;
+    json_array_foreach(json_object_get(acts, "actions"), k, a)
+    {
+        if (strcmp(jtext(a, "action"), "update") == 0 && strcmp(jtext(a, "cause"), "on_fail") == 0) {
+            assert_non_null(strstr(jtext(a, "result"), "HOST-OS 1.1: rollout "));
+            updates++;
+        }
+    }
+    assert_int_equal(updates, 1);
+    json_decref(acts);
     if (!wait_for(failed_delivered, 2, 15000))
         fail_msg("the failure event did not reach the receiver");
     hit h[4];
