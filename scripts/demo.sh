@@ -10,8 +10,13 @@
 #      three devices manufactured, deployed and registered, their agents
 #      running as daemons (enrollment, then PASS attestations), one device
 #      tampered with (voltage glitch, power cycle): FAIL and automatic
-#      quarantine, a root-key rotation of one device in each mode (DRoT), and
-#      the fleet as a table.
+#      quarantine, a root-key rotation of one device in each mode (DRoT), the
+#      fleet's authority key rotated on every device;
+#   5. firmware and policy: HOST-OS 1.1 signed and published, a policy that
+#      wants it rolled out one device at a time (download, the APM's checks,
+#      the host's A/B sets, reboot, PASS, the svn fuse raised), a downgrade
+#      to 1.0 refused by the APM, a policy change that quarantines a device
+#      that stops attesting, the audit log verified, and the fleet as a table.
 # Everything runs in a temporary directory and every process it starts is
 # stopped at the end, whatever happens.
 set -euo pipefail
@@ -31,7 +36,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
+  if [ -n "${KEEP:-}" ]; then echo "demo: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -159,7 +164,8 @@ declare -A agent_pid
 # exec: $! must be drot-agent itself, not a subshell that would outlive a kill.
 start_agent() {
   (exec "$AGENT" --socket "$work/$1/apm.sock" --link-key "$work/$1/host-link.key" run --server "$url" \
-    --ca "$work/keys/device-ca.crt.pem" --storage "$work/$1-tls" 2>>"$work/$1-agent.log") &
+    --ca "$work/keys/device-ca.crt.pem" --storage "$work/$1-tls" --host-fw "$work/$1-host" \
+    2>>"$work/$1-agent.log") &
   agent_pid[$1]=$!; pids+=($!)
 }
 for dev in fleet1 fleet2 fleet3; do
@@ -220,7 +226,106 @@ for dev in fleet1 fleet2; do
   echo "-- $dev: $(grep 'trust-anchor rotation job' "$work/$dev-agent.log" | tail -1 | sed 's/^drot-agent: //')"
 done
 
-step "17. the fleet"
+step "17. firmware: HOST-OS 1.1 signed by the fleet's authority and published; policy version 1 for class sim-v1 accepts it and wants it, one device at a time"
+auth2=$("$DROTCTL" keys --dir "$work/keys" --json | python3 -c '
+import json, sys
+keys = [k for k in json.load(sys.stdin)["keys"] if k["role"] == "authority"]
+print(sorted(keys, key=lambda k: k["created"])[-1]["name"])')
+head -c 32768 /dev/urandom > "$work/host-os-1.1.bin"
+"$DROTCTL" firmware sign --dir "$work/keys" --key "$auth2" --component HOST-OS --version 1.0 --svn 1 \
+  --out "$work/host-os-1.0.cose" "$work/host-os.bin" >/dev/null
+"$DROTCTL" firmware sign --dir "$work/keys" --key "$auth2" --component HOST-OS --version 1.1 --svn 2 \
+  --out "$work/host-os-1.1.cose" "$work/host-os-1.1.bin"
+admin firmware publish "$work/host-os-1.1.cose" "$work/host-os-1.1.bin" 2>/dev/null
+new_os=$(sha256sum "$work/host-os-1.1.bin" | cut -c1-64)
+cat > "$work/policy-1.json" <<JSON
+{"class": "sim-v1", "version": 1,
+ "reference": {"components": [{"type": "APM"}, {"type": "HOST-OS", "digests": ["$approved", "$new_os"]}],
+               "tamper": {"new_events": "fail"}},
+ "firmware": {"HOST-OS": {"version": "1.1", "max_in_flight": 1}},
+ "actions": {"on_fail": ["quarantine"]}}
+JSON
+cat "$work/policy-1.json"
+"$DROTCTL" policy validate "$work/policy-1.json"
+admin policy plan "$work/policy-1.json"
+admin policy apply "$work/policy-1.json"
+
+step "18. the devices update: download, the APM checks the manifest and the image, the agent stages it in the host's other A/B set; the host reboots into it, attests PASS, and the APM raises svn[HOST-OS]"
+# power-cycle DEV: the APM boots again and the host's boot stage measures the
+# OS it is about to run, checked by the APM against its manifest first
+reboot_device() {
+  kill "${agent_pid[$1]}" "${apm_pid[$1]}"
+  wait "${agent_pid[$1]}" "${apm_pid[$1]}" 2>/dev/null || true
+  start_apm "$1"
+  agent "$1" measure --manifest "$work/$1-host/current/HOST-OS.cose" "$work/$1-host/current/HOST-OS.img"
+  start_agent "$1"
+}
+# job_states: "DEVICE-ID STATE" per firmware job (the 1.1 rollout's are the only ones)
+job_states() {
+  admin firmware jobs --json | python3 -c '
+import json, sys
+for j in json.load(sys.stdin)["jobs"]:
+    print(j["device_id"], j["state"])'
+}
+# The rollout offers one device at a time, in whatever order they attest:
+# each one that has staged the update is rebooted into it.
+declare -A dev_of
+for dev in fleet1 fleet2; do
+  dev_of[$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device_id"])' "$work/$dev.json")]=$dev
+done
+for round in 1 2; do
+  printf 'waiting for a device to stage HOST-OS 1.1 '
+  dev=
+  for _ in $(seq 120); do
+    id=$(job_states | awk '$2 == "installed" {print $1; exit}')
+    if [ -n "$id" ]; then dev=${dev_of[$id]:-}; break; fi
+    printf '.'; sleep 0.5
+  done
+  [ -n "$dev" ] || { echo; echo "demo: no device staged the update (round $round)" >&2; exit 1; }
+  echo " $dev"
+  grep "staged in" "$work/$dev-agent.log" | tail -1 | sed 's/^drot-agent: /   /'
+  echo "-- $dev reboots into $(readlink "$work/$dev-host/current")/HOST-OS.img; its boot stage has the APM check it against its manifest, then measures it"
+  reboot_device "$dev" >/dev/null
+  printf 'waiting for the PASS attestation on 1.1 and the confirmation '
+  for _ in $(seq 120); do
+    job_states | grep -q "^$id confirmed" && break
+    printf '.'; sleep 0.5
+  done
+  job_states | grep -q "^$id confirmed" || { echo; echo "demo: $dev did not confirm the update" >&2; exit 1; }
+  echo " done"
+done
+admin firmware rollouts
+admin firmware jobs
+
+step "19. rollback refused: fleet1's APM will not take HOST-OS 1.0 (SVN 1) now that its svn[HOST-OS] fuse is 2"
+kill "${agent_pid[fleet1]}"; wait "${agent_pid[fleet1]}" 2>/dev/null || true
+agent fleet1 fw status | grep -i -E "svn|fuse" | head -4 || true
+if agent fleet1 fw install "$work/host-os-1.0.cose" "$work/host-os.bin"; then
+  echo "demo: fleet1's APM accepted a downgrade" >&2; exit 1
+fi
+start_agent fleet1
+
+step "20. a policy change: version 2 says a device that misses 3 attestations (every 2 s) is quarantined; fleet2 goes silent"
+kill "${agent_pid[fleet2]}"; wait "${agent_pid[fleet2]}" 2>/dev/null || true
+python3 - "$work/policy-1.json" > "$work/policy-2.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["version"] = 2
+p["attestation"] = {"interval_s": 2, "missed_limit": 3}
+p["actions"]["on_missed"] = ["quarantine"]
+print(json.dumps(p, indent=1))
+PY
+admin policy apply "$work/policy-2.json"
+wait_for "fleet2 to go stale and be quarantined by the policy" \
+  'd["fleet2"].get("status") == "quarantined" and d["fleet1"].get("status") == "active"'
+fleet2_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device_id"])' "$work/fleet2.json")
+admin devices show "$fleet2_id" | grep -i -E "status|reason" | head -3
+
+step "21. the audit log: every change above, hash-chained and checkpointed; verified against the audit key"
+admin audit checkpoint >/dev/null
+admin audit verify --keys "$work/keys"
+
+step "22. the fleet"
 admin devices list
 
-step "18. done: stopping the agents, the server and the devices"
+step "23. done: stopping the agents, the server and the devices"
