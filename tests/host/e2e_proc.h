@@ -37,8 +37,10 @@ typedef struct e2e_out {
     char *out, *err;
 } e2e_out;
 
-/* Runs the shell command (printf format) in dir with stdin from /dev/null;
- * captures stdout and stderr into *o (freed and replaced on each call).
+/* Runs the shell command (printf format) with stdin from /dev/null, in the
+ * test's working directory (dir is only where run.out and run.err are kept:
+ * give commands absolute paths); captures stdout and stderr into *o (freed
+ * and replaced on each call).
  * Returns the exit status (-1 if killed). */
 int e2e_run(e2e_out *o, const char *dir, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void e2e_out_free(e2e_out *o);
