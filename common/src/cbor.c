@@ -578,3 +578,43 @@ drot_status drot_cbor_reader_done(const drot_cbor_reader *r)
 {
     return r->off == r->len ? DROT_OK : DROT_E_TRAILING;
 }
+
+/* see drot/cbor.h */
+drot_status drot_cbor_read_keyed_map(const uint8_t *p, size_t len, uint32_t allowed, drot_cbor_field_fn fn,
+                                     void *ctx, uint32_t *found)
+{
+    drot_cbor_reader r;
+    drot_cbor_type t;
+    size_t n;
+    drot_status st;
+
+    if (found == NULL || fn == NULL || (p == NULL && len != 0))
+        return DROT_E_ARG;
+    *found = 0;
+    drot_cbor_reader_init(&r, p, len);
+    if ((st = drot_cbor_peek(&r, &t)) != DROT_OK)
+        return st;
+    if (t != DROT_CBOR_MAP)
+        return DROT_E_MALFORMED;
+    if ((st = drot_cbor_get_map(&r, &n)) != DROT_OK)
+        return st;
+    /* n comes from the input; with at most 32 allowed keys, entry 33 is
+     * necessarily unknown or a duplicate and ends the loop. */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k;
+        if ((st = drot_cbor_peek(&r, &t)) != DROT_OK)
+            return st;
+        if (t != DROT_CBOR_UINT)
+            return DROT_E_UNKNOWN_CLAIM;
+        if ((st = drot_cbor_get_uint(&r, &k)) != DROT_OK)
+            return st;
+        if (k > 31 || (allowed & (1u << k)) == 0)
+            return DROT_E_UNKNOWN_CLAIM;
+        if (*found & (1u << k))
+            return DROT_E_DUPLICATE;
+        *found |= 1u << k;
+        if ((st = fn(&r, (unsigned)k, ctx)) != DROT_OK)
+            return st;
+    }
+    return drot_cbor_reader_done(&r);
+}

@@ -135,23 +135,11 @@ static drot_status read_digest(drot_cbor_reader *r, uint8_t digest[DROT_SHA256_L
     return DROT_OK;
 }
 
-/* A key: only uints 1..5 exist; anything else is unknown (invariant 2). */
-static drot_status read_key(drot_cbor_reader *r, uint64_t *key)
+/* One value, by its key; drot_cbor_read_keyed_map refuses any key outside
+ * ALL_KEYS (invariant 2). */
+static drot_status read_field(drot_cbor_reader *r, unsigned key, void *ctx)
 {
-    drot_cbor_type t;
-    drot_status st = drot_cbor_peek(r, &t);
-    if (st != DROT_OK)
-        return st;
-    if (t != DROT_CBOR_UINT)
-        return DROT_E_UNKNOWN_CLAIM;
-    if ((st = drot_cbor_get_uint(r, key)) != DROT_OK)
-        return st;
-    return *key >= DROT_MANIFEST_KEY_COMPONENT && *key <= DROT_MANIFEST_KEY_SIZE ? DROT_OK
-                                                                                 : DROT_E_UNKNOWN_CLAIM;
-}
-
-static drot_status read_field(drot_cbor_reader *r, uint64_t key, drot_manifest *m)
-{
+    drot_manifest *m = ctx;
     switch (key) {
     case DROT_MANIFEST_KEY_COMPONENT: return read_text(r, &m->component, &m->component_len);
     case DROT_MANIFEST_KEY_VERSION: return read_text(r, &m->version, &m->version_len);
@@ -166,32 +154,9 @@ static drot_status read_field(drot_cbor_reader *r, uint64_t key, drot_manifest *
 
 static drot_status decode_map(const uint8_t *payload, size_t len, drot_manifest *m)
 {
-    drot_cbor_reader r;
-    drot_cbor_type t;
-    unsigned seen = 0;
-    size_t n;
-    drot_status st;
-
-    drot_cbor_reader_init(&r, payload, len);
-    if ((st = drot_cbor_peek(&r, &t)) != DROT_OK)
-        return st;
-    if (t != DROT_CBOR_MAP)
-        return DROT_E_MALFORMED;
-    if ((st = drot_cbor_get_map(&r, &n)) != DROT_OK)
-        return st;
-    /* n comes from the input; the closed key set bounds the work anyway:
-     * a sixth entry is necessarily unknown or a duplicate and stops the loop. */
-    for (size_t i = 0; i < n; i++) {
-        uint64_t key;
-        if ((st = read_key(&r, &key)) != DROT_OK)
-            return st;
-        if (seen & KEY_BIT(key))
-            return DROT_E_DUPLICATE;
-        seen |= KEY_BIT(key);
-        if ((st = read_field(&r, key, m)) != DROT_OK)
-            return st;
-    }
-    if ((st = drot_cbor_reader_done(&r)) != DROT_OK)
+    uint32_t seen;
+    drot_status st = drot_cbor_read_keyed_map(payload, len, ALL_KEYS, read_field, m, &seen);
+    if (st != DROT_OK)
         return st;
     if (seen != ALL_KEYS)
         return DROT_E_CLAIM_MISSING;

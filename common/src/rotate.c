@@ -88,47 +88,19 @@ static drot_status rd_view(drot_cbor_reader *r, size_t max, const uint8_t **p, s
     return *n >= 1 && *n <= max ? DROT_OK : DROT_E_CLAIM_INVALID;
 }
 
-typedef drot_status (*field_fn)(drot_cbor_reader *r, unsigned key, void *obj);
+typedef drot_cbor_field_fn field_fn;
 
 /* Invariant 1: reads one map whose keys lie in `allowed`, calling fn for
  * each value; *seen = the keys found. The caller checks which are required. */
 static drot_status read_map(const uint8_t *p, size_t len, uint32_t allowed, field_fn fn, void *obj,
                             uint32_t *seen)
 {
-    drot_cbor_reader r;
-    drot_cbor_type t;
-    size_t n;
-    drot_status st;
-
     *seen = 0;
     if (p == NULL && len != 0)
         return DROT_E_ARG;
     if (len > DROT_ROTATE_MAX_MSG)
         return DROT_E_TOO_LARGE;
-    drot_cbor_reader_init(&r, p, len);
-    if ((st = drot_cbor_peek(&r, &t)) != DROT_OK)
-        return st;
-    if (t != DROT_CBOR_MAP)
-        return DROT_E_MALFORMED;
-    if ((st = drot_cbor_get_map(&r, &n)) != DROT_OK)
-        return st;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t k;
-        if ((st = drot_cbor_peek(&r, &t)) != DROT_OK)
-            return st;
-        if (t != DROT_CBOR_UINT)
-            return DROT_E_UNKNOWN_CLAIM;
-        if ((st = drot_cbor_get_uint(&r, &k)) != DROT_OK)
-            return st;
-        if (k > 31 || (allowed & KEY_BIT(k)) == 0)
-            return DROT_E_UNKNOWN_CLAIM;
-        if (*seen & KEY_BIT(k))
-            return DROT_E_DUPLICATE;
-        *seen |= KEY_BIT(k);
-        if ((st = fn(&r, (unsigned)k, obj)) != DROT_OK)
-            return st;
-    }
-    return drot_cbor_reader_done(&r);
+    return drot_cbor_read_keyed_map(p, len, allowed, fn, obj, seen);
 }
 
 /* ---- writing ---------------------------------------------------------------- */

@@ -353,6 +353,74 @@ static void test_reader_all_heads(void **state)
     }
 }
 
+/* The keyed map reader: what every closed map drot signs goes through. */
+typedef struct kctx {
+    uint64_t v[4];
+    unsigned calls;
+    drot_status fail_on_3;
+} kctx;
+
+static drot_status kfield(drot_cbor_reader *r, unsigned key, void *ctx)
+{
+    kctx *c = ctx;
+    c->calls++;
+    if (key == 3 && c->fail_on_3 != DROT_OK)
+        return c->fail_on_3;
+    return drot_cbor_get_uint(r, &c->v[key]);
+}
+
+static drot_status keyed(const uint8_t *p, size_t n, uint32_t allowed, kctx *c, uint32_t *seen)
+{
+    return drot_cbor_read_keyed_map(p, n, allowed, kfield, c, seen);
+}
+
+static void test_reader_keyed_map(void **state)
+{
+    (void)state;
+    const uint32_t allowed = (1u << 1) | (1u << 2) | (1u << 3);
+    uint32_t seen = 99;
+    kctx c;
+
+    /* {2: 7, 1: 5}: any order; seen names the keys found */
+    static const uint8_t ok[] = {0xa2, 0x02, 0x07, 0x01, 0x05};
+    memset(&c, 0, sizeof c);
+    assert_int_equal(keyed(ok, sizeof ok, allowed, &c, &seen), DROT_OK);
+    assert_int_equal(seen, (1u << 1) | (1u << 2));
+    assert_int_equal(c.v[1], 5);
+    assert_int_equal(c.v[2], 7);
+    assert_int_equal(c.calls, 2);
+    /* {} is a map with nothing seen */
+    static const uint8_t empty[] = {0xa0};
+    assert_int_equal(keyed(empty, 1, allowed, &c, &seen), DROT_OK);
+    assert_int_equal(seen, 0);
+
+    static const uint8_t not_map[] = {0x82, 0x01, 0x02};
+    static const uint8_t unknown[] = {0xa1, 0x04, 0x00};       /* key 4 not allowed */
+    static const uint8_t too_big[] = {0xa1, 0x18, 0x20, 0x00}; /* key 32 */
+    static const uint8_t text_key[] = {0xa1, 0x61, 0x61, 0x00};
+    static const uint8_t neg_key[] = {0xa1, 0x20, 0x00};
+    static const uint8_t dup[] = {0xa2, 0x01, 0x00, 0x01, 0x00};
+    static const uint8_t trailing[] = {0xa1, 0x01, 0x00, 0x00};
+    static const uint8_t truncated[] = {0xa2, 0x01, 0x00, 0x02};
+    static const uint8_t key3[] = {0xa1, 0x03, 0x00};
+    memset(&c, 0, sizeof c);
+    assert_int_equal(keyed(not_map, sizeof not_map, allowed, &c, &seen), DROT_E_MALFORMED);
+    assert_int_equal(keyed(unknown, sizeof unknown, allowed, &c, &seen), DROT_E_UNKNOWN_CLAIM);
+    assert_int_equal(keyed(too_big, sizeof too_big, 0xffffffffu, &c, &seen), DROT_E_UNKNOWN_CLAIM);
+    assert_int_equal(keyed(text_key, sizeof text_key, allowed, &c, &seen), DROT_E_UNKNOWN_CLAIM);
+    assert_int_equal(keyed(neg_key, sizeof neg_key, allowed, &c, &seen), DROT_E_UNKNOWN_CLAIM);
+    assert_int_equal(keyed(dup, sizeof dup, allowed, &c, &seen), DROT_E_DUPLICATE);
+    assert_int_equal(keyed(trailing, sizeof trailing, allowed, &c, &seen), DROT_E_TRAILING);
+    assert_int_equal(keyed(truncated, sizeof truncated, allowed, &c, &seen), DROT_E_TRUNCATED);
+    assert_int_equal(keyed(NULL, 0, allowed, &c, &seen), DROT_E_TRUNCATED);
+    assert_int_equal(keyed(NULL, 1, allowed, &c, &seen), DROT_E_ARG);
+    assert_int_equal(drot_cbor_read_keyed_map(ok, sizeof ok, allowed, kfield, &c, NULL), DROT_E_ARG);
+    assert_int_equal(drot_cbor_read_keyed_map(ok, sizeof ok, allowed, NULL, &c, &seen), DROT_E_ARG);
+    /* the field reader's status is returned as it is */
+    c.fail_on_3 = DROT_E_CLAIM_INVALID;
+    assert_int_equal(keyed(key3, sizeof key3, allowed, &c, &seen), DROT_E_CLAIM_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_reader_wrong_type), cmocka_unit_test(test_reader_truncation),
         cmocka_unit_test(test_reader_rejects),    cmocka_unit_test(test_reader_small_tags),
         cmocka_unit_test(test_reader_depth),      cmocka_unit_test(test_reader_all_heads),
+        cmocka_unit_test(test_reader_keyed_map),
     };
     return cmocka_run_group_tests_name("cbor", tests, NULL, NULL);
 }

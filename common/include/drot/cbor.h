@@ -103,4 +103,19 @@ drot_status drot_cbor_skip(drot_cbor_reader *r);
 /* DROT_OK iff every byte was consumed, else DROT_E_TRAILING. */
 drot_status drot_cbor_reader_done(const drot_cbor_reader *r);
 
+/* Reads a value of a keyed map (drot_cbor_read_keyed_map). */
+typedef drot_status (*drot_cbor_field_fn)(drot_cbor_reader *r, unsigned key, void *ctx);
+
+/* Reads the whole of p[0..len) as ONE map whose keys are unsigned integers
+ * 0..31 named in `allowed` (bit k = key k), each at most once, in any order;
+ * fn reads each value. *seen receives the set of keys found (for the
+ * caller's required-key check). The shape of every closed map drot signs
+ * (manifests, revocation lists, DRoT messages). Statuses, first one wins:
+ * DROT_E_MALFORMED (not a map), DROT_E_UNKNOWN_CLAIM (a key that is not an
+ * unsigned integer, or not allowed), DROT_E_DUPLICATE, fn's status,
+ * DROT_E_TRAILING (bytes after the map), and the reader's own. Reads only
+ * within p[0..len); no allocation. */
+drot_status drot_cbor_read_keyed_map(const uint8_t *p, size_t len, uint32_t allowed, drot_cbor_field_fn fn,
+                                     void *ctx, uint32_t *seen);
+
 #endif /* DROT_CBOR_H */
