@@ -18,14 +18,17 @@
 #   BENCH_OUT          directory for the JSON of every phase (default: a temporary one, removed)
 #   BENCH_ONLY         "custody": only the phases that sign with stored keys (SQLite: create,
 #                      enroll, rotate; then two servers sharing one key directory, enrolling at
-#                      both), for the key-custody figures (docs/performance.md); default: all
+#                      both), for the key-custody figures (docs/performance.md); "attest": only
+#                      the SQLite attestation storm, for the overhead figure alone; default: all
+#   BENCH_SERVER       the drot-server binary (default BUILD_DIR/server/drot-server), to compare
+#                      two builds with the same fleet
 # Output: progress on stderr, the table on stdout.
 set -euo pipefail
 
 B=$(cd "$1" && pwd)
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 FLEET=$B/tools/drot-fleet
-SERVER=$B/server/drot-server
+SERVER=${BENCH_SERVER:-$B/server/drot-server}
 DROTCTL=$B/server/drotctl
 FILL=$B/tests/bench/drot-bench-fill
 N=${BENCH_DEVICES:-500}
@@ -36,7 +39,7 @@ G_BIG=${BENCH_GROWTH_BIG:-1000000}
 G_SMALL=${BENCH_GROWTH_SMALL:-1000}
 G_FLEET=${BENCH_GROWTH_FLEET:-100}
 ONLY=${BENCH_ONLY:-all}
-case "$ONLY" in all | custody) ;; *) echo "bench_fleet.sh: BENCH_ONLY must be all or custody" >&2; exit 2 ;; esac
+case "$ONLY" in all | custody | attest) ;; *) echo "bench_fleet.sh: BENCH_ONLY must be all, custody or attest" >&2; exit 2 ;; esac
 
 T=$(mktemp -d /tmp/drot-bench.XXXXXX)
 OUT=${BENCH_OUT:-$T/out}
@@ -129,6 +132,26 @@ print(f"rotation cost, SQLite (server mode) | {ro['server_cpu_per_op_us'] / raw_
       f"{ro['server_cpu_per_op_us']:.0f} us / raw ops {raw_r:.0f} us; {ro.get('rotations')} rotations, {ro['errors']} errors")
 print(f"two servers, one key directory      | {sh['errors']:7d} | enrollment errors in {sh['exchanges']} + "
       f"{sh['errors']}; device-ca uses {u0} -> {u1} (+{u1 - u0}), first error: {sh.get('first_error')}")
+EOF
+    exit 0
+fi
+
+if [ "$ONLY" = attest ]; then
+    # The attestation overhead on SQLite only: create, enroll, then the storm.
+    start_server SQ "sqlite:$T/sq.db"
+    S=(--state sq --server "$SQ_URL" --server-pid "$SQ_PID")
+    fleet sq-create create --devices "$N" --anchor "$ANCHOR" "${S[@]}" --ref-seconds 0
+    fleet sq-enroll enroll "${S[@]}"
+    fleet sq-attest attest --attests "$K" "${S[@]}"
+    python3 - "$OUT" "$N" "$K" <<'EOF'
+import json, os, sys
+out, n, k = sys.argv[1:]
+a = json.load(open(os.path.join(out, "sq-attest.json")))
+print(f"\n# drot attestation benchmark (BENCH_ONLY=attest): {n} devices x {k} attestations, SQLite")
+print(f"attestation overhead, SQLite | {a['server_cpu_per_op_in_verifies']:7.2f} | server CPU "
+      f"{a['server_cpu_per_op_us']:.0f} us per attestation / raw verify {a['reference']['ecdsa_p256_verify_us']:.1f} us; "
+      f"{a['exchanges']} attestations, {a['errors']} errors; p50 {a['latency']['p50_ms']:.1f} ms, "
+      f"p99 {a['latency']['p99_ms']:.1f} ms")
 EOF
     exit 0
 fi
