@@ -566,3 +566,10 @@ static void auto_checkpoint(ds_store *s, int64_t seq)
     }
     memcpy(s->err, saved, sizeof saved); /* the append itself succeeded */
 }
+
+/* see audit.h */
+void ds_audit_committed(ds_store *s, int64_t seq)
+{
+    if (s != NULL && seq > 0 && !in_tx(s))
+        auto_checkpoint(s, seq);
+}

@@ -38,10 +38,13 @@
  * open on the store (ds_sql_begin): the entry then commits or rolls back
  * with the operation it records, and the "audit" lock is held until that
  * transaction ends (every other append, on every server, waits: append
- * last, just before the commit). Otherwise it runs its own transaction, and
- * a crash between the caller's commit and the append loses that entry (the
- * operation happened, its entry is missing; docs/audit.md says which
- * operations are recorded this way).
+ * last, just before the commit). This works from
+ * inside a store operation's own transaction too (the in_tx hook of
+ * ds_attestation_record_update: attestations are recorded this way).
+ * Otherwise it runs its own transaction, and a crash between the caller's
+ * commit and the append loses that entry (the operation happened, its
+ * entry is missing; docs/audit.md says which operations are recorded this
+ * way).
  *
  * Same threading rules as store.h: one store, one thread at a time. The
  * automatic checkpoint signer (ds_audit_auto_checkpoint) is process-wide and
@@ -152,5 +155,11 @@ ds_status ds_audit_checkpoint_list(ds_store *s, int64_t after, size_t limit, ds_
  * append. signer NULL or every 0 turns it off. Call before any thread
  * appends; signer MUST outlive every append. */
 void ds_audit_auto_checkpoint(const ds_audit_signer *signer, uint32_t every);
+
+/* After the caller committed a transaction in which it appended entries
+ * (joined appends never sign, since the head is not yet durable): the
+ * automatic checkpoint, as an append in its own transaction would have
+ * done, for seq, the last entry appended. Never fails the caller. */
+void ds_audit_committed(ds_store *s, int64_t seq);
 
 #endif /* DS_AUDIT_H */

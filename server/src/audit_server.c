@@ -158,8 +158,10 @@ json_t *ds_audit_device_batch(const uint8_t *first_id, size_t stride, size_t n)
     return json_pack("{s:I, s:o, s:s}", "count", (json_int_t)n, "devices", arr, "devices_sha256", hex);
 }
 
-/* see audit_server.h */
-void ds_audit_record(ds_store *s, const char *actor, const char *action, const char *subject, json_t *detail)
+/* Serializes detail (consumed; as ds_audit_record) and appends the entry;
+ * *seq_out (may be NULL) receives its seq. */
+static ds_status record_entry(ds_store *s, const char *actor, const char *action, const char *subject,
+                              json_t *detail, int64_t *seq_out)
 {
     char *text = detail != NULL ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(detail);
@@ -175,36 +177,45 @@ void ds_audit_record(ds_store *s, const char *actor, const char *action, const c
         free(text);
         text = strdup(small);
     }
-    ds_status st = ds_audit_append(s, actor, action, subject, text != NULL ? text : "{}");
-    if (st != DS_OK)
+    ds_status st = ds_audit_append_ex(s, actor, action, subject, text != NULL ? text : "{}", seq_out, NULL);
+    free(text);
+    return st;
+}
+
+/* see audit_server.h */
+void ds_audit_record(ds_store *s, const char *actor, const char *action, const char *subject, json_t *detail)
+{
+    if (record_entry(s, actor, action, subject, detail, NULL) != DS_OK)
         fprintf(stderr, "drot-server: audit: cannot record %s on '%s' by %s: %s\n", action,
                 subject != NULL ? subject : "", actor != NULL ? actor : "?", ds_store_error(s));
-    free(text);
 }
 
 /* ---- the device routes' entries ---------------------------------------------------- */
 
 /* see audit_server.h */
-void ds_audit_attestation(const ds_http_req *req, ds_store *s, const uint8_t id[16],
-                          const ds_attestation *att, const char *quarantine_reason,
-                          const ds_attest_outcome *out)
+ds_status ds_audit_attestation(const ds_http_req *req, ds_store *s, const uint8_t id[16],
+                               const ds_attestation *att, const char *quarantine_reason,
+                               const ds_attest_outcome *out, int64_t *seq_out)
 {
     char actor[DS_AUDIT_ACTOR_MAX + 1], subject[33];
     const char *action = ds_att_action_name(out->action);
     ds_audit_actor_device(id, actor);
     ds_audit_hex_id(id, subject);
-    ds_audit_record(s, actor, "device.attest", subject,
-                    json_pack("{s:I, s:s, s:s, s:s, s:s}", "attestation_id", (json_int_t)out->id, "result",
-                              ds_result_name(att->result), "reasons",
-                              att->reasons != NULL ? att->reasons : "", "action",
-                              action != NULL ? action : "", "route",
-                              req != NULL && req->route != NULL ? req->route->path : ""));
-    if (out->action == DS_ACTION_QUARANTINED)
-        ds_audit_record(s, "server", "device.quarantine", subject,
-                        json_pack("{s:s, s:s, s:s, s:I}", "from", ds_device_status_name(out->prev_status),
-                                  "to", ds_device_status_name(out->status), "reason",
-                                  quarantine_reason != NULL ? quarantine_reason : "", "attestation_id",
-                                  (json_int_t)out->id));
+    ds_status st = record_entry(s, actor, "device.attest", subject,
+                                json_pack("{s:I, s:s, s:s, s:s, s:s}", "attestation_id", (json_int_t)out->id,
+                                          "result", ds_result_name(att->result), "reasons",
+                                          att->reasons != NULL ? att->reasons : "", "action",
+                                          action != NULL ? action : "", "route",
+                                          req != NULL && req->route != NULL ? req->route->path : ""),
+                                seq_out);
+    if (st == DS_OK && out->action == DS_ACTION_QUARANTINED)
+        st = record_entry(s, "server", "device.quarantine", subject,
+                          json_pack("{s:s, s:s, s:s, s:I}", "from", ds_device_status_name(out->prev_status),
+                                    "to", ds_device_status_name(out->status), "reason",
+                                    quarantine_reason != NULL ? quarantine_reason : "", "attestation_id",
+                                    (json_int_t)out->id),
+                          seq_out);
+    return st;
 }
 
 /* see audit_server.h */

@@ -59,13 +59,17 @@ json_t *ds_audit_device_batch(const uint8_t *first_id, size_t stride, size_t n);
 
 /* ---- the device routes' entries (docs/audit.md lists them) ------------------------- */
 
-/* device.attest by "device:<id>" for an attestation just recorded (whatever
+/* device.attest by "device:<id>" for an attestation being recorded (whatever
  * route carried the token: req names it), and, when recording it moved the
  * device to quarantined (out->action), device.quarantine by "server" with
- * quarantine_reason. */
-void ds_audit_attestation(const ds_http_req *req, ds_store *s, const uint8_t id[16],
-                          const ds_attestation *att, const char *quarantine_reason,
-                          const ds_attest_outcome *out);
+ * quarantine_reason. Meant for the in_tx hook of
+ * ds_attestation_record_update (store.h), so the entries commit or roll
+ * back with the attestation row: unlike ds_audit_record, a failure is
+ * returned (and rolls the attestation back). *seq_out (may be NULL)
+ * receives the last entry's seq, for ds_audit_committed after the commit. */
+ds_status ds_audit_attestation(const ds_http_req *req, ds_store *s, const uint8_t id[16],
+                               const ds_attestation *att, const char *quarantine_reason,
+                               const ds_attest_outcome *out, int64_t *seq_out);
 /* device.enroll by "device:<id>": the certificate issued (ci), the verdict,
  * and the status before (from) and now. */
 void ds_audit_enroll(ds_store *s, const uint8_t id[16], int verdict, const ds_cert_info *ci,

@@ -199,6 +199,28 @@ static void quarantine_reason(const ds_check *chk, const char *cls, char *out, s
     snprintf(out, cap, "automatic quarantine (class %s, on_fail): %s", cls, why);
 }
 
+/* What the attestation's transaction does after its row is written: the
+ * policy engine's hook (policy_engine.h), then the audit entries, last, so
+ * the audit lock is held as briefly as possible (audit.h). */
+typedef struct attest_tx {
+    ds_status (*policy_hook)(struct ds_store *store, const struct ds_attest_outcome *out, void *ctx);
+    void *policy_ctx;
+    const ds_http_req *req;
+    const ds_attestation *att;
+    const char *quarantine_reason;
+    int64_t audit_seq; /* out: the last audit entry appended */
+} attest_tx;
+
+static ds_status attest_in_tx(ds_store *s, const ds_attest_outcome *out, void *ctx)
+{
+    attest_tx *t = ctx;
+    ds_status st = t->policy_hook != NULL ? t->policy_hook(s, out, t->policy_ctx) : DS_OK;
+    if (st == DS_OK)
+        st = ds_audit_attestation(t->req, s, t->att->device_id, t->att, t->quarantine_reason, out,
+                                  &t->audit_seq);
+    return st;
+}
+
 /* Verifies the token (R2) and records the attestation (R3), with the
  * device-row changes that go with it: the tamper count of a fresh
  * drot-profile token, and the class's automatic quarantine on FAIL (R5).
@@ -272,6 +294,12 @@ bool ds_rt_verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev
         upd.reason = why;
     }
     ds_pol_attest_decide(&pa, chk, device_authenticated || chk->fresh, &upd);
+    /* The audit entries join the attestation's transaction (after the
+     * policy hook): row, device row, policy effects and entries commit
+     * together or not at all (docs/audit.md). */
+    attest_tx tx = {upd.in_tx, upd.in_tx_ctx, req, &att, upd.reason, 0};
+    upd.in_tx = attest_in_tx;
+    upd.in_tx_ctx = &tx;
     req->verdict = chk->verdict;
     ds_http_count_verdict(req->http, chk->verdict);
     ds_attest_outcome out;
@@ -282,7 +310,7 @@ bool ds_rt_verify_and_record(ds_http_req *req, ds_app *app, const ds_device *dev
                             ds_status_str(st));
         return false;
     }
-    ds_audit_attestation(req, app->store, dev->device_id, &att, upd.reason, &out);
+    ds_audit_committed(app->store, tx.audit_seq);
     if (out.action == DS_ACTION_QUARANTINED) {
         ds_http_count_auto_quarantine(req->http);
         snprintf(chk->reasons[chk->num_reasons++], DS_CHECK_REASON_MAX,

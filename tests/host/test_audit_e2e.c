@@ -24,6 +24,11 @@
  *      refusals (limit out of range, a body on checkpoint, unknown route),
  *      and drot-server's refusal of a bad --audit-checkpoint-every (option
  *      or configuration file) before it opens anything
+ *   5. an attestation whose transaction fails at its audit entry (a
+ *      trigger installed behind the server's back refuses the entry)
+ *      leaves nothing: no attestation row, no device-row change, no entry;
+ *      once the trigger is gone the next one records row and entry
+ *      together, the entry naming the row
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -641,13 +646,46 @@ static void test_bad_requests(void **state)
     expect_ok("after the bad requests");
 }
 
+/* Test 5. */
+static void test_attest_atomic_with_audit(void **state)
+{
+    (void)state;
+    attest_ok();
+    char q[200];
+    long long head = head_seq(), rows = sql_int("SELECT count(*) FROM attestations");
+    snprintf(q, sizeof q, "SELECT attest_count FROM devices WHERE hex(device_id) = upper('%s')", G.devid);
+    long long n_att = sql_int(q);
+    assert_true(n_att >= 1);
+    sql("CREATE TRIGGER refuse_attest_entry BEFORE INSERT ON audit_log WHEN NEW.action = 'device.attest' "
+        "BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END");
+    int rc = attest_once();
+    if (rc == 0 && strstr(G.o.out, "PASS") != NULL)
+        fail_msg("an attestation whose audit entry failed passed: %s", G.o.out);
+    assert_int_equal(sql_int("SELECT count(*) FROM attestations"), rows);
+    assert_int_equal(sql_int(q), n_att);
+    assert_int_equal(head_seq(), head);
+    sql("DROP TRIGGER refuse_attest_entry");
+    attest_ok();
+    assert_int_equal(sql_int("SELECT count(*) FROM attestations"), rows + 1);
+    assert_int_equal(sql_int(q), n_att + 1);
+    assert_int_equal(head_seq(), head + 1);
+    long long id = sql_int("SELECT max(id) FROM attestations");
+    char want[64];
+    snprintf(want, sizeof want, "\"attestation_id\":%lld", id);
+    json_t *all = all_entries();
+    const json_t *last = json_array_get(all, json_array_size(all) - 1);
+    assert_string_equal(jtext(last, "action"), "device.attest");
+    assert_non_null(strstr(jtext(last, "detail"), want));
+    json_decref(all);
+    expect_ok("after the refused attestation");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_operations_recorded),
-        cmocka_unit_test(test_tampering_detected),
-        cmocka_unit_test(test_state_catches_rollback),
-        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_operations_recorded),      cmocka_unit_test(test_tampering_detected),
+        cmocka_unit_test(test_state_catches_rollback),   cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_attest_atomic_with_audit),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
