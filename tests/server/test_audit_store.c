@@ -18,6 +18,12 @@
  * Test 9: two processes appending with automatic checkpoints at once: the
  *         checkpoints still form one chain (prev_seq), each signs the entry
  *         at its seq, and every signature verifies.
+ * Test 10: an append from inside the backend's own attestation transaction
+ *         (the in_tx hook of ds_attestation_record_update, as routes.c
+ *         does) joins it: the entry commits with the row; an append that
+ *         fails (a trigger on audit_log installed behind the store's back)
+ *         rolls back the row and its device-row changes; ds_audit_committed
+ *         then signs the automatic checkpoint the joined append did not.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -599,6 +605,91 @@ static void test_concurrent_checkpoints(void **state)
     assert_int_equal(count(f, "audit_checkpoints"), n);
 }
 
+/* 10. The in_tx hook's append joins the backend's own transaction. */
+typedef struct hook_ctx {
+    int64_t seq;
+    bool in_tx_seen;
+} hook_ctx;
+
+static ds_status audit_hook(ds_store *s, const ds_attest_outcome *out, void *ctx)
+{
+    hook_ctx *h = ctx;
+    char d[64];
+    snprintf(d, sizeof d, "{\"attestation_id\": %lld}", (long long)out->id);
+    ds_status st = ds_audit_append_ex(s, "device:00112233445566778899aabbccddeeff", "device.attest",
+                                      "00112233445566778899aabbccddeeff", d, &h->seq, NULL);
+    h->in_tx_seen = true;
+    return st;
+}
+
+static void test_attestation_transaction(void **state)
+{
+    fx *f = *state;
+    tsigner t;
+    ds_audit_signer sg;
+    make_signer(&sg, &t);
+    ds_audit_auto_checkpoint(&sg, 2);
+    register_n(f, 1, 1, "c");
+    ds_attestation a = {.at = 1700000000, .result = DS_RESULT_PASS, .reasons = ""};
+    make_id(1, a.device_id);
+    hook_ctx h = {0, false};
+    ds_attest_update u = {.set_tamper_count = true, .tamper_count = 4, .in_tx = audit_hook, .in_tx_ctx = &h};
+    ds_attest_outcome out;
+    /* committed together; no checkpoint yet although the head reached 2: a
+     * joined append never signs (the head is not committed yet) */
+    append_n(f, 1);
+    assert_int_equal(ds_attestation_record_update(f->s, &a, &u, &out), DS_OK);
+    assert_true(h.in_tx_seen);
+    assert_int_equal(h.seq, 2);
+    assert_int_equal(count(f, "attestations"), 1);
+    assert_int_equal(count(f, "audit_log"), 2);
+    assert_int_equal(count(f, "audit_checkpoints"), 0);
+    char q[160];
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM audit_log WHERE seq = 2 AND detail = '{\"attestation_id\":%lld}'",
+             (long long)out.id);
+    assert_int_equal(raw_scalar(f, q), 1);
+    ds_audit_committed(f->s, h.seq);
+    assert_int_equal(count(f, "audit_checkpoints"), 1);
+    assert_int_equal(raw_scalar(f, "SELECT CAST(max(seq) AS BIGINT) FROM audit_checkpoints"), 2);
+
+    /* the append fails: nothing of the attestation is left */
+    if (f->pg)
+        raw_exec(f, "CREATE FUNCTION drot_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'injected audit failure'; END $$; "
+                    "CREATE TRIGGER refuse BEFORE INSERT ON audit_log FOR EACH ROW "
+                    "EXECUTE FUNCTION drot_test_refuse()");
+    else
+        raw_exec(f, "CREATE TRIGGER refuse BEFORE INSERT ON audit_log "
+                    "BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END");
+    a.at++;
+    a.result = DS_RESULT_FAIL;
+    u.tamper_count = 5;
+    u.quarantine = true;
+    u.reason = "auto";
+    h.seq = 0;
+    ds_status st = ds_attestation_record_update(f->s, &a, &u, &out);
+    assert_int_not_equal(st, DS_OK);
+    assert_non_null(strstr(ds_store_error(f->s), "injected audit failure"));
+    assert_int_equal(out.id, 0);
+    assert_int_equal(count(f, "attestations"), 1);
+    assert_int_equal(count(f, "audit_log"), 2);
+    ds_device d;
+    assert_int_equal(ds_device_get(f->s, a.device_id, &d), DS_OK);
+    assert_int_equal(d.tamper_count, 4);
+    assert_int_equal(d.attest_count, 1);
+    assert_int_equal(d.last_result, DS_RESULT_PASS);
+    assert_int_not_equal(d.status, DS_DEV_QUARANTINED);
+    raw_exec(f, f->pg ? "DROP TRIGGER refuse ON audit_log; DROP FUNCTION drot_test_refuse()"
+                      : "DROP TRIGGER refuse");
+    /* and the store is usable again: the same record goes through */
+    assert_int_equal(ds_attestation_record_update(f->s, &a, &u, &out), DS_OK);
+    assert_int_equal(h.seq, 3);
+    assert_int_equal(count(f, "attestations"), 2);
+    assert_int_equal(ds_audit_check(f->s, NULL), DS_OK);
+    ds_audit_auto_checkpoint(NULL, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -611,6 +702,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auto_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_appenders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_checkpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attestation_transaction, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
