@@ -38,13 +38,13 @@
  * open on the store (ds_sql_begin): the entry then commits or rolls back
  * with the operation it records, and the "audit" lock is held until that
  * transaction ends (every other append, on every server, waits: append
- * last, just before the commit). This works from
- * inside a store operation's own transaction too (the in_tx hook of
- * ds_attestation_record_update: attestations are recorded this way).
- * Otherwise it runs its own transaction, and a crash between the caller's
- * commit and the append loses that entry (the operation happened, its
- * entry is missing; docs/audit.md says which operations are recorded this
- * way).
+ * last, just before the commit). That includes a store operation's own
+ * backend transaction, reached through the in_tx hook of
+ * ds_attestation_record_update (attestations are recorded this way; the
+ * caller then runs ds_audit_committed after the commit). Otherwise it runs
+ * its own transaction, and a crash between the caller's commit and the
+ * append loses that entry (the operation happened, its entry is missing;
+ * docs/audit.md says which operations are recorded this way).
  *
  * Same threading rules as store.h: one store, one thread at a time. The
  * automatic checkpoint signer (ds_audit_auto_checkpoint) is process-wide and
