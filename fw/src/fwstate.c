@@ -83,8 +83,10 @@ static size_t encode(const apm_fw_record *r, uint8_t out[APM_FWS_MAX_LEN])
     out[7] = (uint8_t)r->last;
     out[8] = r->raise ? 1u : 0u;
     out[9] = (uint8_t)r->raise_svn;
-    out[10] = (uint8_t)r->n_host;
-    for (size_t i = 0; i < r->n_host; i++) {
+    /* record_ok bounds n_host; the clamp says so to the compiler too */
+    size_t n = r->n_host < APM_FW_HOST_MAX ? r->n_host : APM_FW_HOST_MAX;
+    out[10] = (uint8_t)n;
+    for (size_t i = 0; i < n; i++) {
         uint8_t *e = out + APM_FWS_HDR_LEN + i * APM_FWS_ENTRY_LEN;
         e[0] = (uint8_t)r->host[i].component;
         e[1] = (uint8_t)r->host[i].svn;
@@ -93,7 +95,7 @@ static size_t encode(const apm_fw_record *r, uint8_t out[APM_FWS_MAX_LEN])
         memcpy(e + 36, r->host[i].digest, 32);
         memcpy(e + 68, r->host[i].signer, 32);
     }
-    return APM_FWS_HDR_LEN + r->n_host * APM_FWS_ENTRY_LEN;
+    return APM_FWS_HDR_LEN + n * APM_FWS_ENTRY_LEN;
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
