@@ -97,7 +97,10 @@ static void provision(proc_fixture *f)
 static int connect_unix(const char *path)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    size_t plen = strlen(path);
+    if (plen >= sizeof a.sun_path)
+        return -1; /* a truncated path would name another socket */
+    memcpy(a.sun_path, path, plen + 1);
     for (int i = 0; i < 200; i++) { /* up to 10 s for the process to listen */
         int fd = socket(AF_UNIX, SOCK_STREAM, 0);
         if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)

@@ -97,7 +97,10 @@ void apm_proc_provision_ex(apm_proc *p, const char *root, const char *name, cons
 static int connect_once(const char *path)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    size_t plen = strlen(path);
+    if (plen >= sizeof a.sun_path)
+        return -1; /* a truncated path would name another socket */
+    memcpy(a.sun_path, path, plen + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
