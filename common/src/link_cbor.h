@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "drot/cbor.h"
+#include "drot/link_msg.h"
 #include "drot/status.h"
 
 /* Key sets: bit k set = key k belongs to the message (keys are 1..11). */
@@ -203,6 +204,57 @@ static inline drot_status read_bstr_view(drot_cbor_reader *r, size_t min, size_t
         return DROT_E_CLAIM_INVALID;
     *p = vp;
     *n = vn;
+    return DROT_OK;
+}
+
+/* ---- the svn map {component uint < 2^32 -> svn uint}, in GET_INFO and FW_STATUS ---- */
+
+/* At most DROT_LINK_MAX_SVNS entries, each svn <= max, no component twice. */
+static inline bool svns_ok(const drot_link_svn *svns, size_t n, uint64_t max)
+{
+    if (n > DROT_LINK_MAX_SVNS)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (svns[i].svn > max)
+            return false;
+        for (size_t j = 0; j < i; j++)
+            if (svns[i].component == svns[j].component)
+                return false;
+    }
+    return true;
+}
+
+static inline void put_svns(drot_cbor_writer *w, const drot_link_svn *svns, size_t n)
+{
+    drot_cbor_put_map(w, n);
+    for (size_t i = 0; i < n; i++) {
+        drot_cbor_put_uint(w, svns[i].component);
+        drot_cbor_put_uint(w, svns[i].svn);
+    }
+}
+
+/* Reads the map into svns[0..*n); the same bounds as svns_ok. */
+static inline drot_status read_svns(drot_cbor_reader *r, uint64_t max, drot_link_svn *svns, size_t *num)
+{
+    size_t n;
+    drot_status st = want(r, DROT_CBOR_MAP);
+    if (st != DROT_OK || (st = drot_cbor_get_map(r, &n)) != DROT_OK)
+        return st;
+    if (n > DROT_LINK_MAX_SVNS)
+        return DROT_E_TOO_LARGE;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t comp, svn;
+        if ((st = read_uint(r, UINT32_MAX, &comp)) != DROT_OK)
+            return st;
+        for (size_t j = 0; j < i; j++)
+            if (svns[j].component == comp)
+                return DROT_E_DUPLICATE;
+        if ((st = read_uint(r, max, &svn)) != DROT_OK)
+            return st;
+        svns[i].component = (uint32_t)comp;
+        svns[i].svn = svn;
+    }
+    *num = n;
     return DROT_OK;
 }
 

@@ -463,7 +463,7 @@ static bool status_ok(const drot_link_fw_status *m)
 {
     if (m->running >= DROT_LINK_FW_SLOTS || m->active >= DROT_LINK_FW_SLOTS ||
         m->trial > DROT_LINK_FW_TRIAL_TRYING || m->last > DROT_LINK_FW_LAST_ABORTED ||
-        m->num_svns > DROT_LINK_MAX_SVNS || m->num_pending > DROT_LINK_FW_PENDING_MAX ||
+        !svns_ok(m->svns, m->num_svns, DROT_LINK_FW_FUSE_MAX) || m->num_pending > DROT_LINK_FW_PENDING_MAX ||
         m->session_mode > DROT_LINK_FW_MODE_VERIFY || m->session_size > DROT_LINK_FW_IMAGE_MAX ||
         m->session_received > m->session_size ||
         !printable(m->session_component, m->session_component_len, 0, DROT_LINK_FW_COMPONENT_MAX))
@@ -472,13 +472,6 @@ static bool status_ok(const drot_link_fw_status *m)
         if (!printable(m->slots[i].version, m->slots[i].version_len, 0, DROT_LINK_FW_VERSION_MAX) ||
             m->slots[i].svn > DROT_LINK_FW_SVN_MAX)
             return false;
-    for (size_t i = 0; i < m->num_svns; i++) {
-        if (m->svns[i].svn > DROT_LINK_FW_FUSE_MAX)
-            return false;
-        for (size_t j = 0; j < i; j++)
-            if (m->svns[i].component == m->svns[j].component)
-                return false;
-    }
     for (size_t i = 0; i < m->num_pending; i++)
         if (!image_ok(&m->pending[i]))
             return false;
@@ -517,11 +510,7 @@ drot_status drot_link_fw_status_encode(const drot_link_fw_status *m, uint8_t *ou
         drot_cbor_put_bstr(&w, s->digest, sizeof s->digest);
     }
     drot_cbor_put_uint(&w, ST_SVNS);
-    drot_cbor_put_map(&w, m->num_svns);
-    for (size_t i = 0; i < m->num_svns; i++) {
-        drot_cbor_put_uint(&w, m->svns[i].component);
-        drot_cbor_put_uint(&w, m->svns[i].svn);
-    }
+    put_svns(&w, m->svns, m->num_svns);
     drot_cbor_put_uint(&w, ST_PENDING);
     drot_cbor_put_array(&w, m->num_pending);
     for (size_t i = 0; i < m->num_pending; i++)
@@ -575,31 +564,6 @@ static drot_status read_slots(drot_cbor_reader *r, drot_link_fw_status *m)
     for (size_t i = 0; st == DROT_OK && i < n; i++)
         st = read_slot(r, &m->slots[i]);
     return st;
-}
-
-/* {component uint < 2^32 → fuse uint ≤ 64}, no component twice. */
-static drot_status read_fuses(drot_cbor_reader *r, drot_link_fw_status *m)
-{
-    size_t n;
-    drot_status st = want(r, DROT_CBOR_MAP);
-    if (st != DROT_OK || (st = drot_cbor_get_map(r, &n)) != DROT_OK)
-        return st;
-    if (n > DROT_LINK_MAX_SVNS)
-        return DROT_E_TOO_LARGE;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t comp, svn;
-        if ((st = read_uint(r, UINT32_MAX, &comp)) != DROT_OK)
-            return st;
-        for (size_t j = 0; j < i; j++)
-            if (m->svns[j].component == comp)
-                return DROT_E_DUPLICATE;
-        if ((st = read_uint(r, DROT_LINK_FW_FUSE_MAX, &svn)) != DROT_OK)
-            return st;
-        m->svns[i].component = (uint32_t)comp;
-        m->svns[i].svn = svn;
-    }
-    m->num_svns = n;
-    return DROT_OK;
 }
 
 static drot_status read_pending(drot_cbor_reader *r, drot_link_fw_status *m)
@@ -671,7 +635,7 @@ static drot_status read_status_field(drot_cbor_reader *r, unsigned key, drot_lin
         m->last = (uint32_t)v;
         return st;
     case ST_SLOTS: return read_slots(r, m);
-    case ST_SVNS: return read_fuses(r, m);
+    case ST_SVNS: return read_svns(r, DROT_LINK_FW_FUSE_MAX, m->svns, &m->num_svns);
     case ST_PENDING: return read_pending(r, m);
     default: return read_session(r, m);
     }

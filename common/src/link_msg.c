@@ -257,22 +257,11 @@ enum {
     INFO_LAST = INFO_REVOCATION_VERSION,
 };
 
-static bool svns_ok(const drot_link_info *m)
-{
-    if (m->num_svns > DROT_LINK_MAX_SVNS)
-        return false;
-    for (size_t i = 0; i < m->num_svns; i++)
-        for (size_t j = 0; j < i; j++)
-            if (m->svns[i].component == m->svns[j].component)
-                return false;
-    return true;
-}
-
 /* see drot/link_msg.h */
 drot_status drot_link_info_encode(const drot_link_info *m, uint8_t *out, size_t cap, size_t *out_len)
 {
     drot_cbor_writer w;
-    if (m == NULL || !out_ok(out, cap, out_len) || !svns_ok(m) ||
+    if (m == NULL || !out_ok(out, cap, out_len) || !svns_ok(m->svns, m->num_svns, UINT64_MAX) ||
         m->num_measurements > DROT_LINK_MAX_MEASUREMENTS ||
         !text_ok(m->apm_version, m->apm_version_len, DROT_LINK_MAX_TEXT))
         return DROT_E_ARG;
@@ -292,11 +281,7 @@ drot_status drot_link_info_encode(const drot_link_info *m, uint8_t *out, size_t 
     drot_cbor_put_uint(&w, INFO_DRK_PUB);
     drot_cbor_put_bstr(&w, m->drk_pub, sizeof m->drk_pub);
     drot_cbor_put_uint(&w, INFO_SVNS);
-    drot_cbor_put_map(&w, m->num_svns);
-    for (size_t i = 0; i < m->num_svns; i++) {
-        drot_cbor_put_uint(&w, m->svns[i].component);
-        drot_cbor_put_uint(&w, m->svns[i].svn);
-    }
+    put_svns(&w, m->svns, m->num_svns);
     drot_cbor_put_uint(&w, INFO_TAMPER_STATE);
     drot_cbor_put_uint(&w, m->tamper_state);
     drot_cbor_put_uint(&w, INFO_TAMPER_COUNT);
@@ -312,31 +297,6 @@ drot_status drot_link_info_encode(const drot_link_info *m, uint8_t *out, size_t 
     drot_cbor_put_uint(&w, INFO_REVOCATION_VERSION);
     drot_cbor_put_uint(&w, m->revocation_version);
     return finish(&w, out_len);
-}
-
-/* The svns map {component uint < 2^32 → svn uint}, no component twice. */
-static drot_status read_svns(drot_cbor_reader *r, drot_link_info *m)
-{
-    size_t n;
-    drot_status st = want(r, DROT_CBOR_MAP);
-    if (st != DROT_OK || (st = drot_cbor_get_map(r, &n)) != DROT_OK)
-        return st;
-    if (n > DROT_LINK_MAX_SVNS)
-        return DROT_E_TOO_LARGE;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t comp, svn;
-        if ((st = read_uint(r, UINT32_MAX, &comp)) != DROT_OK)
-            return st;
-        for (size_t j = 0; j < i; j++)
-            if (m->svns[j].component == comp)
-                return DROT_E_DUPLICATE;
-        if ((st = read_uint(r, UINT64_MAX, &svn)) != DROT_OK)
-            return st;
-        m->svns[i].component = (uint32_t)comp;
-        m->svns[i].svn = svn;
-    }
-    m->num_svns = n;
-    return DROT_OK;
 }
 
 static drot_status read_measurements(drot_cbor_reader *r, drot_link_info *m)
@@ -364,7 +324,7 @@ static drot_status read_info_field(drot_cbor_reader *r, unsigned key, drot_link_
         return st;
     case INFO_INSTANCE_ID: return read_bstr_exact(r, m->instance_id, sizeof m->instance_id);
     case INFO_DRK_PUB: return read_bstr_exact(r, m->drk_pub, sizeof m->drk_pub);
-    case INFO_SVNS: return read_svns(r, m);
+    case INFO_SVNS: return read_svns(r, UINT64_MAX, m->svns, &m->num_svns);
     case INFO_TAMPER_STATE: return read_uint(r, UINT64_MAX, &m->tamper_state);
     case INFO_TAMPER_COUNT: return read_uint(r, UINT64_MAX, &m->tamper_count);
     case INFO_BOOT_STATUS:
