@@ -180,7 +180,7 @@ step "14. fleet3 is attacked: a voltage glitch on its APM's supply"
 control fleet3 "tamper voltage 2500"
 echo "the APM logs the event and refuses every key use until it is reset; fleet3's agent:"
 for _ in $(seq 40); do grep -q "error" "$work/fleet3-agent.log" && break; sleep 0.25; done
-grep "error" "$work/fleet3-agent.log" | head -1
+grep -m1 "error" "$work/fleet3-agent.log"
 echo "fleet3 is power-cycled: the APM boots again, the host measures its OS again, the agent restarts;"
 echo "the APM's next token carries its tamper count, one higher than at the last attestation"
 kill "${agent_pid[fleet3]}" "${apm_pid[fleet3]}"
@@ -277,7 +277,7 @@ for round in 1 2; do
   printf 'waiting for a device to stage HOST-OS 1.1 '
   dev=
   for _ in $(seq 120); do
-    id=$(job_states | awk '$2 == "installed" {print $1; exit}')
+    id=$(job_states | awk '!found && $2 == "installed" {print $1; found = 1}')
     if [ -n "$id" ]; then dev=${dev_of[$id]:-}; break; fi
     printf '.'; sleep 0.5
   done
@@ -288,10 +288,10 @@ for round in 1 2; do
   reboot_device "$dev" >/dev/null
   printf 'waiting for the PASS attestation on 1.1 and the confirmation '
   for _ in $(seq 120); do
-    job_states | grep -q "^$id confirmed" && break
+    job_states | grep "^$id confirmed" >/dev/null && break
     printf '.'; sleep 0.5
   done
-  job_states | grep -q "^$id confirmed" || { echo; echo "demo: $dev did not confirm the update" >&2; exit 1; }
+  job_states | grep "^$id confirmed" >/dev/null || { echo; echo "demo: $dev did not confirm the update" >&2; exit 1; }
   echo " done"
 done
 admin firmware rollouts
@@ -319,7 +319,7 @@ admin policy apply "$work/policy-2.json"
 wait_for "fleet2 to go stale and be quarantined by the policy" \
   'd["fleet2"].get("status") == "quarantined" and d["fleet1"].get("status") == "active"'
 fleet2_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device_id"])' "$work/fleet2.json")
-admin devices show "$fleet2_id" | grep -i -E "status|reason" | head -3
+admin devices show "$fleet2_id" | grep -m3 -i -E "status|reason"
 
 step "21. the audit log: every change above, hash-chained and checkpointed; verified against the audit key"
 admin audit checkpoint >/dev/null
